@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs (if needed) and starts the real servers the tests run against, on free loopback ports:
+#   moto_server (PyPI moto[server]) for DynamoDB, SQS, S3 and ElastiCache, and redis-server (Debian).
+# Usage: source <(infra/scripts/services.sh start)   exports MOTO_ENDPOINT_URL, REDIS_URL, AWS_* test creds
+#        infra/scripts/services.sh stop
+# State (venv, pids, logs) lives under .ci-work/ in the repo root.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work="$root/.ci-work"
+venv="$root/.venv"
+mkdir -p "$work"
+
+log() { echo "services: $*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+ensure_moto() {
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "creating $venv with moto[server] (first run only)"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' >&2
+  fi
+}
+
+ensure_redis() {
+  if command -v redis-server >/dev/null 2>&1; then return; fi
+  if [ "$(id -u)" = 0 ]; then
+    log "installing redis-server with apt-get (first run only)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
+  else
+    log "redis-server is missing and this is not root: install it (sudo apt-get install redis-server) and re-run"
+    exit 1
+  fi
+}
+
+wait_for() { # name, command...
+  local name=$1; shift
+  for _ in $(seq 1 100); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  log "$name did not start; see $work/$name.log"; exit 1
+}
+
+start() {
+  ensure_moto
+  ensure_redis
+  stop_quietly
+  local moto_port redis_port
+  moto_port=$(free_port)
+  redis_port=$(free_port)
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+  echo $! >"$work/moto.pid"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+  echo $! >"$work/redis.pid"
+  wait_for moto python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/')"
+  wait_for redis redis-cli -p "$redis_port" ping
+  log "moto_server on :$moto_port, redis-server on :$redis_port"
+  cat <<ENV
+export MOTO_ENDPOINT_URL=http://127.0.0.1:$moto_port
+export REDIS_URL=redis://127.0.0.1:$redis_port
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+ENV
+}
+
+stop_quietly() {
+  for name in moto redis; do
+    if [ -f "$work/$name.pid" ]; then
+      kill "$(cat "$work/$name.pid")" 2>/dev/null || true
+      rm -f "$work/$name.pid"
+    fi
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_quietly ;;
+  install) ensure_moto; ensure_redis ;;
+  *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
+esac

@@ -1,0 +1,20 @@
+//! What every endpoint group shares. A group is a library exposing `fn router(state) -> OpenApiRouter`;
+//! [`app::finish`] wraps it (request ids, error shape, CORS, 404/405) the same way for Lambda and for the
+//! local runner.
+
+pub mod app;
+pub mod caller;
+pub mod client_ip;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod json;
+pub mod pagination;
+pub mod request_id;
+pub mod telemetry;
+
+pub use caller::Caller;
+pub use client_ip::ClientIp;
+pub use error::{ApiError, ApiResult};
+pub use json::Json;
+pub use request_id::RequestId;

@@ -1,0 +1,1 @@
+//! STUB — being replaced by the real adapter.

@@ -1,0 +1,1 @@
+//! STUB — the conformance suite for this port is being written.

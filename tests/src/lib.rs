@@ -1,0 +1,1 @@
+//! See tests/e2e: this crate holds only tests.

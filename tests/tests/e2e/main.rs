@@ -1,0 +1,9 @@
+//! End-to-end: the local runner started in-process on a free port, driven over HTTP with reqwest.
+//! Every scenario runs twice: `embedded` (redb, in-process cache) and `aws` (DynamoDB/SQS/S3 on moto_server,
+//! cache on redis-server), through the `both_adapters!` macro.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod foundation;

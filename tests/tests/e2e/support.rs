@@ -1,0 +1,119 @@
+//! `TestApp`: one running local runner per test, on fresh storage.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use storage::backend::{StorageMode, StorageSettings};
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    running: Option<local_runner::Running>,
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Adapters {
+    Embedded,
+    Aws,
+}
+
+impl TestApp {
+    pub async fn spawn(adapters: Adapters) -> Self {
+        Self::spawn_with(adapters, |_| {}).await
+    }
+
+    /// Starts a runner; `tweak` may adjust the settings first.
+    pub async fn spawn_with(adapters: Adapters, tweak: impl FnOnce(&mut local_runner::Settings)) -> Self {
+        let unique = format!("t{}", uuid::Uuid::new_v4().simple());
+        let data_dir = std::env::temp_dir().join(format!("pyairtable-e2e-{unique}"));
+        let mut storage = StorageSettings::from_env(StorageMode::Embedded).unwrap();
+        storage.data_dir = data_dir.clone();
+        storage.table_prefix = format!("{unique}-");
+        storage.cache_url = None;
+        storage.elasticache = None;
+        if let Adapters::Aws = adapters {
+            storage.mode = StorageMode::Aws;
+            storage.provision = true;
+            storage.aws.endpoint_url = Some(env_or_panic("MOTO_ENDPOINT_URL"));
+            storage.aws.region = Some("us-east-1".into());
+            storage.cache_url = Some(env_or_panic("REDIS_URL"));
+        }
+        let mut settings = local_runner::Settings {
+            bind: "127.0.0.1".into(),
+            port: 0,
+            public_url: None,
+            storage,
+            http: platform::config::HttpSettings::default(),
+        };
+        tweak(&mut settings);
+        let running = local_runner::start(settings).await.unwrap();
+        Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir: Some(data_dir) }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.at(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.at(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(dir) = self.data_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn env_or_panic(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with infra/test.sh, which starts moto_server and redis-server"))
+}
+
+/// Asserts the platform's error shape and returns the body.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let header_id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "code in {body}");
+    assert!(body["error"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    assert_eq!(body["request_id"].as_str().map(String::from), header_id, "request_id in {body}");
+    body
+}
+
+/// Instantiates each listed async scenario `fn name(app: TestApp)` for both adapter sets:
+/// `embedded::name` and `aws::name`.
+#[macro_export]
+macro_rules! both_adapters {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Adapters::Embedded).await).await;
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestApp::spawn($crate::support::Adapters::Aws).await).await;
+                }
+            )*
+        }
+    };
+}
