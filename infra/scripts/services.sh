@@ -17,11 +17,17 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-ensure_moto() {
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    log "creating $venv with moto[server] (first run only)"
+ensure_venv() {
+  local req="$root/infra/scripts/requirements.txt"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv (first run only)"
     python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' >&2
+  fi
+  # Re-install only when requirements.txt changed since the last install.
+  if [ ! -f "$venv/.installed" ] || [ "$req" -nt "$venv/.installed" ]; then
+    log "installing $(grep -cv '^#' "$req") Python requirements into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+    touch "$venv/.installed"
   fi
 }
 
@@ -46,7 +52,7 @@ wait_for() { # name, command...
 }
 
 start() {
-  ensure_moto
+  ensure_venv
   ensure_redis
   stop_quietly
   local moto_port redis_port
@@ -78,6 +84,6 @@ stop_quietly() {
 case "${1:-}" in
   start) start ;;
   stop) stop_quietly ;;
-  install) ensure_moto; ensure_redis ;;
+  install) ensure_venv; ensure_redis ;;
   *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
 esac

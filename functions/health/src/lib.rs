@@ -30,31 +30,43 @@ impl Readiness {
     }
 
     pub fn table(&mut self, name: &str, table: Arc<dyn storage::table::Table>) {
-        self.add(format!("table:{name}"), Arc::new(move || {
-            let table = table.clone();
-            Box::pin(async move { Ok(table.ready().await?) })
-        }));
+        self.add(
+            format!("table:{name}"),
+            Arc::new(move || {
+                let table = table.clone();
+                Box::pin(async move { Ok(table.ready().await?) })
+            }),
+        );
     }
 
     pub fn queue(&mut self, queue: Arc<dyn storage::queue::Queue>) {
-        self.add(format!("queue:{}", queue.name()), Arc::new(move || {
-            let queue = queue.clone();
-            Box::pin(async move { Ok(queue.ready().await?) })
-        }));
+        self.add(
+            format!("queue:{}", queue.name()),
+            Arc::new(move || {
+                let queue = queue.clone();
+                Box::pin(async move { Ok(queue.ready().await?) })
+            }),
+        );
     }
 
     pub fn cache(&mut self, cache: Arc<dyn storage::cache::Cache>) {
-        self.add("cache", Arc::new(move || {
-            let cache = cache.clone();
-            Box::pin(async move { Ok(cache.ready().await?) })
-        }));
+        self.add(
+            "cache",
+            Arc::new(move || {
+                let cache = cache.clone();
+                Box::pin(async move { Ok(cache.ready().await?) })
+            }),
+        );
     }
 
     pub fn blobs(&mut self, name: &str, blobs: Arc<dyn storage::blobs::Blobs>) {
-        self.add(format!("blobs:{name}"), Arc::new(move || {
-            let blobs = blobs.clone();
-            Box::pin(async move { Ok(blobs.ready().await?) })
-        }));
+        self.add(
+            format!("blobs:{name}"),
+            Arc::new(move || {
+                let blobs = blobs.clone();
+                Box::pin(async move { Ok(blobs.ready().await?) })
+            }),
+        );
     }
 
     pub async fn run(&self) -> BTreeMap<String, &'static str> {
@@ -92,7 +104,10 @@ pub struct Ready {
 }
 
 pub fn router(readiness: Arc<Readiness>) -> OpenApiRouter {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready)).with_state(readiness)
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .with_state(readiness)
 }
 
 /// Liveness: the process answers.
@@ -108,6 +123,17 @@ async fn health() -> axum::Json<Health> {
 async fn ready(State(readiness): State<Arc<Readiness>>) -> Response {
     let checks = readiness.run().await;
     let all_ok = checks.values().all(|s| *s == "ok");
-    let (status, label) = if all_ok { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
-    (status, axum::Json(Ready { status: label, checks })).into_response()
+    let (status, label) = if all_ok {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (
+        status,
+        axum::Json(Ready {
+            status: label,
+            checks,
+        }),
+    )
+        .into_response()
 }

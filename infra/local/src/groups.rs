@@ -22,7 +22,11 @@ pub struct Composition {
     pub schedules: Vec<Schedule>,
 }
 
-pub async fn compose(backend: &Backend, _settings: &Settings, _public_url: &str) -> anyhow::Result<Composition> {
+pub async fn compose(
+    backend: &Backend,
+    _settings: &Settings,
+    _public_url: &str,
+) -> anyhow::Result<Composition> {
     let mut readiness = health::Readiness::default();
     readiness.cache(backend.cache().await?);
 

@@ -7,8 +7,9 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-pub type ScheduledHandler =
-    Arc<dyn Fn(EventBridgeEvent) -> BoxFuture<'static, Result<(), lambda_runtime::Error>> + Send + Sync>;
+pub type ScheduledHandler = Arc<
+    dyn Fn(EventBridgeEvent) -> BoxFuture<'static, Result<(), lambda_runtime::Error>> + Send + Sync,
+>;
 
 pub struct Schedule {
     /// The rule's name (as in template.yaml).
@@ -41,7 +42,60 @@ pub fn scheduled_event(rule: &str) -> EventBridgeEvent {
     event.account = Some("000000000000".into());
     event.region = Some("local".into());
     event.time = Some(chrono::Utc::now());
-    event.resources = Some(vec![format!("arn:aws:events:local:000000000000:rule/{rule}")]);
+    event.resources = Some(vec![format!(
+        "arn:aws:events:local:000000000000:rule/{rule}"
+    )]);
     event.detail = serde_json::json!({});
     event
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_scheduler_emits_eventbridge_scheduled_events_at_its_rate_until_stopped() {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let handler: ScheduledHandler = Arc::new(move |event| {
+            sink.lock().unwrap().push(event);
+            Box::pin(async { Ok(()) })
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(
+            Schedule {
+                rule: "nightly".into(),
+                every: Duration::from_millis(40),
+                handler,
+            },
+            stopped,
+        ));
+        tokio::time::sleep(Duration::from_millis(190)).await;
+        let _ = stop.send(true);
+        task.await.unwrap();
+        let count_at_stop = events.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let events = events.lock().unwrap();
+        assert!(
+            (2..=5).contains(&events.len()),
+            "about one event per 40 ms, got {}",
+            events.len()
+        );
+        assert_eq!(events.len(), count_at_stop, "nothing fires after stop");
+        let event = &events[0];
+        assert_eq!(event.source, "aws.events");
+        assert_eq!(event.detail_type, "Scheduled Event");
+        assert_eq!(
+            event.resources.as_deref(),
+            Some(&["arn:aws:events:local:000000000000:rule/nightly".to_string()][..])
+        );
+        // The same JSON an EventBridge rule delivers to Lambda.
+        let json = serde_json::to_value(event).unwrap();
+        assert_eq!(json["detail-type"], "Scheduled Event");
+    }
 }

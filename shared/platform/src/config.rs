@@ -33,14 +33,23 @@ where
         Some(raw) => raw
             .trim()
             .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid { name: name.into(), reason: e.to_string() }),
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name: name.into(),
+                reason: e.to_string(),
+            }),
     }
 }
 
 /// A comma-separated list; empty when unset.
 pub fn list(name: &str) -> Vec<String> {
     var(name)
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -61,15 +70,23 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let settings = Self {
+        Self {
             cors_allowed_origins: list("CORS_ALLOWED_ORIGINS"),
             cors_allow_credentials: parse_or("CORS_ALLOW_CREDENTIALS", false)?,
             max_body_bytes: parse_or("MAX_BODY_BYTES", 1024 * 1024)?,
-        };
-        if settings.cors_allow_credentials && settings.cors_allowed_origins.iter().any(|o| o == "*") {
+        }
+        .validate()
+    }
+
+    /// Refuses combinations browsers would reject or that would leak credentials.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        let settings = self;
+        if settings.cors_allow_credentials && settings.cors_allowed_origins.iter().any(|o| o == "*")
+        {
             return Err(ConfigError::Invalid {
                 name: "CORS_ALLOWED_ORIGINS".into(),
-                reason: "a wildcard origin cannot be combined with CORS_ALLOW_CREDENTIALS=true".into(),
+                reason: "a wildcard origin cannot be combined with CORS_ALLOW_CREDENTIALS=true"
+                    .into(),
             });
         }
         Ok(settings)
@@ -78,6 +95,10 @@ impl HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { cors_allowed_origins: Vec::new(), cors_allow_credentials: false, max_body_bytes: 1024 * 1024 }
+        Self {
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
+            max_body_bytes: 1024 * 1024,
+        }
     }
 }

@@ -20,7 +20,10 @@ impl PageQuery {
             None | Some("") => Ok(DEFAULT_LIMIT),
             Some(raw) => match raw.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-                _ => Err(ApiError::bad_request("invalid_limit", format!("limit must be a whole number from 1 to {MAX_LIMIT}"))),
+                _ => Err(ApiError::bad_request(
+                    "invalid_limit",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                )),
             },
         }
     }
@@ -41,7 +44,10 @@ mod tests {
 
     #[test]
     fn limit_defaults_and_rejects_out_of_range_values() {
-        let q = |l: &str| PageQuery { limit: Some(l.into()), cursor: None };
+        let q = |l: &str| PageQuery {
+            limit: Some(l.into()),
+            cursor: None,
+        };
         assert_eq!(PageQuery::default().limit().ok(), Some(DEFAULT_LIMIT));
         assert_eq!(q("5").limit().ok(), Some(5));
         assert!(q("0").limit().is_err());

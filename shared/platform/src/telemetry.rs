@@ -8,6 +8,7 @@ use std::io::Write;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber, span};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -16,15 +17,32 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// Installs the global subscriber once; later calls are ignored (tests call it freely).
 pub fn init(service: &'static str) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "info".into()).to_lowercase()))
+        .or_else(|_| {
+            EnvFilter::try_new(
+                std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                    .unwrap_or_else(|_| "info".into())
+                    .to_lowercase(),
+            )
+        })
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
         || std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
-        registry.with(JsonLayer { service }).try_init()
+        registry
+            .with(JsonLayer {
+                service,
+                writer: std::io::stdout,
+            })
+            .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().compact().with_target(false)).try_init()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_target(false),
+            )
+            .try_init()
     };
 }
 
@@ -39,13 +57,15 @@ fn rename(name: &str) -> &str {
 
 struct SpanFields(Map<String, Value>);
 
-struct JsonLayer {
+struct JsonLayer<W> {
     service: &'static str,
+    writer: W,
 }
 
-impl<S> Layer<S> for JsonLayer
+impl<S, W> Layer<S> for JsonLayer<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let mut fields = Map::new();
@@ -79,21 +99,24 @@ where
             }
         }
         event.record(&mut JsonVisitor(&mut line));
-        let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, &line);
-        let _ = out.write_all(b"\n");
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        let _ = self.writer.make_writer().write_all(&bytes);
     }
 }
 
 fn timestamp() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 struct JsonVisitor<'a>(&'a mut Map<String, Value>);
 
 impl Visit for JsonVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(rename(field.name()).into(), format!("{value:?}").into());
+        self.0
+            .insert(rename(field.name()).into(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.insert(rename(field.name()).into(), value.into());
@@ -109,5 +132,65 @@ impl Visit for JsonVisitor<'_> {
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.0.insert(rename(field.name()).into(), value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn a_lambda_log_line_carries_the_request_and_invocation_fields_at_the_top() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::registry().with(JsonLayer {
+            service: "users",
+            writer: buffer.clone(),
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            let invoke = tracing::info_span!(
+                "Lambda runtime invoke",
+                requestId = "fn-req-1",
+                xrayTraceId = "Root=1-abc"
+            );
+            let _outer = invoke.enter();
+            let request = tracing::info_span!("request", request_id = "req-9", cold_start = true);
+            let _inner = request.enter();
+            tracing::info!(status = 200, "request finished");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["message"], "request finished");
+        assert_eq!(line["service"], "users");
+        assert_eq!(line["request_id"], "req-9");
+        assert_eq!(line["cold_start"], true);
+        assert_eq!(line["function_request_id"], "fn-req-1");
+        assert_eq!(line["xray_trace_id"], "Root=1-abc");
+        assert_eq!(line["status"], 200);
+        assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
     }
 }

@@ -22,11 +22,19 @@ pub struct EmbeddedEnv {
 impl EmbeddedEnv {
     /// Opens (or creates) the store under `dir`. Only one process may hold it at a time.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create data dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("Failed to create data dir {}", dir.display()))?;
         let path = dir.join("store.redb");
-        let db = redb::Database::create(&path)
-            .with_context(|| format!("Failed to open the embedded store {} (is another runner using it?)", path.display()))?;
-        Ok(Self { db: Arc::new(db), dir: dir.to_path_buf() })
+        let db = redb::Database::create(&path).with_context(|| {
+            format!(
+                "Failed to open the embedded store {} (is another runner using it?)",
+                path.display()
+            )
+        })?;
+        Ok(Self {
+            db: Arc::new(db),
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -45,6 +53,11 @@ impl EmbeddedEnv {
     /// A bucket whose presigned URLs point at `public_base_url` (the local runner, which mounts
     /// [`crate::blobs::embedded::router`]).
     pub fn blobs(&self, bucket: &str, public_base_url: &str) -> anyhow::Result<Arc<dyn Blobs>> {
-        Ok(Arc::new(EmbeddedBlobs::open(self.db.clone(), &self.dir, bucket, public_base_url)?))
+        Ok(Arc::new(EmbeddedBlobs::open(
+            self.db.clone(),
+            &self.dir,
+            bucket,
+            public_base_url,
+        )?))
     }
 }

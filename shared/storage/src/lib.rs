@@ -12,6 +12,8 @@ pub mod table;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(all(feature = "aws", feature = "embedded"))]
+pub mod backend;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 

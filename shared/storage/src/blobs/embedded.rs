@@ -1,14 +1,372 @@
-//! STUB — being replaced by the real adapter.
-#![allow(dead_code)]
-pub struct EmbeddedBlobs;
-impl EmbeddedBlobs { pub fn open(_db: std::sync::Arc<redb::Database>, _dir: &std::path::Path, _bucket: &str, _base: &str) -> anyhow::Result<Self> { Ok(Self) } }
-#[async_trait::async_trait]
-impl crate::blobs::Blobs for EmbeddedBlobs {
-    async fn put(&self, _k: &str, _b: bytes::Bytes, _c: Option<&str>) -> crate::StoreResult<()> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
-    async fn get(&self, _k: &str) -> crate::StoreResult<Option<crate::blobs::Blob>> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
-    async fn delete(&self, _k: &str) -> crate::StoreResult<()> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
-    async fn list(&self, _p: &str, _l: usize, _c: Option<String>) -> crate::StoreResult<crate::blobs::BlobPage> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
-    async fn presign_get(&self, _k: &str, _e: std::time::Duration) -> crate::StoreResult<String> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
-    async fn presign_put(&self, _k: &str, _e: std::time::Duration) -> crate::StoreResult<String> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
-    async fn ready(&self) -> crate::StoreResult<()> { Err(crate::StoreError::Unexpected(anyhow::anyhow!("stub: not built yet"))) }
+//! Blobs for `cargo run`: bytes in files under `{dir}/blobs/{bucket}/`, metadata in the shared redb store.
+//!
+//! Every put writes a fresh file (temp file, fsync, rename into `data/`) and then commits the metadata
+//! that points at it, so the commit is the one atomic switch: a crash leaves the old blob or the new one,
+//! never a torn one (at worst an unreferenced file). Files are named by id, not by key, so keys `a` and
+//! `a/b` can coexist and no key can reach outside the bucket directory.
+//!
+//! Presigned URLs point at [`router`], mounted by the local runner, and are signed with HMAC-SHA256 under a
+//! random key generated once per data dir.
+
+mod http;
+mod signing;
+
+use std::io::Write;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use redb::{ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+pub use self::http::router;
+use self::signing::{Op, Signer};
+use super::{Blob, BlobInfo, BlobPage, Blobs, validate_expiry, validate_key};
+use crate::{StoreError, StoreResult};
+
+const MAX_PAGE: usize = 1000;
+/// A blob being overwritten or deleted between reading its metadata and opening its file: read again.
+const READ_ATTEMPTS: usize = 5;
+
+type Meta<'a> = TableDefinition<'a, &'static str, &'static [u8]>;
+
+#[derive(Clone)]
+pub struct EmbeddedBlobs(Arc<Inner>);
+
+struct Inner {
+    db: Arc<redb::Database>,
+    table: String,
+    bucket: String,
+    tmp: PathBuf,
+    data: PathBuf,
+    public_base_url: String,
+    signer: Signer,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    file: String,
+    size: u64,
+    content_type: Option<String>,
+}
+
+impl EmbeddedBlobs {
+    /// Opens (creating if needed) `bucket` under `dir`; presigned URLs will start with `public_base_url`.
+    pub fn open(
+        db: Arc<redb::Database>,
+        dir: &Path,
+        bucket: &str,
+        public_base_url: &str,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            valid_bucket(bucket),
+            "invalid bucket name {bucket:?} (3-63 of a-z, 0-9, '-', '.')"
+        );
+        let root = dir.join("blobs");
+        let (tmp, data) = (
+            root.join(bucket).join("tmp"),
+            root.join(bucket).join("data"),
+        );
+        for d in [&tmp, &data] {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("Failed to create {}", d.display()))?;
+        }
+        let signer = Signer::load_or_create(&root)?;
+        let table = format!("blobs/{bucket}");
+        let txn = db
+            .begin_write()
+            .context("Failed to begin a write transaction")?;
+        txn.open_table(Meta::new(&table))
+            .with_context(|| format!("Failed to create table {table}"))?;
+        txn.commit().context("Failed to commit the blob table")?;
+        let public_base_url = public_base_url.trim_end_matches('/').to_owned();
+        Ok(Self(Arc::new(Inner {
+            db,
+            table,
+            bucket: bucket.to_owned(),
+            tmp,
+            data,
+            public_base_url,
+            signer,
+        })))
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.0.bucket
+    }
+
+    /// Runs blocking file and redb work off the async workers.
+    async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .context("Failed to join a blob task")?
+    }
+
+    fn presign(&self, op: Op, key: &str, expires_in: Duration) -> StoreResult<String> {
+        validate_key(key)?;
+        validate_expiry(expires_in)?;
+        let secs = i64::try_from(expires_in.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+        let expires = crate::now_secs().saturating_add(secs);
+        let signature = self.0.signer.sign(op, &self.0.bucket, key, expires);
+        let Inner {
+            public_base_url,
+            bucket,
+            ..
+        } = &*self.0;
+        Ok(format!(
+            "{public_base_url}/_local/blobs/{bucket}/{}?op={}&expires={expires}&signature={signature}",
+            encode_path(key),
+            op.as_str()
+        ))
+    }
+}
+
+impl Inner {
+    fn def(&self) -> Meta<'_> {
+        Meta::new(&self.table)
+    }
+
+    fn put(&self, key: &str, bytes: &[u8], content_type: Option<String>) -> anyhow::Result<()> {
+        let file = uuid::Uuid::new_v4().to_string();
+        let (tmp, path) = (self.tmp.join(&file), self.data.join(&file));
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("Failed to create {}", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("Failed to write {}", tmp.display()))?;
+        f.sync_all()
+            .with_context(|| format!("Failed to fsync {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("Failed to move {} into place", tmp.display()))?;
+        sync_dir(&self.data)?;
+        let stored = Stored {
+            file,
+            size: bytes.len() as u64,
+            content_type,
+        };
+        let old = self.swap(key, Some(&stored)).inspect_err(|_| {
+            let _ = std::fs::remove_file(&path);
+        })?;
+        self.remove_file(old)
+    }
+
+    /// Replaces (or with `None` removes) the key's metadata; returns the file the old version used.
+    fn swap(&self, key: &str, stored: Option<&Stored>) -> anyhow::Result<Option<String>> {
+        let txn = self
+            .db
+            .begin_write()
+            .context("Failed to begin a write transaction")?;
+        let old = {
+            let mut table = txn
+                .open_table(self.def())
+                .context("Failed to open the blob table")?;
+            let old = match stored {
+                Some(s) => {
+                    let json = serde_json::to_vec(s).context("Failed to encode blob metadata")?;
+                    table
+                        .insert(key, json.as_slice())
+                        .context("Failed to write blob metadata")?
+                        .map(|g| g.value().to_vec())
+                }
+                None => table
+                    .remove(key)
+                    .context("Failed to remove blob metadata")?
+                    .map(|g| g.value().to_vec()),
+            };
+            old.map(|v| decode(&v)).transpose()?.map(|s| s.file)
+        };
+        txn.commit().context("Failed to commit blob metadata")?;
+        Ok(old)
+    }
+
+    fn remove_file(&self, file: Option<String>) -> anyhow::Result<()> {
+        let Some(file) = file else { return Ok(()) };
+        let path = self.data.join(file);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("Failed to remove {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn stored(&self, key: &str) -> anyhow::Result<Option<Stored>> {
+        let txn = self
+            .db
+            .begin_read()
+            .context("Failed to begin a read transaction")?;
+        let table = txn
+            .open_table(self.def())
+            .context("Failed to open the blob table")?;
+        let value = table.get(key).context("Failed to read blob metadata")?;
+        value.map(|v| decode(v.value())).transpose()
+    }
+
+    fn get(&self, key: &str) -> anyhow::Result<Option<Blob>> {
+        for _ in 0..READ_ATTEMPTS {
+            let Some(stored) = self.stored(key)? else {
+                return Ok(None);
+            };
+            match std::fs::read(self.data.join(&stored.file)) {
+                Ok(bytes) => {
+                    return Ok(Some(Blob {
+                        bytes: Bytes::from(bytes),
+                        content_type: stored.content_type,
+                    }));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("Failed to read blob {key}")),
+            }
+        }
+        anyhow::bail!("blob {key} kept changing while being read")
+    }
+
+    fn list(&self, prefix: &str, limit: usize, after: Option<String>) -> StoreResult<BlobPage> {
+        let txn = self
+            .db
+            .begin_read()
+            .context("Failed to begin a read transaction")?;
+        let table = txn
+            .open_table(self.def())
+            .context("Failed to open the blob table")?;
+        let start = after
+            .as_deref()
+            .map_or(Bound::Included(prefix), Bound::Excluded);
+        let range = table
+            .range::<&str>((start, Bound::Unbounded))
+            .context("Failed to list blob metadata")?;
+        let mut page = BlobPage::default();
+        for entry in range {
+            let (key, value) = entry.context("Failed to read blob metadata")?;
+            let key = key.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if page.blobs.len() == limit {
+                page.next_cursor = page.blobs.last().map(|b| URL_SAFE_NO_PAD.encode(&b.key));
+                break;
+            }
+            page.blobs.push(BlobInfo {
+                key: key.to_owned(),
+                size: decode(value.value())?.size,
+            });
+        }
+        Ok(page)
+    }
+}
+
+#[async_trait]
+impl Blobs for EmbeddedBlobs {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<()> {
+        validate_key(key)?;
+        let (key, content_type) = (key.to_owned(), content_type.map(str::to_owned));
+        self.blocking(move |inner| Ok(inner.put(&key, &bytes, content_type)?))
+            .await
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
+        validate_key(key)?;
+        let key = key.to_owned();
+        self.blocking(move |inner| Ok(inner.get(&key)?)).await
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        validate_key(key)?;
+        let key = key.to_owned();
+        self.blocking(move |inner| Ok(inner.remove_file(inner.swap(&key, None)?)?))
+            .await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<BlobPage> {
+        if limit == 0 {
+            return Err(StoreError::Invalid("a page holds at least one blob".into()));
+        }
+        // The cursor is the last key returned; one from another prefix (or forged) is refused.
+        let after = cursor
+            .map(|c| {
+                let key = URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                key.filter(|k| k.starts_with(prefix))
+                    .ok_or(StoreError::InvalidCursor)
+            })
+            .transpose()?;
+        let (prefix, limit) = (prefix.to_owned(), limit.min(MAX_PAGE));
+        self.blocking(move |inner| inner.list(&prefix, limit, after))
+            .await
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
+        self.presign(Op::Get, key, expires_in)
+    }
+
+    async fn presign_put(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
+        self.presign(Op::Put, key, expires_in)
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        self.blocking(|inner| {
+            Ok(inner
+                .db
+                .begin_read()
+                .map(drop)
+                .context("Failed to read the embedded store")?)
+        })
+        .await
+    }
+}
+
+fn decode(bytes: &[u8]) -> anyhow::Result<Stored> {
+    serde_json::from_slice(bytes).context("Failed to decode blob metadata")
+}
+
+/// S3's rules, minus the ones about IP-address look-alikes: also keeps bucket names safe as directory names.
+fn valid_bucket(bucket: &str) -> bool {
+    (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !bucket.contains("..")
+}
+
+/// Percent-encodes each path segment of a key (everything but RFC 3986 unreserved characters), keeping `/`.
+fn encode_path(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Makes a rename durable: the directory entry must reach the disk too.
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("Failed to fsync {}", dir.display()))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }

@@ -43,7 +43,10 @@ pub struct OutgoingMessage {
 
 impl OutgoingMessage {
     pub fn new(body: impl Into<String>) -> Self {
-        Self { body: body.into(), attributes: BTreeMap::new() }
+        Self {
+            body: body.into(),
+            attributes: BTreeMap::new(),
+        }
     }
 
     pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -77,7 +80,12 @@ pub trait Queue: Send + Sync {
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> StoreResult<Vec<String>>;
 
     /// Up to `max` (1..=10) messages, waiting up to `wait` for the first one (long polling).
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<ReceivedMessage>>;
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> StoreResult<Vec<ReceivedMessage>>;
 
     async fn delete(&self, receipt_handle: &str) -> StoreResult<()>;
 

@@ -24,7 +24,8 @@ use crate::StoreResult;
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
 
 /// Names the adapters reserve; application attributes must not use them.
-pub const RESERVED_ATTRIBUTES: [&str; 6] = ["pk", "sk", "gsi1pk", "gsi1sk", "version", "expires_at"];
+pub const RESERVED_ATTRIBUTES: [&str; 6] =
+    ["pk", "sk", "gsi1pk", "gsi1sk", "version", "expires_at"];
 
 /// Most write operations in one transaction (DynamoDB's limit).
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -37,7 +38,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), sk: sk.into() }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 
@@ -55,7 +59,13 @@ pub struct Item {
 
 impl Item {
     pub fn new(key: Key, attrs: Attributes) -> Self {
-        Self { key, index: None, attrs, version: 0, expires_at: None }
+        Self {
+            key,
+            index: None,
+            attrs,
+            version: 0,
+            expires_at: None,
+        }
     }
 
     pub fn is_expired_at(&self, now_secs: i64) -> bool {
@@ -145,10 +155,19 @@ pub struct Page {
 /// One write inside a transaction.
 #[derive(Clone, Debug)]
 pub enum WriteOp {
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
     /// Writes nothing; cancels the transaction unless the condition holds.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 #[async_trait]
@@ -186,8 +205,14 @@ pub fn validate_item(item: &Item) -> StoreResult<()> {
     if let Some(index) = &item.index {
         validate_key(index)?;
     }
-    if let Some(name) = item.attrs.keys().find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str())) {
-        return Err(crate::StoreError::Invalid(format!("attribute name {name:?} is reserved")));
+    if let Some(name) = item
+        .attrs
+        .keys()
+        .find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str()))
+    {
+        return Err(crate::StoreError::Invalid(format!(
+            "attribute name {name:?} is reserved"
+        )));
     }
     Ok(())
 }
@@ -223,7 +248,9 @@ pub fn validate_transaction(ops: &[WriteOp]) -> StoreResult<()> {
             }
         };
         if !seen.insert(key) {
-            return Err(crate::StoreError::Invalid("a transaction names the same key twice".into()));
+            return Err(crate::StoreError::Invalid(
+                "a transaction names the same key twice".into(),
+            ));
         }
     }
     Ok(())

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone on a Debian machine with Rust and Python:
+#   installs what it needs (a venv with moto[server] and cfn-lint; redis-server from apt when root),
+#   starts moto_server and redis-server on free loopback ports, lints, runs every test, stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+step "services: moto_server + redis-server"
+infra/scripts/services.sh install
+eval "$(infra/scripts/services.sh start)"
+trap 'infra/scripts/services.sh stop' EXIT
+
+step "format"
+cargo fmt --all -- --check
+
+step "template: cfn-lint"
+.venv/bin/cfn-lint template.yaml
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "tests (conformance suites, unit tests, end-to-end against the local runner)"
+cargo test --workspace --lib --bins --tests --quiet
+
+printf '\n==> all green in %ss\n' "$(( $(date +%s) - started ))"

@@ -1,0 +1,26 @@
+//! Identity, shared by the auth, authorizer and users functions so none of them re-implements it:
+//! validated emails and passwords, bcrypt hashing, JWT issuing and verification, API key material, and the
+//! identity table's records and layout.
+
+pub mod api_keys;
+pub mod email;
+pub mod password;
+pub mod profile;
+pub mod records;
+pub mod store;
+pub mod tokens;
+
+pub use email::Email;
+pub use password::Password;
+pub use records::{ApiKey, Session, User, UserStatus};
+pub use store::{IdentityStore, StoreFailure};
+pub use tokens::{Claims, TokenService, TokenSettings, TokenUse};
+
+/// The identity table's logical name (`TABLE_AUTH` on AWS). One table for users, tenants, sessions and API
+/// keys: deleting a user must remove its sessions and keys in the same transaction.
+pub const TABLE: &str = "auth";
+
+/// Now, as the RFC 3339 text every record and response carries.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

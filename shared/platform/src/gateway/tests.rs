@@ -1,0 +1,156 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
+use lambda_http::aws_lambda_events::iam::IamPolicyStatement;
+use tower::ServiceExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::*;
+use crate::Caller;
+use crate::caller::AuthType;
+use crate::config::HttpSettings;
+
+#[utoipa::path(get, path = "/open", security(()), responses((status = 200)))]
+async fn open() -> &'static str {
+    "open"
+}
+
+#[utoipa::path(get, path = "/things/{id}", responses((status = 200)))]
+async fn thing(caller: Caller) -> String {
+    format!("{}@{}", caller.user_id, caller.tenant_id)
+}
+
+enum Verdict {
+    Allow,
+    DenyPolicy,
+    Unauthorized,
+}
+
+struct StandIn {
+    verdict: Verdict,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Authorizer for StandIn {
+    async fn authorize(
+        &self,
+        request: AuthorizerRequest,
+    ) -> Result<AuthorizerResponse, AuthorizerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(request.type_.as_deref(), Some("REQUEST"));
+        assert_eq!(request.resource.as_deref(), Some("/things/{id}"));
+        assert_eq!(
+            request.path_parameters.get("id").map(String::as_str),
+            Some("42")
+        );
+        assert!(request.headers.contains_key("authorization"));
+        let effect = match self.verdict {
+            Verdict::Allow => IamPolicyEffect::Allow,
+            Verdict::DenyPolicy => IamPolicyEffect::Deny,
+            Verdict::Unauthorized => return Err(AuthorizerError::Unauthorized),
+        };
+        let mut statement = IamPolicyStatement::default();
+        statement.action = vec!["execute-api:Invoke".into()];
+        statement.effect = effect;
+        statement.resource = vec!["arn:aws:execute-api:*:*:*/*/*/*".into()];
+        let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+        policy.version = Some("2012-10-17".into());
+        policy.statement = vec![statement];
+        let caller = Caller {
+            user_id: "u1".into(),
+            tenant_id: "t1".into(),
+            roles: vec![],
+            session_id: "s1".into(),
+            auth_type: AuthType::Jwt,
+        };
+        let mut response = AuthorizerResponse::default();
+        response.principal_id = Some("u1".into());
+        response.policy_document = policy;
+        response.context = serde_json::to_value(caller.to_context()).unwrap();
+        Ok(response)
+    }
+}
+
+async fn call(verdict: Verdict, path: &str) -> (StatusCode, String, usize) {
+    let authorizer = Arc::new(StandIn {
+        verdict,
+        calls: AtomicUsize::new(0),
+    });
+    let (router, api) = OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(thing))
+        .split_for_parts();
+    let gateway = Arc::new(Gateway {
+        routes: RouteTable::from_openapi(&api).unwrap(),
+        authorizer: authorizer.clone(),
+    });
+    let app = crate::app::finish(
+        router.layer(axum::middleware::from_fn_with_state(gateway, gate)),
+        &HttpSettings::default(),
+    );
+    let request = Request::get(path)
+        .header("authorization", "Bearer x")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    (status, body, authorizer.calls.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn the_route_table_reads_public_and_protected_routes_from_the_api_document() {
+    let (_, api) = OpenApiRouter::<()>::new()
+        .routes(routes!(open))
+        .routes(routes!(thing))
+        .split_for_parts();
+    let table = RouteTable::from_openapi(&api).unwrap();
+    let (open_route, _) = table.lookup(&Method::GET, "/open").unwrap();
+    assert!(open_route.public);
+    let (thing_route, params) = table.lookup(&Method::GET, "/things/7").unwrap();
+    assert!(!thing_route.public);
+    assert_eq!(params["id"], "7");
+    assert!(table.lookup(&Method::POST, "/things/7").is_none());
+}
+
+#[tokio::test]
+async fn a_public_route_never_calls_the_authorizer() {
+    let (status, body, calls) = call(Verdict::Unauthorized, "/open").await;
+    assert_eq!((status, body.as_str(), calls), (StatusCode::OK, "open", 0));
+}
+
+#[tokio::test]
+async fn an_allowed_caller_reaches_the_handler_with_the_authorizer_context() {
+    let (status, body, calls) = call(Verdict::Allow, "/things/42").await;
+    assert_eq!((status, body.as_str(), calls), (StatusCode::OK, "u1@t1", 1));
+}
+
+#[tokio::test]
+async fn an_unauthorized_verdict_is_a_401_in_the_error_shape() {
+    let (status, body, _) = call(Verdict::Unauthorized, "/things/42").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+}
+
+#[tokio::test]
+async fn a_deny_policy_is_a_403_in_the_error_shape() {
+    let (status, body, _) = call(Verdict::DenyPolicy, "/things/42").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains(r#""code":"forbidden""#), "{body}");
+}
