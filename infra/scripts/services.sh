@@ -2,8 +2,9 @@
 # Installs (if needed) and starts the real servers the tests run against, on free loopback ports:
 #   moto_server (PyPI moto[server]) for DynamoDB, SQS, S3 and ElastiCache, and redis-server (Debian).
 # Usage: source <(infra/scripts/services.sh start)   exports MOTO_ENDPOINT_URL, REDIS_URL, AWS_* test creds
-#        infra/scripts/services.sh stop
-# State (venv, pids, logs) lives under .ci-work/ in the repo root.
+#        infra/scripts/services.sh stop            stops what that start started (uses SERVICES_DIR)
+# The venv is .venv/ in the repo root; each start keeps its pids and logs in its own .ci-work/<id>/, so
+# several users of one checkout (people, agents, CI) never stop each other's servers.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,42 +49,45 @@ wait_for() { # name, command...
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
-  log "$name did not start; see $work/$name.log"; exit 1
+  log "$name did not start; see $run/$name.log"; exit 1
 }
 
 start() {
   ensure_venv
   ensure_redis
-  stop_quietly
   local moto_port redis_port
+  run=$(mktemp -d "$work/run.XXXXXX")
   moto_port=$(free_port)
   redis_port=$(free_port)
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-  echo $! >"$work/moto.pid"
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
-  echo $! >"$work/redis.pid"
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$run/moto.log" 2>&1 &
+  echo $! >"$run/moto.pid"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$run/redis.log" 2>&1 &
+  echo $! >"$run/redis.pid"
   wait_for moto python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/')"
   wait_for redis redis-cli -p "$redis_port" ping
   log "moto_server on :$moto_port, redis-server on :$redis_port"
   cat <<ENV
+export SERVICES_DIR=$run
 export MOTO_ENDPOINT_URL=http://127.0.0.1:$moto_port
 export REDIS_URL=redis://127.0.0.1:$redis_port
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 ENV
 }
 
-stop_quietly() {
+stop() {
+  local dir=${SERVICES_DIR:-}
+  [ -n "$dir" ] && [ -d "$dir" ] || { log "SERVICES_DIR is not set: nothing to stop"; return 0; }
   for name in moto redis; do
-    if [ -f "$work/$name.pid" ]; then
-      kill "$(cat "$work/$name.pid")" 2>/dev/null || true
-      rm -f "$work/$name.pid"
+    if [ -f "$dir/$name.pid" ]; then
+      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi
   done
+  rm -rf "$dir"
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_quietly ;;
+  stop) stop ;;
   install) ensure_venv; ensure_redis ;;
   *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
 esac

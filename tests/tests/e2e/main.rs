@@ -7,4 +7,5 @@
 mod support;
 
 mod foundation;
+mod lambda_entry;
 mod template;
