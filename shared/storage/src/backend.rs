@@ -87,7 +87,7 @@ impl StorageSettings {
 }
 
 pub enum Backend {
-    Aws(AwsBackend),
+    Aws(Box<AwsBackend>),
     Embedded {
         env: crate::embedded::EmbeddedEnv,
         cache: Arc<dyn Cache>,
@@ -112,14 +112,14 @@ impl Backend {
             }),
             StorageMode::Aws => {
                 let config = crate::aws::sdk_config(&settings.aws).await;
-                Ok(Self::Aws(AwsBackend {
+                Ok(Self::Aws(Box::new(AwsBackend {
                     dynamodb: crate::aws::dynamodb(&config),
                     sqs: crate::aws::sqs(&config),
                     s3: crate::aws::s3(&config, settings.aws.endpoint_url.is_some()),
                     config,
                     settings: settings.clone(),
                     cache: OnceCell::new(),
-                }))
+                })))
             }
         }
     }

@@ -140,7 +140,7 @@ impl EmbeddedQueue {
                             moved = true;
                             continue;
                         }
-                        m.receive_count += 1;
+                        m.receive_count = m.receive_count.saturating_add(1);
                         m.visible_at = now.saturating_add(visibility);
                         m.token = uuid::Uuid::new_v4().simple().to_string();
                         queue.put(&id, &m)?;
@@ -169,9 +169,12 @@ impl EmbeddedQueue {
     }
 }
 
+/// One `Notify` per (database, queue name).
+type Notifiers = Mutex<HashMap<(usize, String), Arc<Notify>>>;
+
 /// Handles of one queue share a `Notify`, so a send through one handle wakes long polls on another.
 fn notifier(db: &Arc<redb::Database>, queue: &str) -> Arc<Notify> {
-    static REGISTRY: OnceLock<Mutex<HashMap<(usize, String), Arc<Notify>>>> = OnceLock::new();
+    static REGISTRY: OnceLock<Notifiers> = OnceLock::new();
     let mut registry = REGISTRY
         .get_or_init(Default::default)
         .lock()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
@@ -206,51 +207,10 @@ impl Table for DynamoTable {
     async fn transact(&self, ops: Vec<WriteOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
         let now = now_secs();
-        let mut items = Vec::with_capacity(ops.len());
-        for op in &ops {
-            let built = match op {
-                WriteOp::Put { item, condition } => {
-                    let (expr, values) = expression(*condition, now).unzip();
-                    let put = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(to_attrs(item)?.0))
-                        .set_condition_expression(expr)
-                        .set_expression_attribute_values(values);
-                    TransactWriteItem::builder()
-                        .put(put.build().context("Failed to build a transaction put")?)
-                }
-                WriteOp::Delete { key, condition } => {
-                    let (expr, values) = expression(*condition, now).unzip();
-                    let delete = Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key_attrs(key)))
-                        .set_condition_expression(expr)
-                        .set_expression_attribute_values(values);
-                    TransactWriteItem::builder().delete(
-                        delete
-                            .build()
-                            .context("Failed to build a transaction delete")?,
-                    )
-                }
-                WriteOp::Check { key, condition } => {
-                    // DynamoDB requires an expression on a check; `Always` gets a tautology.
-                    let (expr, values) = expression(*condition, now).unzip();
-                    let check = ConditionCheck::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key_attrs(key)))
-                        .condition_expression(expr.unwrap_or_else(|| {
-                            "attribute_exists(pk) OR attribute_not_exists(pk)".into()
-                        }))
-                        .set_expression_attribute_values(values);
-                    TransactWriteItem::builder().condition_check(
-                        check
-                            .build()
-                            .context("Failed to build a transaction check")?,
-                    )
-                }
-            };
-            items.push(built.build());
-        }
+        let items = ops
+            .iter()
+            .map(|op| self.transact_item(op, now))
+            .collect::<StoreResult<Vec<_>>>()?;
         let result = self
             .client
             .transact_write_items()
@@ -259,19 +219,10 @@ impl Table for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let condition_failed = e.as_service_error().is_some_and(|se| match se {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                        c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
-                    _ => false,
-                });
-                if condition_failed {
-                    Err(StoreError::ConditionFailed)
-                } else {
-                    Err(unexpected(e, "Failed to write a transaction"))
-                }
+            Err(e) if e.as_service_error().is_some_and(cancelled_by_a_condition) => {
+                Err(StoreError::ConditionFailed)
             }
+            Err(e) => Err(unexpected(e, "Failed to write a transaction")),
         }
     }
 
@@ -283,6 +234,55 @@ impl Table for DynamoTable {
             .await
             .map_err(|e| unexpected(e, "Failed to describe the table"))?;
         Ok(())
+    }
+}
+
+/// Any failed condition cancels the transaction; other reasons (a conflicting concurrent transaction,
+/// throttling) are not the caller's condition and stay unexpected.
+fn cancelled_by_a_condition(e: &TransactWriteItemsError) -> bool {
+    matches!(e, TransactWriteItemsError::TransactionCanceledException(c)
+        if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
+}
+
+impl DynamoTable {
+    fn transact_item(&self, op: &WriteOp, now: i64) -> StoreResult<TransactWriteItem> {
+        let builder = TransactWriteItem::builder();
+        let builder = match op {
+            WriteOp::Put { item, condition } => {
+                let (expr, values) = expression(*condition, now).unzip();
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_attrs(item)?.0))
+                    .set_condition_expression(expr)
+                    .set_expression_attribute_values(values)
+                    .build();
+                builder.put(put.context("Failed to build a transaction put")?)
+            }
+            WriteOp::Delete { key, condition } => {
+                let (expr, values) = expression(*condition, now).unzip();
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attrs(key)))
+                    .set_condition_expression(expr)
+                    .set_expression_attribute_values(values)
+                    .build();
+                builder.delete(delete.context("Failed to build a transaction delete")?)
+            }
+            WriteOp::Check { key, condition } => {
+                // DynamoDB requires an expression on a check; `Always` gets a tautology.
+                let (expr, values) = expression(*condition, now).unzip();
+                let expr = expr
+                    .unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_attrs(key)))
+                    .condition_expression(expr)
+                    .set_expression_attribute_values(values)
+                    .build();
+                builder.condition_check(check.context("Failed to build a transaction check")?)
+            }
+        };
+        Ok(builder.build())
     }
 }
 
@@ -345,6 +345,7 @@ impl DynamoTable {
                 .query()
                 .table_name(&self.table)
                 .set_index_name(q.on_index.then(|| INDEX.to_owned()))
+                // GSIs allow no strong reads: on DynamoDB an index query may briefly miss a fresh write.
                 .consistent_read(!q.on_index)
                 .key_condition_expression(&key_condition)
                 .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")

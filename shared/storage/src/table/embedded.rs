@@ -43,7 +43,7 @@ struct Record {
 
 impl Record {
     fn live(&self, now: i64) -> bool {
-        !self.expires_at.is_some_and(|t| t <= now)
+        self.expires_at.is_none_or(|t| t > now)
     }
 
     fn into_item(self, key: Key) -> Item {

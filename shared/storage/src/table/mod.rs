@@ -9,6 +9,8 @@
 //! - An item whose `expires_at` (epoch seconds) has passed is gone to readers and to conditions, even before
 //!   the store physically deletes it (DynamoDB's TTL sweeper runs late).
 //! - Queries return at most `limit` items; `next_cursor` is `Some` exactly when more items follow.
+//! - Reads of the table are strongly consistent; queries on the index are eventually consistent on DynamoDB
+//!   (moto and the embedded store answer them at once), so a fresh write may briefly be missing from them.
 
 #[cfg(feature = "aws")]
 pub mod aws;

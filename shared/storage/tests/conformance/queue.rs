@@ -22,14 +22,21 @@ const SECOND: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(30);
 
 enum Backend {
-    Embedded(EmbeddedEnv, support::TempDir),
+    /// The directory lives as long as the store in it.
+    Embedded {
+        env: EmbeddedEnv,
+        _dir: support::TempDir,
+    },
     Aws(aws_sdk_sqs::Client),
 }
 
 impl Backend {
     async fn embedded() -> Self {
         let dir = support::TempDir::new();
-        Self::Embedded(EmbeddedEnv::open(&dir.0).unwrap(), dir)
+        Self::Embedded {
+            env: EmbeddedEnv::open(&dir.0).unwrap(),
+            _dir: dir,
+        }
     }
 
     async fn aws() -> Self {
@@ -38,7 +45,7 @@ impl Backend {
 
     async fn open(&self, spec: QueueSpec) -> Arc<dyn Queue> {
         match self {
-            Self::Embedded(env, _) => env.queue(spec),
+            Self::Embedded { env, .. } => env.queue(spec),
             Self::Aws(client) => {
                 let url = ensure_queue(client, &spec).await.unwrap();
                 Arc::new(SqsQueue::new(client.clone(), spec.name, url))
