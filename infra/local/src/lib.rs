@@ -65,7 +65,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         gateway,
         platform::gateway::gate,
     ));
-    let app = platform::app::finish(router.merge(composition.unrouted), &settings.http);
+    let app = platform::app::finish(router.merge(composition.unrouted).merge(backend.local_routes()), &settings.http);
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -134,6 +134,14 @@ impl Backend {
         }
     }
 
+    /// Routes the runtime itself must serve besides the API: the embedded blob store's presigned URLs.
+    pub fn local_routes(&self) -> axum::Router {
+        match self {
+            Self::Embedded { env, .. } => env.blob_router(),
+            Self::Aws(_) => axum::Router::new(),
+        }
+    }
+
     /// A service's table, by logical name (`auth`, `users`, …).
     pub async fn table(&self, logical: &str) -> anyhow::Result<Arc<dyn Table>> {
         match self {

@@ -25,16 +25,12 @@ pub struct S3Blobs {
 
 impl S3Blobs {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-        }
+        Self { client, bucket: bucket.into() }
     }
 
     fn presigning(expires_in: Duration) -> StoreResult<PresigningConfig> {
         validate_expiry(expires_in)?;
-        Ok(PresigningConfig::expires_in(expires_in)
-            .context("Failed to build the presigning config")?)
+        Ok(PresigningConfig::expires_in(expires_in).context("Failed to build the presigning config")?)
     }
 }
 
@@ -49,26 +45,14 @@ where
 pub async fn ensure_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
     let mut create = client.create_bucket().bucket(bucket);
     // us-east-1 is the one region that refuses an explicit location constraint.
-    if let Some(region) = client
-        .config()
-        .region()
-        .map(|r| r.as_ref())
-        .filter(|r| *r != "us-east-1")
-    {
+    if let Some(region) = client.config().region().map(|r| r.as_ref()).filter(|r| *r != "us-east-1") {
         create = create.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
         );
     }
     match create.send().await {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
-        {
-            Ok(())
-        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("Failed to create bucket {bucket}"))),
     }
 }
@@ -93,28 +77,14 @@ impl Blobs for S3Blobs {
     #[tracing::instrument(skip_all, fields(bucket = %self.bucket, key = %key))]
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
         validate_key(key)?;
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(failed(e, format!("Failed to get blob {key}"))),
         };
         let content_type = out.content_type().map(str::to_owned);
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| failed(e, format!("Failed to read blob {key}")))?;
-        Ok(Some(Blob {
-            bytes: bytes.into_bytes(),
-            content_type,
-        }))
+        let bytes = out.body.collect().await.map_err(|e| failed(e, format!("Failed to read blob {key}")))?;
+        Ok(Some(Blob { bytes: bytes.into_bytes(), content_type }))
     }
 
     #[tracing::instrument(skip_all, fields(bucket = %self.bucket, key = %key))]
@@ -131,12 +101,7 @@ impl Blobs for S3Blobs {
     }
 
     #[tracing::instrument(skip_all, fields(bucket = %self.bucket, prefix = %prefix))]
-    async fn list(
-        &self,
-        prefix: &str,
-        limit: usize,
-        cursor: Option<String>,
-    ) -> StoreResult<BlobPage> {
+    async fn list(&self, prefix: &str, limit: usize, cursor: Option<String>) -> StoreResult<BlobPage> {
         if limit == 0 {
             return Err(StoreError::Invalid("a page holds at least one blob".into()));
         }
@@ -151,9 +116,7 @@ impl Blobs for S3Blobs {
             .send()
             .await
             .map_err(|e| {
-                if had_cursor
-                    && e.as_service_error().and_then(|e| e.code()) == Some("InvalidArgument")
-                {
+                if had_cursor && e.as_service_error().and_then(|e| e.code()) == Some("InvalidArgument") {
                     StoreError::InvalidCursor
                 } else {
                     failed(e, format!("Failed to list blobs under {prefix:?}"))
@@ -164,17 +127,11 @@ impl Blobs for S3Blobs {
             .iter()
             .filter_map(|o| {
                 let key = o.key()?.to_owned();
-                Some(BlobInfo {
-                    key,
-                    size: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0),
-                })
+                Some(BlobInfo { key, size: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0) })
             })
             .collect();
-        let next_cursor = if out.is_truncated() == Some(true) {
-            out.next_continuation_token().map(str::to_owned)
-        } else {
-            None
-        };
+        let next_cursor =
+            if out.is_truncated() == Some(true) { out.next_continuation_token().map(str::to_owned) } else { None };
         Ok(BlobPage { blobs, next_cursor })
     }
 

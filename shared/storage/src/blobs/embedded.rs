@@ -58,43 +58,20 @@ struct Stored {
 
 impl EmbeddedBlobs {
     /// Opens (creating if needed) `bucket` under `dir`; presigned URLs will start with `public_base_url`.
-    pub fn open(
-        db: Arc<redb::Database>,
-        dir: &Path,
-        bucket: &str,
-        public_base_url: &str,
-    ) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            valid_bucket(bucket),
-            "invalid bucket name {bucket:?} (3-63 of a-z, 0-9, '-', '.')"
-        );
+    pub fn open(db: Arc<redb::Database>, dir: &Path, bucket: &str, public_base_url: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(valid_bucket(bucket), "invalid bucket name {bucket:?} (3-63 of a-z, 0-9, '-', '.')");
         let root = dir.join("blobs");
-        let (tmp, data) = (
-            root.join(bucket).join("tmp"),
-            root.join(bucket).join("data"),
-        );
+        let (tmp, data) = (root.join(bucket).join("tmp"), root.join(bucket).join("data"));
         for d in [&tmp, &data] {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("Failed to create {}", d.display()))?;
+            std::fs::create_dir_all(d).with_context(|| format!("Failed to create {}", d.display()))?;
         }
         let signer = Signer::load_or_create(&root)?;
         let table = format!("blobs/{bucket}");
-        let txn = db
-            .begin_write()
-            .context("Failed to begin a write transaction")?;
-        txn.open_table(Meta::new(&table))
-            .with_context(|| format!("Failed to create table {table}"))?;
+        let txn = db.begin_write().context("Failed to begin a write transaction")?;
+        txn.open_table(Meta::new(&table)).with_context(|| format!("Failed to create table {table}"))?;
         txn.commit().context("Failed to commit the blob table")?;
         let public_base_url = public_base_url.trim_end_matches('/').to_owned();
-        Ok(Self(Arc::new(Inner {
-            db,
-            table,
-            bucket: bucket.to_owned(),
-            tmp,
-            data,
-            public_base_url,
-            signer,
-        })))
+        Ok(Self(Arc::new(Inner { db, table, bucket: bucket.to_owned(), tmp, data, public_base_url, signer })))
     }
 
     pub fn bucket(&self) -> &str {
@@ -108,9 +85,7 @@ impl EmbeddedBlobs {
         F: FnOnce(&Inner) -> StoreResult<T> + Send + 'static,
     {
         let inner = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&inner))
-            .await
-            .context("Failed to join a blob task")?
+        tokio::task::spawn_blocking(move || f(&inner)).await.context("Failed to join a blob task")?
     }
 
     fn presign(&self, op: Op, key: &str, expires_in: Duration) -> StoreResult<String> {
@@ -119,11 +94,7 @@ impl EmbeddedBlobs {
         let secs = i64::try_from(expires_in.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
         let expires = crate::now_secs().saturating_add(secs);
         let signature = self.0.signer.sign(op, &self.0.bucket, key, expires);
-        let Inner {
-            public_base_url,
-            bucket,
-            ..
-        } = &*self.0;
+        let Inner { public_base_url, bucket, .. } = &*self.0;
         Ok(format!(
             "{public_base_url}/_local/blobs/{bucket}/{}?op={}&expires={expires}&signature={signature}",
             encode_path(key),
@@ -140,36 +111,24 @@ impl Inner {
     fn put(&self, key: &str, bytes: &[u8], content_type: Option<String>) -> anyhow::Result<()> {
         let file = uuid::Uuid::new_v4().to_string();
         let (tmp, path) = (self.tmp.join(&file), self.data.join(&file));
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("Failed to create {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("Failed to write {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("Failed to fsync {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("Failed to move {} into place", tmp.display()))?;
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("Failed to create {}", tmp.display()))?;
+        f.write_all(bytes).with_context(|| format!("Failed to write {}", tmp.display()))?;
+        f.sync_all().with_context(|| format!("Failed to fsync {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("Failed to move {} into place", tmp.display()))?;
         sync_dir(&self.data)?;
-        let stored = Stored {
-            file,
-            size: bytes.len() as u64,
-            content_type,
-        };
+        let stored = Stored { file, size: bytes.len() as u64, content_type };
         let old = self.swap(key, Some(&stored)).inspect_err(|_| {
             let _ = std::fs::remove_file(&path);
         })?;
-        self.remove_file(old)
+        self.remove_file(old);
+        Ok(())
     }
 
     /// Replaces (or with `None` removes) the key's metadata; returns the file the old version used.
     fn swap(&self, key: &str, stored: Option<&Stored>) -> anyhow::Result<Option<String>> {
-        let txn = self
-            .db
-            .begin_write()
-            .context("Failed to begin a write transaction")?;
+        let txn = self.db.begin_write().context("Failed to begin a write transaction")?;
         let old = {
-            let mut table = txn
-                .open_table(self.def())
-                .context("Failed to open the blob table")?;
+            let mut table = txn.open_table(self.def()).context("Failed to open the blob table")?;
             let old = match stored {
                 Some(s) => {
                     let json = serde_json::to_vec(s).context("Failed to encode blob metadata")?;
@@ -178,10 +137,7 @@ impl Inner {
                         .context("Failed to write blob metadata")?
                         .map(|g| g.value().to_vec())
                 }
-                None => table
-                    .remove(key)
-                    .context("Failed to remove blob metadata")?
-                    .map(|g| g.value().to_vec()),
+                None => table.remove(key).context("Failed to remove blob metadata")?.map(|g| g.value().to_vec()),
             };
             old.map(|v| decode(&v)).transpose()?.map(|s| s.file)
         };
@@ -189,62 +145,47 @@ impl Inner {
         Ok(old)
     }
 
-    fn remove_file(&self, file: Option<String>) -> anyhow::Result<()> {
-        let Some(file) = file else { return Ok(()) };
+    /// Drops a file no metadata points at any more. The write has already committed, so failing here would
+    /// misreport it: a file left behind is only wasted space.
+    fn remove_file(&self, file: Option<String>) {
+        let Some(file) = file else { return };
         let path = self.data.join(file);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("Failed to remove {}", path.display()))
-            }
-            _ => Ok(()),
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %path.display(), "failed to remove a replaced blob file");
         }
     }
 
     fn stored(&self, key: &str) -> anyhow::Result<Option<Stored>> {
-        let txn = self
-            .db
-            .begin_read()
-            .context("Failed to begin a read transaction")?;
-        let table = txn
-            .open_table(self.def())
-            .context("Failed to open the blob table")?;
+        let txn = self.db.begin_read().context("Failed to begin a read transaction")?;
+        let table = txn.open_table(self.def()).context("Failed to open the blob table")?;
         let value = table.get(key).context("Failed to read blob metadata")?;
         value.map(|v| decode(v.value())).transpose()
     }
 
     fn get(&self, key: &str) -> anyhow::Result<Option<Blob>> {
+        let mut missing: Option<String> = None;
         for _ in 0..READ_ATTEMPTS {
-            let Some(stored) = self.stored(key)? else {
-                return Ok(None);
-            };
-            match std::fs::read(self.data.join(&stored.file)) {
-                Ok(bytes) => {
-                    return Ok(Some(Blob {
-                        bytes: Bytes::from(bytes),
-                        content_type: stored.content_type,
-                    }));
+            let Some(stored) = self.stored(key)? else { return Ok(None) };
+            let path = self.data.join(&stored.file);
+            match std::fs::read(&path) {
+                Ok(bytes) => return Ok(Some(Blob { bytes: Bytes::from(bytes), content_type: stored.content_type })),
+                // Replaced or deleted since the metadata was read, unless the same file is missing twice.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing.as_ref() != Some(&stored.file) => {
+                    missing = Some(stored.file);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("Failed to read blob {key}")),
+                Err(e) => return Err(e).with_context(|| format!("Failed to read blob {key} from {}", path.display())),
             }
         }
         anyhow::bail!("blob {key} kept changing while being read")
     }
 
     fn list(&self, prefix: &str, limit: usize, after: Option<String>) -> StoreResult<BlobPage> {
-        let txn = self
-            .db
-            .begin_read()
-            .context("Failed to begin a read transaction")?;
-        let table = txn
-            .open_table(self.def())
-            .context("Failed to open the blob table")?;
-        let start = after
-            .as_deref()
-            .map_or(Bound::Included(prefix), Bound::Excluded);
-        let range = table
-            .range::<&str>((start, Bound::Unbounded))
-            .context("Failed to list blob metadata")?;
+        let txn = self.db.begin_read().context("Failed to begin a read transaction")?;
+        let table = txn.open_table(self.def()).context("Failed to open the blob table")?;
+        let start = after.as_deref().map_or(Bound::Included(prefix), Bound::Excluded);
+        let range = table.range::<&str>((start, Bound::Unbounded)).context("Failed to list blob metadata")?;
         let mut page = BlobPage::default();
         for entry in range {
             let (key, value) = entry.context("Failed to read blob metadata")?;
@@ -256,10 +197,7 @@ impl Inner {
                 page.next_cursor = page.blobs.last().map(|b| URL_SAFE_NO_PAD.encode(&b.key));
                 break;
             }
-            page.blobs.push(BlobInfo {
-                key: key.to_owned(),
-                size: decode(value.value())?.size,
-            });
+            page.blobs.push(BlobInfo { key: key.to_owned(), size: decode(value.value())?.size });
         }
         Ok(page)
     }
@@ -270,8 +208,7 @@ impl Blobs for EmbeddedBlobs {
     async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<()> {
         validate_key(key)?;
         let (key, content_type) = (key.to_owned(), content_type.map(str::to_owned));
-        self.blocking(move |inner| Ok(inner.put(&key, &bytes, content_type)?))
-            .await
+        self.blocking(move |inner| Ok(inner.put(&key, &bytes, content_type)?)).await
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
@@ -283,33 +220,26 @@ impl Blobs for EmbeddedBlobs {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         validate_key(key)?;
         let key = key.to_owned();
-        self.blocking(move |inner| Ok(inner.remove_file(inner.swap(&key, None)?)?))
-            .await
+        self.blocking(move |inner| {
+            inner.remove_file(inner.swap(&key, None)?);
+            Ok(())
+        })
+        .await
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        limit: usize,
-        cursor: Option<String>,
-    ) -> StoreResult<BlobPage> {
+    async fn list(&self, prefix: &str, limit: usize, cursor: Option<String>) -> StoreResult<BlobPage> {
         if limit == 0 {
             return Err(StoreError::Invalid("a page holds at least one blob".into()));
         }
         // The cursor is the last key returned; one from another prefix (or forged) is refused.
         let after = cursor
             .map(|c| {
-                let key = URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok());
-                key.filter(|k| k.starts_with(prefix))
-                    .ok_or(StoreError::InvalidCursor)
+                let key = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok());
+                key.filter(|k| k.starts_with(prefix)).ok_or(StoreError::InvalidCursor)
             })
             .transpose()?;
         let (prefix, limit) = (prefix.to_owned(), limit.min(MAX_PAGE));
-        self.blocking(move |inner| inner.list(&prefix, limit, after))
-            .await
+        self.blocking(move |inner| inner.list(&prefix, limit, after)).await
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
@@ -321,14 +251,7 @@ impl Blobs for EmbeddedBlobs {
     }
 
     async fn ready(&self) -> StoreResult<()> {
-        self.blocking(|inner| {
-            Ok(inner
-                .db
-                .begin_read()
-                .map(drop)
-                .context("Failed to read the embedded store")?)
-        })
-        .await
+        self.blocking(|inner| Ok(inner.db.begin_read().map(drop).context("Failed to read the embedded store")?)).await
     }
 }
 
@@ -339,9 +262,7 @@ fn decode(bytes: &[u8]) -> anyhow::Result<Stored> {
 /// S3's rules, minus the ones about IP-address look-alikes: also keeps bucket names safe as directory names.
 fn valid_bucket(bucket: &str) -> bool {
     (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
         && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
         && !bucket.contains("..")

@@ -58,15 +58,8 @@ impl RedisCache {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .context("Failed to connect to Redis")?;
-        Ok(Self {
-            conn,
-            prefix: String::new(),
-            incr_window: Script::new(INCR_WINDOW),
-            reserve: Script::new(RESERVE),
-        })
+        let conn = ConnectionManager::new_with_config(client, config).await.context("Failed to connect to Redis")?;
+        Ok(Self { conn, prefix: String::new(), incr_window: Script::new(INCR_WINDOW), reserve: Script::new(RESERVE) })
     }
 
     /// Puts every key under `prefix`, so several environments (or test runs) can share one server.
@@ -79,14 +72,8 @@ impl RedisCache {
         format!("{}{key}", self.prefix)
     }
 
-    async fn query<T: redis::FromRedisValue>(
-        &self,
-        cmd: &redis::Cmd,
-        what: &'static str,
-    ) -> StoreResult<T> {
-        cmd.query_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| failed(e, what))
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd, what: &'static str) -> StoreResult<T> {
+        cmd.query_async(&mut self.conn.clone()).await.map_err(|e| failed(e, what))
     }
 }
 
@@ -96,9 +83,7 @@ fn failed(e: redis::RedisError, what: &'static str) -> StoreError {
 
 /// Redis expiries are whole milliseconds and must be positive: round up, never down to "no expiry".
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos().div_ceil(1_000_000))
-        .unwrap_or(u64::MAX)
-        .max(1)
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX).max(1)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -112,58 +97,33 @@ fn duration_from_micros(n: i64) -> Duration {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.query(
-            redis::cmd("GET").arg(self.key(key)),
-            "Failed to GET a cache key",
-        )
-        .await
+        self.query(redis::cmd("GET").arg(self.key(key)), "Failed to GET a cache key").await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
         let ttl = millis(ttl);
-        self.query(
-            redis::cmd("SET")
-                .arg(self.key(key))
-                .arg(value)
-                .arg("PX")
-                .arg(ttl),
-            "Failed to SET a cache key",
-        )
-        .await
+        self.query(redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(ttl), "Failed to SET a cache key")
+            .await
     }
 
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<bool> {
-        let cmd = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(ttl))
-            .to_owned();
+        let cmd = redis::cmd("SET").arg(self.key(key)).arg(value).arg("NX").arg("PX").arg(millis(ttl)).to_owned();
         let reply: Value = self.query(&cmd, "Failed to SET NX a cache key").await?;
         Ok(!matches!(reply, Value::Nil))
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.query(
-            redis::cmd("DEL").arg(self.key(key)),
-            "Failed to DEL a cache key",
-        )
-        .await
+        self.query(redis::cmd("DEL").arg(self.key(key)), "Failed to DEL a cache key").await
     }
 
     async fn generation(&self, group: &str) -> StoreResult<u64> {
-        let cmd = redis::cmd("GET")
-            .arg(self.key(&format!("gen:{group}")))
-            .clone();
+        let cmd = redis::cmd("GET").arg(self.key(&format!("gen:{group}"))).clone();
         let generation: Option<u64> = self.query(&cmd, "Failed to GET a cache generation").await?;
         Ok(generation.unwrap_or(0))
     }
 
     async fn bump_generation(&self, group: &str) -> StoreResult<u64> {
-        let cmd = redis::cmd("INCR")
-            .arg(self.key(&format!("gen:{group}")))
-            .clone();
+        let cmd = redis::cmd("INCR").arg(self.key(&format!("gen:{group}"))).clone();
         self.query(&cmd, "Failed to INCR a cache generation").await
     }
 
@@ -175,18 +135,10 @@ impl Cache for RedisCache {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|e| failed(e, "Failed to run the window counter script"))?;
-        Ok(WindowCount {
-            count,
-            resets_in: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)),
-        })
+        Ok(WindowCount { count, resets_in: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)) })
     }
 
-    async fn reserve(
-        &self,
-        key: &str,
-        interval: Duration,
-        max_wait: Duration,
-    ) -> StoreResult<Reservation> {
+    async fn reserve(&self, key: &str, interval: Duration, max_wait: Duration) -> StoreResult<Reservation> {
         let (granted, micros_): (i64, i64) = self
             .reserve
             .key(self.key(key))
@@ -196,16 +148,11 @@ impl Cache for RedisCache {
             .await
             .map_err(|e| failed(e, "Failed to run the reservation script"))?;
         let d = duration_from_micros(micros_);
-        Ok(if granted == 1 {
-            Reservation::Granted { wait: d }
-        } else {
-            Reservation::Denied { retry_after: d }
-        })
+        Ok(if granted == 1 { Reservation::Granted { wait: d } } else { Reservation::Denied { retry_after: d } })
     }
 
     async fn ready(&self) -> StoreResult<()> {
-        self.query(&redis::cmd("PING"), "Failed to PING Redis")
-            .await
+        self.query(&redis::cmd("PING"), "Failed to PING Redis").await
     }
 }
 
@@ -228,10 +175,7 @@ mod discovery {
     ///
     /// For a cluster-mode group this is the configuration endpoint; [`super::RedisCache`] does not follow
     /// cluster redirects, so such a group must have a single shard.
-    pub async fn discover_url(
-        client: &Client,
-        target: &ElastiCacheTarget,
-    ) -> anyhow::Result<String> {
+    pub async fn discover_url(client: &Client, target: &ElastiCacheTarget) -> anyhow::Result<String> {
         match target {
             ElastiCacheTarget::ReplicationGroup(id) => replication_group_url(client, id).await,
             ElastiCacheTarget::CacheCluster(id) => cache_cluster_url(client, id).await,
@@ -255,10 +199,7 @@ mod discovery {
             .find_map(|n| n.primary_endpoint())
             .or(group.configuration_endpoint())
             .with_context(|| {
-                format!(
-                    "replication group {id} has no primary or configuration endpoint (status {:?})",
-                    group.status()
-                )
+                format!("replication group {id} has no primary or configuration endpoint (status {:?})", group.status())
             })?;
         url(endpoint, group.transit_encryption_enabled())
     }
@@ -271,10 +212,8 @@ mod discovery {
             .send()
             .await
             .with_context(|| format!("Failed to describe ElastiCache cache cluster {id}"))?;
-        let cluster = out
-            .cache_clusters()
-            .first()
-            .with_context(|| format!("ElastiCache returned no cache cluster {id}"))?;
+        let cluster =
+            out.cache_clusters().first().with_context(|| format!("ElastiCache returned no cache cluster {id}"))?;
         // A member of a replication group may be a read replica: writes must go to the group's primary.
         if let Some(group) = cluster.replication_group_id() {
             return replication_group_url(client, group).await;
@@ -282,29 +221,16 @@ mod discovery {
         if cluster.engine() == Some("memcached") {
             bail!("cache cluster {id} runs memcached, which does not speak the Redis protocol");
         }
-        let endpoint = cluster
-            .cache_nodes()
-            .iter()
-            .find_map(|n| n.endpoint())
-            .with_context(|| {
-                format!(
-                    "cache cluster {id} reports no node endpoint (status {:?})",
-                    cluster.cache_cluster_status()
-                )
-            })?;
+        let endpoint = cluster.cache_nodes().iter().find_map(|n| n.endpoint()).with_context(|| {
+            format!("cache cluster {id} reports no node endpoint (status {:?})", cluster.cache_cluster_status())
+        })?;
         url(endpoint, cluster.transit_encryption_enabled())
     }
 
     fn url(endpoint: &Endpoint, tls: Option<bool>) -> anyhow::Result<String> {
-        let host = endpoint
-            .address()
-            .context("ElastiCache reported an endpoint without an address")?;
+        let host = endpoint.address().context("ElastiCache reported an endpoint without an address")?;
         let port = endpoint.port().unwrap_or(6379);
-        let scheme = if tls.unwrap_or(false) {
-            "rediss"
-        } else {
-            "redis"
-        };
+        let scheme = if tls.unwrap_or(false) { "rediss" } else { "redis" };
         Ok(format!("{scheme}://{host}:{port}"))
     }
 }

@@ -69,23 +69,13 @@ impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         let now = Instant::now();
         let state = self.lock();
-        Ok(state
-            .values
-            .get(key)
-            .filter(|e| e.live(now))
-            .map(|e| e.value.clone()))
+        Ok(state.values.get(key).filter(|e| e.live(now)).map(|e| e.value.clone()))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
         let now = Instant::now();
         let mut state = self.lock();
-        state.values.insert(
-            key.to_owned(),
-            Expiring {
-                value: value.to_vec(),
-                expires_at: now + ttl,
-            },
-        );
+        state.values.insert(key.to_owned(), Expiring { value: value.to_vec(), expires_at: now + ttl });
         state.wrote(now);
         Ok(())
     }
@@ -96,13 +86,7 @@ impl Cache for MemoryCache {
         if state.values.get(key).is_some_and(|e| e.live(now)) {
             return Ok(false);
         }
-        state.values.insert(
-            key.to_owned(),
-            Expiring {
-                value: value.to_vec(),
-                expires_at: now + ttl,
-            },
-        );
+        state.values.insert(key.to_owned(), Expiring { value: value.to_vec(), expires_at: now + ttl });
         state.wrote(now);
         Ok(true)
     }
@@ -126,44 +110,23 @@ impl Cache for MemoryCache {
     async fn incr_window(&self, key: &str, window: Duration) -> StoreResult<WindowCount> {
         let now = Instant::now();
         let mut state = self.lock();
-        let entry = state.windows.entry(key.to_owned()).or_insert(Expiring {
-            value: 0,
-            expires_at: now,
-        });
+        let entry = state.windows.entry(key.to_owned()).or_insert(Expiring { value: 0, expires_at: now });
         if !entry.live(now) {
-            *entry = Expiring {
-                value: 0,
-                expires_at: now + window,
-            };
+            *entry = Expiring { value: 0, expires_at: now + window };
         }
         entry.value += 1;
-        let counted = WindowCount {
-            count: entry.value,
-            resets_in: entry.expires_at - now,
-        };
+        let counted = WindowCount { count: entry.value, resets_in: entry.expires_at - now };
         state.wrote(now);
         Ok(counted)
     }
 
-    async fn reserve(
-        &self,
-        key: &str,
-        interval: Duration,
-        max_wait: Duration,
-    ) -> StoreResult<Reservation> {
+    async fn reserve(&self, key: &str, interval: Duration, max_wait: Duration) -> StoreResult<Reservation> {
         let now = Instant::now();
         let mut state = self.lock();
-        let tat = state
-            .schedules
-            .get(key)
-            .copied()
-            .filter(|tat| *tat > now)
-            .unwrap_or(now);
+        let tat = state.schedules.get(key).copied().filter(|tat| *tat > now).unwrap_or(now);
         let wait = tat - now;
         if wait > max_wait {
-            return Ok(Reservation::Denied {
-                retry_after: wait - max_wait,
-            });
+            return Ok(Reservation::Denied { retry_after: wait - max_wait });
         }
         state.schedules.insert(key.to_owned(), tat + interval);
         state.wrote(now);

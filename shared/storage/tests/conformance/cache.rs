@@ -66,10 +66,7 @@ async fn redis(prefix: &str) -> Arc<dyn Cache> {
 }
 
 async fn connect(prefix: &str) -> RedisCache {
-    RedisCache::connect(&support::redis_url())
-        .await
-        .unwrap()
-        .with_prefix(format!("{prefix}:"))
+    RedisCache::connect(&support::redis_url()).await.unwrap().with_prefix(format!("{prefix}:"))
 }
 
 const MS: Duration = Duration::from_millis(1);
@@ -81,23 +78,11 @@ fn about(actual: Duration, expected: Duration) -> bool {
 }
 
 async fn set_then_get_returns_the_value_and_delete_removes_it(cache: Arc<dyn Cache>) {
-    cache
-        .set("k", b"\x00value\xff", Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(
-        cache.get("k").await.unwrap().as_deref(),
-        Some(&b"\x00value\xff"[..])
-    );
+    cache.set("k", b"\x00value\xff", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"\x00value\xff"[..]));
 
-    cache
-        .set("k", b"replaced", Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(
-        cache.get("k").await.unwrap().as_deref(),
-        Some(&b"replaced"[..])
-    );
+    cache.set("k", b"replaced", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"replaced"[..]));
 
     cache.delete("k").await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), None);
@@ -110,10 +95,7 @@ async fn get_of_a_missing_key_returns_none(cache: Arc<dyn Cache>) {
 
 async fn a_value_expires_after_its_ttl(cache: Arc<dyn Cache>) {
     cache.set("short", b"v", 150 * MS).await.unwrap();
-    cache
-        .set("long", b"v", Duration::from_secs(60))
-        .await
-        .unwrap();
+    cache.set("long", b"v", Duration::from_secs(60)).await.unwrap();
     assert!(cache.get("short").await.unwrap().is_some());
 
     tokio::time::sleep(300 * MS).await;
@@ -126,15 +108,7 @@ async fn set_if_absent_lets_exactly_one_of_ten_concurrent_tasks_win(cache: Arc<d
     let tasks: Vec<_> = (0..10u8)
         .map(|i| {
             let cache = cache.clone();
-            tokio::spawn(async move {
-                (
-                    i,
-                    cache
-                        .set_if_absent("lock", &[i], Duration::from_secs(60))
-                        .await
-                        .unwrap(),
-                )
-            })
+            tokio::spawn(async move { (i, cache.set_if_absent("lock", &[i], Duration::from_secs(60)).await.unwrap()) })
         })
         .collect();
 
@@ -156,20 +130,14 @@ async fn set_if_absent_succeeds_again_once_the_key_expired(cache: Arc<dyn Cache>
     tokio::time::sleep(250 * MS).await;
 
     assert!(cache.set_if_absent("marker", b"3", 100 * MS).await.unwrap());
-    assert_eq!(
-        cache.get("marker").await.unwrap().as_deref(),
-        Some(&b"3"[..])
-    );
+    assert_eq!(cache.get("marker").await.unwrap().as_deref(), Some(&b"3"[..]));
 }
 
 async fn bumping_a_generation_makes_keys_built_on_the_old_one_unreachable(cache: Arc<dyn Cache>) {
     let key = |generation: u64| format!("table:{generation}:query");
     let before = cache.generation("table").await.unwrap();
     assert_eq!(before, 0);
-    cache
-        .set(&key(before), b"cached rows", Duration::from_secs(60))
-        .await
-        .unwrap();
+    cache.set(&key(before), b"cached rows", Duration::from_secs(60)).await.unwrap();
 
     let after = cache.bump_generation("table").await.unwrap();
 
@@ -185,10 +153,7 @@ async fn incr_window_counts_hits_and_resets_after_the_window(cache: Arc<dyn Cach
     for expected in 1..=3 {
         let hit = cache.incr_window("hits", window).await.unwrap();
         assert_eq!(hit.count, expected);
-        assert!(
-            hit.resets_in <= window && hit.resets_in + 100 * MS > window,
-            "{hit:?}"
-        );
+        assert!(hit.resets_in <= window && hit.resets_in + 100 * MS > window, "{hit:?}");
     }
 
     tokio::time::sleep(window + 100 * MS).await;
@@ -202,31 +167,16 @@ async fn incr_window_counts_every_concurrent_hit_once(cache: Arc<dyn Cache>) {
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let cache = cache.clone();
-            tokio::spawn(async move {
-                cache
-                    .incr_window("burst", Duration::from_secs(60))
-                    .await
-                    .unwrap()
-                    .count
-            })
+            tokio::spawn(async move { cache.incr_window("burst", Duration::from_secs(60)).await.unwrap().count })
         })
         .collect();
 
-    let counts: BTreeSet<u64> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let counts: BTreeSet<u64> = futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect();
 
     assert_eq!(counts, (1..=20).collect());
 }
 
-async fn reserve_concurrently(
-    cache: &Arc<dyn Cache>,
-    key: &str,
-    n: usize,
-    max_wait: Duration,
-) -> Vec<Duration> {
+async fn reserve_concurrently(cache: &Arc<dyn Cache>, key: &str, n: usize, max_wait: Duration) -> Vec<Duration> {
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let (cache, key) = (cache.clone(), key.to_owned());
@@ -261,36 +211,21 @@ async fn a_reservation_beyond_max_wait_is_denied_and_reserves_nothing(cache: Arc
     reserve_concurrently(&cache, "busy", 10, Duration::from_secs(1)).await;
 
     let denied = cache.reserve("busy", 100 * MS, 500 * MS).await.unwrap();
-    let Reservation::Denied { retry_after } = denied else {
-        panic!("expected a denial, got {denied:?}")
-    };
+    let Reservation::Denied { retry_after } = denied else { panic!("expected a denial, got {denied:?}") };
     // The next slot starts ~1000 ms from now: it is within 500 ms of now in ~500 ms.
     assert!(about(retry_after, 500 * MS), "{retry_after:?}");
 
-    let granted = cache
-        .reserve("busy", 100 * MS, Duration::from_secs(2))
-        .await
-        .unwrap();
-    let Reservation::Granted { wait } = granted else {
-        panic!("expected a slot, got {granted:?}")
-    };
+    let granted = cache.reserve("busy", 100 * MS, Duration::from_secs(2)).await.unwrap();
+    let Reservation::Granted { wait } = granted else { panic!("expected a slot, got {granted:?}") };
     assert!(about(wait, 1000 * MS), "the denial took a slot: {wait:?}");
 }
 
 async fn schedules_of_different_keys_are_independent(cache: Arc<dyn Cache>) {
     reserve_concurrently(&cache, "base-a", 5, Duration::from_secs(1)).await;
 
-    let other = cache
-        .reserve("base-b", 100 * MS, Duration::ZERO)
-        .await
-        .unwrap();
+    let other = cache.reserve("base-b", 100 * MS, Duration::ZERO).await.unwrap();
 
-    assert_eq!(
-        other,
-        Reservation::Granted {
-            wait: Duration::ZERO
-        }
-    );
+    assert_eq!(other, Reservation::Granted { wait: Duration::ZERO });
 }
 
 async fn ready_succeeds(cache: Arc<dyn Cache>) {
@@ -302,23 +237,11 @@ async fn reservations_from_two_clients_share_one_schedule() {
     let prefix = support::unique("cache");
     let (a, b) = (connect(&prefix).await, connect(&prefix).await);
 
-    let first = a
-        .reserve("shared", 100 * MS, Duration::from_secs(1))
-        .await
-        .unwrap();
-    let second = b
-        .reserve("shared", 100 * MS, Duration::from_secs(1))
-        .await
-        .unwrap();
+    let first = a.reserve("shared", 100 * MS, Duration::from_secs(1)).await.unwrap();
+    let second = b.reserve("shared", 100 * MS, Duration::from_secs(1)).await.unwrap();
 
-    assert!(
-        matches!(first, Reservation::Granted { wait } if wait <= SLACK),
-        "{first:?}"
-    );
-    assert!(
-        matches!(second, Reservation::Granted { wait } if about(wait, 100 * MS)),
-        "{second:?}"
-    );
+    assert!(matches!(first, Reservation::Granted { wait } if wait <= SLACK), "{first:?}");
+    assert!(matches!(second, Reservation::Granted { wait } if about(wait, 100 * MS)), "{second:?}");
 }
 
 mod elasticache {
@@ -340,30 +263,16 @@ mod elasticache {
             .cache_node_type("cache.t4g.micro")
             .transit_encryption_enabled(tls);
         if cluster_mode {
-            create = create
-                .cluster_mode(aws_sdk_elasticache::types::ClusterMode::Enabled)
-                .num_node_groups(1);
+            create = create.cluster_mode(aws_sdk_elasticache::types::ClusterMode::Enabled).num_node_groups(1);
         }
         create.send().await.unwrap();
     }
 
     /// What moto itself reports as the group's primary endpoint.
     async fn reported_primary(client: &Client, id: &str) -> String {
-        let out = client
-            .describe_replication_groups()
-            .replication_group_id(id)
-            .send()
-            .await
-            .unwrap();
-        let endpoint = out.replication_groups()[0].node_groups()[0]
-            .primary_endpoint()
-            .unwrap()
-            .clone();
-        format!(
-            "{}:{}",
-            endpoint.address().unwrap(),
-            endpoint.port().unwrap()
-        )
+        let out = client.describe_replication_groups().replication_group_id(id).send().await.unwrap();
+        let endpoint = out.replication_groups()[0].node_groups()[0].primary_endpoint().unwrap().clone();
+        format!("{}:{}", endpoint.address().unwrap(), endpoint.port().unwrap())
     }
 
     #[tokio::test]
@@ -373,21 +282,11 @@ mod elasticache {
         create_group(&client, &tls, true, false).await;
         create_group(&client, &plain, false, false).await;
 
-        let tls_url = discover_url(&client, &ElastiCacheTarget::ReplicationGroup(tls.clone()))
-            .await
-            .unwrap();
-        let plain_url = discover_url(&client, &ElastiCacheTarget::ReplicationGroup(plain.clone()))
-            .await
-            .unwrap();
+        let tls_url = discover_url(&client, &ElastiCacheTarget::ReplicationGroup(tls.clone())).await.unwrap();
+        let plain_url = discover_url(&client, &ElastiCacheTarget::ReplicationGroup(plain.clone())).await.unwrap();
 
-        assert_eq!(
-            tls_url,
-            format!("rediss://{}", reported_primary(&client, &tls).await)
-        );
-        assert_eq!(
-            plain_url,
-            format!("redis://{}", reported_primary(&client, &plain).await)
-        );
+        assert_eq!(tls_url, format!("rediss://{}", reported_primary(&client, &tls).await));
+        assert_eq!(plain_url, format!("redis://{}", reported_primary(&client, &plain).await));
     }
 
     #[tokio::test]
@@ -395,29 +294,12 @@ mod elasticache {
         let client = client().await;
         let id = support::unique("rg-cluster");
         create_group(&client, &id, true, true).await;
-        let out = client
-            .describe_replication_groups()
-            .replication_group_id(&id)
-            .send()
-            .await
-            .unwrap();
-        let endpoint = out.replication_groups()[0]
-            .configuration_endpoint()
-            .unwrap()
-            .clone();
+        let out = client.describe_replication_groups().replication_group_id(&id).send().await.unwrap();
+        let endpoint = out.replication_groups()[0].configuration_endpoint().unwrap().clone();
 
-        let url = discover_url(&client, &ElastiCacheTarget::ReplicationGroup(id))
-            .await
-            .unwrap();
+        let url = discover_url(&client, &ElastiCacheTarget::ReplicationGroup(id)).await.unwrap();
 
-        assert_eq!(
-            url,
-            format!(
-                "rediss://{}:{}",
-                endpoint.address().unwrap(),
-                endpoint.port().unwrap()
-            )
-        );
+        assert_eq!(url, format!("rediss://{}:{}", endpoint.address().unwrap(), endpoint.port().unwrap()));
     }
 
     #[tokio::test]
@@ -435,14 +317,9 @@ mod elasticache {
             .await
             .unwrap();
 
-        let url = discover_url(&client, &ElastiCacheTarget::CacheCluster(member))
-            .await
-            .unwrap();
+        let url = discover_url(&client, &ElastiCacheTarget::CacheCluster(member)).await.unwrap();
 
-        assert_eq!(
-            url,
-            format!("redis://{}", reported_primary(&client, &group).await)
-        );
+        assert_eq!(url, format!("redis://{}", reported_primary(&client, &group).await));
     }
 
     #[tokio::test]
@@ -459,9 +336,7 @@ mod elasticache {
             .await
             .unwrap();
 
-        let err = discover_url(&client, &ElastiCacheTarget::CacheCluster(id.clone()))
-            .await
-            .unwrap_err();
+        let err = discover_url(&client, &ElastiCacheTarget::CacheCluster(id.clone())).await.unwrap_err();
 
         assert!(format!("{err:#}").contains("no node endpoint"), "{err:#}");
     }
@@ -469,10 +344,9 @@ mod elasticache {
     #[tokio::test]
     async fn an_unknown_target_is_an_error_naming_it() {
         let client = client().await;
-        for target in [
-            ElastiCacheTarget::ReplicationGroup("absent".into()),
-            ElastiCacheTarget::CacheCluster("absent".into()),
-        ] {
+        for target in
+            [ElastiCacheTarget::ReplicationGroup("absent".into()), ElastiCacheTarget::CacheCluster("absent".into())]
+        {
             let err = discover_url(&client, &target).await.unwrap_err();
             assert!(format!("{err:#}").contains("absent"), "{err:#}");
         }

@@ -26,12 +26,7 @@ type Buckets = Arc<HashMap<String, Arc<EmbeddedBlobs>>>;
 
 /// Serves the presigned URLs of every given bucket.
 pub fn router(buckets: impl IntoIterator<Item = Arc<EmbeddedBlobs>>) -> Router {
-    let buckets: Buckets = Arc::new(
-        buckets
-            .into_iter()
-            .map(|b| (b.bucket().to_owned(), b))
-            .collect(),
-    );
+    let buckets: Buckets = Arc::new(buckets.into_iter().map(|b| (b.bucket().to_owned(), b)).collect());
     Router::new()
         .route("/_local/blobs/{bucket}/{*key}", get(get_blob).put(put_blob))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD))
@@ -48,17 +43,9 @@ struct Signed {
 type Target = Result<Path<(String, String)>, PathRejection>;
 type Signature = Result<Query<Signed>, QueryRejection>;
 
-async fn get_blob(
-    State(buckets): State<Buckets>,
-    target: Target,
-    signed: Signature,
-) -> Result<Response, Refusal> {
+async fn get_blob(State(buckets): State<Buckets>, target: Target, signed: Signature) -> Result<Response, Refusal> {
     let (blobs, key) = authorize(&buckets, Op::Get, target, signed)?;
-    let blob = blobs.get(&key).await?.ok_or(Refusal::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such blob",
-    ))?;
+    let blob = blobs.get(&key).await?.ok_or(Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such blob"))?;
     let content_type = blob
         .content_type
         .and_then(|c| HeaderValue::from_str(&c).ok())
@@ -74,14 +61,8 @@ async fn put_blob(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Refusal> {
     let (blobs, key) = authorize(&buckets, Op::Put, target, signed)?;
-    let body = body.map_err(|r| Refusal {
-        status: r.status(),
-        code: "invalid_body",
-        message: r.body_text(),
-    })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+    let body = body.map_err(|r| Refusal { status: r.status(), code: "invalid_body", message: r.body_text() })?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     blobs.put(&key, body, content_type).await?;
     Ok(StatusCode::OK)
 }
@@ -93,43 +74,18 @@ fn authorize(
     signed: Signature,
 ) -> Result<(Arc<EmbeddedBlobs>, String), Refusal> {
     let Ok(Path((bucket, key))) = target else {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_path",
-            "the URL does not name a blob",
-        ));
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "invalid_path", "the URL does not name a blob"));
     };
     let Ok(Query(signed)) = signed else {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "signature_missing",
-            "the URL carries no valid signature",
-        ));
+        return Err(Refusal::new(StatusCode::FORBIDDEN, "signature_missing", "the URL carries no valid signature"));
     };
-    let blobs = buckets.get(&bucket).ok_or(Refusal::new(
-        StatusCode::NOT_FOUND,
-        "no_such_bucket",
-        "no such bucket",
-    ))?;
+    let blobs = buckets.get(&bucket).ok_or(Refusal::new(StatusCode::NOT_FOUND, "no_such_bucket", "no such bucket"))?;
     // The operation is part of what is signed, so a GET URL cannot be replayed as a PUT.
-    if signed.op != op.as_str()
-        || !blobs
-            .0
-            .signer
-            .verify(op, &bucket, &key, signed.expires, &signed.signature)
-    {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "signature_invalid",
-            "the URL's signature does not match",
-        ));
+    if signed.op != op.as_str() || !blobs.0.signer.verify(op, &bucket, &key, signed.expires, &signed.signature) {
+        return Err(Refusal::new(StatusCode::FORBIDDEN, "signature_invalid", "the URL's signature does not match"));
     }
     if signed.expires < crate::now_secs() {
-        return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "url_expired",
-            "the URL has expired",
-        ));
+        return Err(Refusal::new(StatusCode::FORBIDDEN, "url_expired", "the URL has expired"));
     }
     Ok((blobs.clone(), key))
 }
@@ -143,30 +99,18 @@ struct Refusal {
 
 impl Refusal {
     fn new(status: StatusCode, code: &'static str, message: &str) -> Self {
-        Self {
-            status,
-            code,
-            message: message.to_owned(),
-        }
+        Self { status, code, message: message.to_owned() }
     }
 }
 
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid(message) => Self {
-                status: StatusCode::BAD_REQUEST,
-                code: "invalid_request",
-                message,
-            },
+            StoreError::Invalid(message) => Self { status: StatusCode::BAD_REQUEST, code: "invalid_request", message },
             e => {
                 // The client gets an opaque message; the cause chain goes to the log.
                 tracing::error!(error = ?e, "embedded blob request failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }
         }
     }

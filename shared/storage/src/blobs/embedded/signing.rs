@@ -51,14 +51,9 @@ impl Signer {
                 _ => {}
             }
         }
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("Failed to read {}", path.display()))?;
-        let key = <[u8; KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
-            anyhow::anyhow!(
-                "{} is corrupt (delete it to start over with a new key)",
-                path.display()
-            )
-        })?;
+        let bytes = std::fs::read(&path).with_context(|| format!("Failed to read {}", path.display()))?;
+        let key = <[u8; KEY_LEN]>::try_from(bytes.as_slice())
+            .map_err(|_| anyhow::anyhow!("{} is corrupt (delete it to start over with a new key)", path.display()))?;
         Ok(Self { key })
     }
 
@@ -74,19 +69,8 @@ impl Signer {
     }
 
     /// Constant-time comparison, so timing reveals nothing about the right signature.
-    pub(super) fn verify(
-        &self,
-        op: Op,
-        bucket: &str,
-        key: &str,
-        expires: i64,
-        signature: &str,
-    ) -> bool {
-        hex::decode(signature).is_ok_and(|sig| {
-            self.mac(op, bucket, key, expires)
-                .verify_slice(&sig)
-                .is_ok()
-        })
+    pub(super) fn verify(&self, op: Op, bucket: &str, key: &str, expires: i64, signature: &str) -> bool {
+        hex::decode(signature).is_ok_and(|sig| self.mac(op, bucket, key, expires).verify_slice(&sig).is_ok())
     }
 }
 
@@ -95,10 +79,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("Failed to create {}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("Failed to write {}", path.display()))
+    let mut f = options.open(path).with_context(|| format!("Failed to create {}", path.display()))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("Failed to write {}", path.display()))
 }
