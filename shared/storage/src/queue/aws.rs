@@ -7,18 +7,11 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 
-use crate::queue::{
-    MAX_BATCH, OutgoingMessage, Queue, QueueSpec, ReceivedMessage, validate_message,
-};
+use crate::queue::{MAX_BATCH, OutgoingMessage, Queue, QueueSpec, ReceivedMessage, validate_message};
 use crate::{StoreError, StoreResult};
-
-/// SQS's limits, checked here too so both adapters refuse the same requests.
-const MAX_WAIT: Duration = Duration::from_secs(20);
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 
 pub struct SqsQueue {
     client: Client,
@@ -28,11 +21,7 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, name: impl Into<String>, queue_url: impl Into<String>) -> Self {
-        Self {
-            client,
-            name: name.into(),
-            queue_url: queue_url.into(),
-        }
+        Self { client, name: name.into(), queue_url: queue_url.into() }
     }
 }
 
@@ -40,9 +29,7 @@ fn unexpected(e: impl std::error::Error + Send + Sync + 'static, what: &'static 
     StoreError::Unexpected(anyhow::Error::new(e).context(what))
 }
 
-fn attributes(
-    message: &OutgoingMessage,
-) -> StoreResult<Option<HashMap<String, MessageAttributeValue>>> {
+fn attributes(message: &OutgoingMessage) -> StoreResult<Option<HashMap<String, MessageAttributeValue>>> {
     if message.attributes.is_empty() {
         return Ok(None);
     }
@@ -66,17 +53,11 @@ fn whole_seconds(d: Duration) -> i32 {
 fn received(m: Message) -> StoreResult<ReceivedMessage> {
     let system = m.attributes.unwrap_or_default();
     let number = |name: &MessageSystemAttributeName| -> anyhow::Result<i64> {
-        let value = system
-            .get(name)
-            .with_context(|| format!("SQS returned no {name} attribute"))?;
-        value
-            .parse()
-            .with_context(|| format!("SQS returned {name} = {value:?}"))
+        let value = system.get(name).with_context(|| format!("SQS returned no {name} attribute"))?;
+        value.parse().with_context(|| format!("SQS returned {name} = {value:?}"))
     };
-    let receive_count = u32::try_from(number(
-        &MessageSystemAttributeName::ApproximateReceiveCount,
-    )?)
-    .context("SQS returned a negative receive count")?;
+    let receive_count = u32::try_from(number(&MessageSystemAttributeName::ApproximateReceiveCount)?)
+        .context("SQS returned a negative receive count")?;
     let sent_at_millis = number(&MessageSystemAttributeName::SentTimestamp)?;
     let attributes: BTreeMap<String, String> = m
         .message_attributes
@@ -85,12 +66,8 @@ fn received(m: Message) -> StoreResult<ReceivedMessage> {
         .filter_map(|(name, value)| value.string_value.map(|v| (name, v)))
         .collect();
     Ok(ReceivedMessage {
-        message_id: m
-            .message_id
-            .context("SQS returned a message without an id")?,
-        receipt_handle: m
-            .receipt_handle
-            .context("SQS returned a message without a receipt handle")?,
+        message_id: m.message_id.context("SQS returned a message without an id")?,
+        receipt_handle: m.receipt_handle.context("SQS returned a message without a receipt handle")?,
         body: m.body.unwrap_or_default(),
         attributes,
         receive_count,
@@ -153,34 +130,18 @@ impl Queue for SqsQueue {
                 )
                 .into());
             }
-            let mut by_entry: HashMap<String, String> = out
-                .successful
-                .into_iter()
-                .map(|s| (s.id, s.message_id))
-                .collect();
+            let mut by_entry: HashMap<String, String> =
+                out.successful.into_iter().map(|s| (s.id, s.message_id)).collect();
             for i in 0..chunk.len() {
-                ids.push(
-                    by_entry
-                        .remove(&i.to_string())
-                        .context("SQS did not report every batch entry")?,
-                );
+                ids.push(by_entry.remove(&i.to_string()).context("SQS did not report every batch entry")?);
             }
         }
         Ok(ids)
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.name))]
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> StoreResult<Vec<ReceivedMessage>> {
-        if !(1..=MAX_BATCH).contains(&max) || wait > MAX_WAIT || visibility > MAX_VISIBILITY {
-            return Err(StoreError::Invalid(format!(
-                "receive takes 1 to {MAX_BATCH} messages, waits at most {MAX_WAIT:?} and hides them at most {MAX_VISIBILITY:?}"
-            )));
-        }
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<ReceivedMessage>> {
+        super::validate_receive(max, visibility, wait)?;
         let out = self
             .client
             .receive_message()
@@ -194,31 +155,17 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| unexpected(e, "Failed to receive messages"))?;
-        out.messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(received)
-            .collect()
+        out.messages.unwrap_or_default().into_iter().map(received).collect()
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.name))]
     async fn delete(&self, receipt_handle: &str) -> StoreResult<()> {
-        let result = self
-            .client
-            .delete_message()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .send()
-            .await;
+        let result =
+            self.client.delete_message().queue_url(&self.queue_url).receipt_handle(receipt_handle).send().await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_receipt_handle_is_invalid()) =>
-            {
-                Err(StoreError::Invalid(format!(
-                    "not a receipt handle of this queue: {e}"
-                )))
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_receipt_handle_is_invalid()) => {
+                Err(StoreError::Invalid(format!("not a receipt handle of this queue: {e}")))
             }
             Err(e) => Err(unexpected(e, "Failed to delete a message")),
         }
@@ -268,31 +215,16 @@ async fn create_queue(
     attributes: HashMap<QueueAttributeName, String>,
 ) -> anyhow::Result<String> {
     let attributes = Some(attributes).filter(|a| !a.is_empty());
-    let created = client
-        .create_queue()
-        .queue_name(name)
-        .set_attributes(attributes.clone())
-        .send()
-        .await;
+    let created = client.create_queue().queue_name(name).set_attributes(attributes.clone()).send().await;
     match created {
         Ok(out) => out.queue_url.context("CreateQueue returned no URL"),
         // It exists with other attributes: bring them up to date.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_queue_name_exists()) =>
-        {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_name_exists()) => {
             let out = client.get_queue_url().queue_name(name).send().await;
-            let url = out
-                .with_context(|| format!("Failed to look up queue {name}"))?
-                .queue_url;
+            let url = out.with_context(|| format!("Failed to look up queue {name}"))?.queue_url;
             let url = url.context("GetQueueUrl returned no URL")?;
             if attributes.is_some() {
-                let update = client
-                    .set_queue_attributes()
-                    .queue_url(&url)
-                    .set_attributes(attributes)
-                    .send()
-                    .await;
+                let update = client.set_queue_attributes().queue_url(&url).set_attributes(attributes).send().await;
                 update.with_context(|| format!("Failed to update queue {name}"))?;
             }
             Ok(url)

@@ -15,14 +15,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::queue::{
-    MAX_BATCH, OutgoingMessage, Queue, QueueSpec, ReceivedMessage, validate_message,
-};
+use crate::queue::{OutgoingMessage, Queue, QueueSpec, ReceivedMessage, validate_message};
 use crate::{StoreError, StoreResult, now_millis};
-
-/// SQS's limits, kept here too so code that works locally works on AWS.
-const MAX_WAIT: Duration = Duration::from_secs(20);
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 
 type VisibleKey = (i64, &'static str);
 
@@ -60,12 +54,9 @@ impl EmbeddedQueue {
     ) -> StoreResult<T> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
-            let txn = db
-                .begin_write()
-                .context("Failed to begin a write transaction")?;
+            let txn = db.begin_write().context("Failed to begin a write transaction")?;
             let out = f(&txn)?;
-            txn.commit()
-                .context("Failed to commit a write transaction")?;
+            txn.commit().context("Failed to commit a write transaction")?;
             Ok(out)
         })
         .await
@@ -101,11 +92,7 @@ impl EmbeddedQueue {
     }
 
     /// One non-waiting receive. Also returns when the next message becomes visible.
-    async fn receive_now(
-        &self,
-        max: usize,
-        visibility: Duration,
-    ) -> StoreResult<(Vec<ReceivedMessage>, Option<i64>)> {
+    async fn receive_now(&self, max: usize, visibility: Duration) -> StoreResult<(Vec<ReceivedMessage>, Option<i64>)> {
         let spec = self.spec.clone();
         let visibility = i64::try_from(visibility.as_millis()).unwrap_or(i64::MAX);
         let (received, next, moved) = self
@@ -113,9 +100,7 @@ impl EmbeddedQueue {
                 let mut queue = Tables::open(txn, &spec.name)?;
                 let mut dead_letter = match &spec.dead_letter {
                     Some(d) if d.queue == spec.name => {
-                        return Err(StoreError::Invalid(
-                            "a queue cannot be its own dead-letter queue".into(),
-                        ));
+                        return Err(StoreError::Invalid("a queue cannot be its own dead-letter queue".into()));
                     }
                     Some(d) => Some((Tables::open(txn, &d.queue)?, d.max_receive_count)),
                     None => None,
@@ -154,11 +139,7 @@ impl EmbeddedQueue {
                         });
                     }
                 }
-                let next = queue
-                    .visible
-                    .first()
-                    .context("Failed to read the queue")?
-                    .map(|(k, _)| k.value().0);
+                let next = queue.visible.first().context("Failed to read the queue")?.map(|(k, _)| k.value().0);
                 Ok((received, next, moved))
             })
             .await?;
@@ -175,14 +156,8 @@ type Notifiers = Mutex<HashMap<(usize, String), Arc<Notify>>>;
 /// Handles of one queue share a `Notify`, so a send through one handle wakes long polls on another.
 fn notifier(db: &Arc<redb::Database>, queue: &str) -> Arc<Notify> {
     static REGISTRY: OnceLock<Notifiers> = OnceLock::new();
-    let mut registry = REGISTRY
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    registry
-        .entry((Arc::as_ptr(db) as usize, queue.to_owned()))
-        .or_default()
-        .clone()
+    let mut registry = REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
+    registry.entry((Arc::as_ptr(db) as usize, queue.to_owned())).or_default().clone()
 }
 
 #[async_trait]
@@ -194,9 +169,7 @@ impl Queue for EmbeddedQueue {
     #[tracing::instrument(skip_all, fields(queue = %self.spec.name))]
     async fn send(&self, message: OutgoingMessage) -> StoreResult<String> {
         let ids = self.insert(vec![message]).await?;
-        ids.into_iter()
-            .next()
-            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a send returned no id")))
+        ids.into_iter().next().ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a send returned no id")))
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.spec.name, count = messages.len()))]
@@ -208,17 +181,8 @@ impl Queue for EmbeddedQueue {
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.spec.name))]
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> StoreResult<Vec<ReceivedMessage>> {
-        if !(1..=MAX_BATCH).contains(&max) || wait > MAX_WAIT || visibility > MAX_VISIBILITY {
-            return Err(StoreError::Invalid(format!(
-                "receive takes 1 to {MAX_BATCH} messages, waits at most {MAX_WAIT:?} and hides them at most {MAX_VISIBILITY:?}"
-            )));
-        }
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<ReceivedMessage>> {
+        super::validate_receive(max, visibility, wait)?;
         let deadline = Instant::now() + wait;
         loop {
             // Registered before looking, so a send between the look and the wait still wakes us.
@@ -242,13 +206,8 @@ impl Queue for EmbeddedQueue {
 
     #[tracing::instrument(skip_all, fields(queue = %self.spec.name))]
     async fn delete(&self, receipt_handle: &str) -> StoreResult<()> {
-        let Some((id, token)) = receipt_handle
-            .split_once('.')
-            .filter(|(i, t)| !i.is_empty() && !t.is_empty())
-        else {
-            return Err(StoreError::Invalid(
-                "not a receipt handle of this queue".into(),
-            ));
+        let Some((id, token)) = receipt_handle.split_once('.').filter(|(i, t)| !i.is_empty() && !t.is_empty()) else {
+            return Err(StoreError::Invalid("not a receipt handle of this queue".into()));
         };
         let (id, token, name) = (id.to_owned(), token.to_owned(), self.spec.name.clone());
         self.write(move |txn| {
@@ -263,9 +222,7 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn ready(&self) -> StoreResult<()> {
-        self.db
-            .begin_read()
-            .context("Failed to begin a read transaction")?;
+        self.db.begin_read().context("Failed to begin a read transaction")?;
         Ok(())
     }
 }
@@ -280,53 +237,33 @@ impl<'t> Tables<'t> {
         let messages = format!("queue/{queue}/messages");
         let visible = format!("queue/{queue}/visible");
         Ok(Self {
-            messages: txn
-                .open_table(TableDefinition::new(&messages))
-                .context("Failed to open the messages")?,
-            visible: txn
-                .open_table(TableDefinition::new(&visible))
-                .context("Failed to open the visibility index")?,
+            messages: txn.open_table(TableDefinition::new(&messages)).context("Failed to open the messages")?,
+            visible: txn.open_table(TableDefinition::new(&visible)).context("Failed to open the visibility index")?,
         })
     }
 
     fn get(&self, id: &str) -> anyhow::Result<Option<Stored>> {
         let guard = self.messages.get(id).context("Failed to read a message")?;
-        guard
-            .map(|g| serde_json::from_slice(g.value()).context("Failed to decode a message"))
-            .transpose()
+        guard.map(|g| serde_json::from_slice(g.value()).context("Failed to decode a message")).transpose()
     }
 
     fn put(&mut self, id: &str, m: &Stored) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(m).context("Failed to encode a message")?;
-        self.messages
-            .insert(id, bytes.as_slice())
-            .context("Failed to write a message")?;
-        self.visible
-            .insert((m.visible_at, id), ())
-            .context("Failed to index a message")?;
+        self.messages.insert(id, bytes.as_slice()).context("Failed to write a message")?;
+        self.visible.insert((m.visible_at, id), ()).context("Failed to index a message")?;
         Ok(())
     }
 
     /// Removes the message (indexed as visible at `at`) and returns it.
     fn take(&mut self, at: i64, id: &str) -> anyhow::Result<Option<Stored>> {
-        self.visible
-            .remove((at, id))
-            .context("Failed to unindex a message")?;
-        let guard = self
-            .messages
-            .remove(id)
-            .context("Failed to remove a message")?;
-        guard
-            .map(|g| serde_json::from_slice(g.value()).context("Failed to decode a message"))
-            .transpose()
+        self.visible.remove((at, id)).context("Failed to unindex a message")?;
+        let guard = self.messages.remove(id).context("Failed to remove a message")?;
+        guard.map(|g| serde_json::from_slice(g.value()).context("Failed to decode a message")).transpose()
     }
 
     /// Up to `max` messages visible at `now`, longest-waiting first.
     fn due(&self, now: i64, max: usize) -> anyhow::Result<Vec<(i64, String)>> {
-        let range = self
-            .visible
-            .range(..(now.saturating_add(1), ""))
-            .context("Failed to scan the queue")?;
+        let range = self.visible.range(..(now.saturating_add(1), "")).context("Failed to scan the queue")?;
         range
             .take(max)
             .map(|entry| {

@@ -18,6 +18,10 @@ use crate::StoreResult;
 
 /// Most messages in one send or receive call (SQS's limit); adapters chunk larger batches.
 pub const MAX_BATCH: usize = 10;
+/// Longest long poll (SQS's limit).
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
+/// Longest visibility timeout (SQS's limit).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 /// Largest message body (SQS's limit).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -43,10 +47,7 @@ pub struct OutgoingMessage {
 
 impl OutgoingMessage {
     pub fn new(body: impl Into<String>) -> Self {
-        Self {
-            body: body.into(),
-            attributes: BTreeMap::new(),
-        }
+        Self { body: body.into(), attributes: BTreeMap::new() }
     }
 
     pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -80,12 +81,7 @@ pub trait Queue: Send + Sync {
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> StoreResult<Vec<String>>;
 
     /// Up to `max` (1..=10) messages, waiting up to `wait` for the first one (long polling).
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> StoreResult<Vec<ReceivedMessage>>;
+    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> StoreResult<Vec<ReceivedMessage>>;
 
     async fn delete(&self, receipt_handle: &str) -> StoreResult<()>;
 
@@ -95,8 +91,16 @@ pub trait Queue: Send + Sync {
 /// Checks shared by both adapters before a send.
 pub fn validate_message(message: &OutgoingMessage) -> StoreResult<()> {
     if message.body.is_empty() || message.body.len() > MAX_BODY_BYTES {
+        return Err(crate::StoreError::Invalid(format!("a message body holds 1 to {MAX_BODY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+/// Checks shared by both adapters before a receive.
+pub fn validate_receive(max: usize, visibility: Duration, wait: Duration) -> StoreResult<()> {
+    if !(1..=MAX_BATCH).contains(&max) || wait > MAX_WAIT || visibility > MAX_VISIBILITY {
         return Err(crate::StoreError::Invalid(format!(
-            "a message body holds 1 to {MAX_BODY_BYTES} bytes"
+            "receive takes 1 to {MAX_BATCH} messages, waits at most {MAX_WAIT:?} and hides them at most {MAX_VISIBILITY:?}"
         )));
     }
     Ok(())
