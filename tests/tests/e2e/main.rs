@@ -6,6 +6,7 @@
 
 mod support;
 
+mod binary;
 mod foundation;
 mod lambda_entry;
 mod template;
