@@ -2,7 +2,7 @@ use platform::config::{ConfigError, HttpSettings, parse_or, var};
 use storage::backend::{StorageMode, StorageSettings};
 
 /// The runner's settings: `BIND` (127.0.0.1), `PORT` (8080), `PUBLIC_URL` (how clients reach it, for
-/// presigned blob URLs; default `http://BIND:PORT`), plus the storage and HTTP settings.
+/// presigned blob URLs; default `http://BIND:PORT`), plus the storage, HTTP and auth settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub bind: String,
@@ -10,6 +10,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub storage: StorageSettings,
     pub http: HttpSettings,
+    /// The auth function's settings (tokens, bcrypt cost, throttling, admin bootstrap); the authorizer uses
+    /// the same token settings. Without `JWT_SIGNING_KEY` a key is generated once under the data dir.
+    pub auth: auth::AuthSettings,
 }
 
 impl Settings {
@@ -20,6 +23,7 @@ impl Settings {
             public_url: var("PUBLIC_URL"),
             storage: StorageSettings::from_env(StorageMode::Embedded)?,
             http: HttpSettings::from_env().map_err(|e: ConfigError| anyhow::anyhow!(e))?,
+            auth: auth::AuthSettings::from_env()?,
         })
     }
 }

@@ -13,7 +13,7 @@ pub mod tokens;
 pub use email::Email;
 pub use password::Password;
 pub use records::{ApiKey, Session, User, UserStatus};
-pub use store::{IdentityStore, StoreFailure};
+pub use store::{IdentityStore, Listing, StoreFailure};
 pub use tokens::{Claims, TokenService, TokenSettings, TokenUse};
 
 /// The identity table's logical name (`TABLE_AUTH` on AWS). One table for users, tenants, sessions and API

@@ -167,8 +167,15 @@ impl Backend {
                 let var = format!("QUEUE_URL_{}", spec.name.to_uppercase().replace('-', "_"));
                 let url = match env(&var) {
                     Some(url) => url,
+                    // Provisioned under the deployment's prefix, like tables: runners sharing one
+                    // emulator (parallel tests) must not consume each other's messages.
                     None if aws.settings.provision => {
-                        crate::queue::aws::ensure_queue(&aws.sqs, spec).await?
+                        let mut physical = spec.clone();
+                        physical.name = aws.settings.queue_name(&spec.name);
+                        if let Some(dead_letter) = &mut physical.dead_letter {
+                            dead_letter.queue = aws.settings.queue_name(&dead_letter.queue);
+                        }
+                        crate::queue::aws::ensure_queue(&aws.sqs, &physical).await?
                     }
                     None => anyhow::bail!("environment variable {var} is required but not set"),
                 };

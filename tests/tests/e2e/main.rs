@@ -6,7 +6,12 @@
 
 mod support;
 
+mod airtable;
+mod audit;
+mod auth;
 mod binary;
+mod contract;
 mod foundation;
 mod lambda_entry;
 mod template;
+mod users;

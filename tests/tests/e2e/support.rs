@@ -49,6 +49,8 @@ impl TestApp {
             public_url: None,
             storage,
             http: platform::config::HttpSettings::default(),
+            // bcrypt's minimum cost: production's 12 would spend seconds per test in a debug build.
+            auth: auth::AuthSettings { bcrypt_cost: 4, ..Default::default() },
         };
         tweak(&mut settings);
         let running = local_runner::start(settings).await.unwrap();

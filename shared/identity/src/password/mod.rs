@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use secrecy::{ExposeSecret, SecretString};
 
-pub use hasher::PasswordHasher;
+pub use hasher::{MIN_PRODUCTION_COST, PasswordHasher};
 
 use crate::Email;
 
@@ -72,6 +72,8 @@ impl Password {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
 
     fn parse(raw: &str) -> Result<Password, PasswordProblem> {

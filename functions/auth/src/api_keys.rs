@@ -1,0 +1,162 @@
+//! `/api/v1/auth/api-keys`: keys for machine clients, usable as `Authorization: Bearer <key>`.
+//!
+//! Managed only from a signed-in session (a JWT): an API key cannot mint or revoke keys, so a leaked key
+//! cannot entrench itself. The key is returned once, at creation; only its SHA-256 is stored.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use events::{Action, AuditEvent, Origin};
+use identity::ApiKey;
+use platform::caller::AuthType;
+use platform::{ApiError, ApiResult, Caller, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::sessions::no_store;
+use crate::state::SharedState;
+
+/// Live keys per user; also bounds the work of deleting a user.
+pub const MAX_KEYS_PER_USER: usize = 25;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_LIFETIME_DAYS: u32 = 365;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    /// 1 to 365; omitted: the key does not expire.
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The key's first characters, to recognise it by.
+    pub prefix: String,
+    pub created_at: String,
+    /// Epoch seconds, or null for a key that does not expire.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+    /// The key itself: shown this once, never again.
+    pub key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(key: &ApiKey) -> Self {
+        Self {
+            id: key.key_id.clone(),
+            name: key.name.clone(),
+            prefix: key.shown_prefix.clone(),
+            created_at: key.created_at.clone(),
+            expires_at: key.expires_at,
+        }
+    }
+}
+
+fn require_session(caller: &Caller) -> ApiResult<()> {
+    match caller.auth_type {
+        AuthType::Jwt => Ok(()),
+        AuthType::ApiKey => {
+            Err(ApiError::forbidden("API keys are managed from a signed-in session, not with an API key"))
+        }
+    }
+}
+
+/// Create an API key (returned once).
+#[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", request_body = CreateApiKey,
+    responses(
+        (status = 201, description = "Created; the key is in the response and nowhere else", body = CreatedApiKey),
+        (status = 400, description = "Invalid name or lifetime"),
+        (status = 403, description = "Called with an API key"),
+        (status = 409, description = "Too many keys"),
+    ))]
+pub async fn create(
+    State(state): State<SharedState>,
+    caller: Caller,
+    origin: Origin,
+    Json(body): Json<CreateApiKey>,
+) -> ApiResult<Response> {
+    require_session(&caller)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_name", "name must be 1 to 100 characters"));
+    }
+    let days = body.expires_in_days;
+    if days.is_some_and(|d| !(1..=MAX_LIFETIME_DAYS).contains(&d)) {
+        return Err(ApiError::bad_request("invalid_expiry", "expires_in_days must be 1 to 365"));
+    }
+    let existing = state.store.api_keys(&caller.tenant_id, &caller.user_id, MAX_KEYS_PER_USER).await?;
+    if existing.len() >= MAX_KEYS_PER_USER {
+        return Err(ApiError::conflict("too_many_api_keys", "Revoke an API key before creating another (25 at most)"));
+    }
+    let material = identity::api_keys::generate()?;
+    let key = ApiKey {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        user_id: caller.user_id.clone(),
+        tenant_id: caller.tenant_id.clone(),
+        name: name.to_string(),
+        shown_prefix: material.shown_prefix.clone(),
+        hash: material.hash.clone(),
+        created_at: identity::now_rfc3339(),
+        expires_at: days.map(|d| identity::tokens::now() + i64::from(d) * 86_400),
+    };
+    state.store.create_api_key(&key).await?;
+    let event = AuditEvent::new(Action::ApiKeyCreated, &origin)
+        .tenant(&caller.tenant_id)
+        .actor(&caller.user_id)
+        .detail("api_key_id", key.key_id.as_str());
+    state.events.publish(event).await;
+    let created =
+        CreatedApiKey { api_key: ApiKeyView::from(&key), key: identity::api_keys::reveal(&material).to_string() };
+    Ok(no_store(StatusCode::CREATED, created))
+}
+
+/// List the caller's API keys (never the keys themselves).
+#[utoipa::path(get, path = "/api/v1/auth/api-keys", tag = "auth",
+    responses((status = 200, description = "The caller's keys", body = ApiKeyList), (status = 403, description = "Called with an API key")))]
+pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<axum::Json<ApiKeyList>> {
+    require_session(&caller)?;
+    let keys = state.store.api_keys(&caller.tenant_id, &caller.user_id, MAX_KEYS_PER_USER).await?;
+    Ok(axum::Json(ApiKeyList { api_keys: keys.iter().map(ApiKeyView::from).collect() }))
+}
+
+/// Revoke one of the caller's API keys.
+#[utoipa::path(delete, path = "/api/v1/auth/api-keys/{id}", tag = "auth",
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Called with an API key"),
+        (status = 404, description = "The caller has no such key"),
+    ))]
+pub async fn revoke(
+    State(state): State<SharedState>,
+    caller: Caller,
+    origin: Origin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    require_session(&caller)?;
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::not_found("No such API key"));
+    }
+    let Some(key) = state.store.delete_api_key(&caller.tenant_id, &caller.user_id, &id).await? else {
+        return Err(ApiError::not_found("No such API key"));
+    };
+    let event = AuditEvent::new(Action::ApiKeyRevoked, &origin)
+        .tenant(&caller.tenant_id)
+        .actor(&caller.user_id)
+        .detail("api_key_id", key.key_id);
+    state.events.publish(event).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,40 @@
+//! What the auth routes share, built once at cold start.
+
+use std::sync::Arc;
+
+use events::Publisher;
+use identity::password::PasswordHasher;
+use identity::{IdentityStore, TokenService};
+use storage::backend::Backend;
+
+use crate::settings::AuthSettings;
+use crate::throttle::Limiter;
+
+pub struct AuthState {
+    pub store: IdentityStore,
+    pub tokens: TokenService,
+    pub hasher: PasswordHasher,
+    pub events: Publisher,
+    pub limiter: Limiter,
+}
+
+impl AuthState {
+    /// Opens the identity table, the events queue and the cache; makes the dummy hash (one bcrypt run).
+    /// `cache_namespace` prefixes the limiters' keys in the shared cache (the deployment's `TABLE_PREFIX`).
+    pub async fn build(
+        backend: &Backend,
+        settings: &AuthSettings,
+        tokens: TokenService,
+        cache_namespace: &str,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: IdentityStore::new(backend.table(identity::TABLE).await?),
+            tokens,
+            hasher: PasswordHasher::new(settings.bcrypt_cost).await?,
+            events: Publisher::new(backend.queue(&events::queue_spec()).await?),
+            limiter: Limiter::new(backend.cache().await?, settings.throttle.clone(), cache_namespace),
+        })
+    }
+}
+
+pub type SharedState = Arc<AuthState>;

@@ -1,0 +1,129 @@
+//! The REQUEST authorizer, called by API Gateway on AWS and by the local runner's gateway in-process.
+//!
+//! `Authorization: Bearer <credential>` where the credential is an access JWT or an API key (`pyat_…`).
+//! A JWT must verify (see [`identity::tokens`]) and its session must still exist; for both kinds the user
+//! must still exist and be active. The caller's roles come from the user record, not the token, so a
+//! demotion applies at once. Every refusal is `Unauthorized` (API Gateway answers 401); storage failures
+//! are `Failed` (500): the authorizer fails closed.
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use identity::{IdentityStore, TokenService, TokenUse, User};
+use platform::Caller;
+use platform::caller::AuthType;
+use platform::gateway::{Authorizer, AuthorizerError, AuthorizerRequest, AuthorizerResponse};
+use storage::backend::Backend;
+
+pub struct State {
+    store: IdentityStore,
+    tokens: TokenService,
+}
+
+impl State {
+    pub fn new(store: IdentityStore, tokens: TokenService) -> Self {
+        Self { store, tokens }
+    }
+
+    pub async fn build(backend: &Backend, tokens: TokenService) -> anyhow::Result<Self> {
+        Ok(Self::new(IdentityStore::new(backend.table(identity::TABLE).await?), tokens))
+    }
+}
+
+pub async fn authorize(state: &State, request: AuthorizerRequest) -> Result<AuthorizerResponse, AuthorizerError> {
+    let resource =
+        request.method_arn.as_deref().and_then(api_wide_resource).ok_or_else(|| deny("no usable methodArn"))?;
+    let credential = bearer(&request).ok_or_else(|| deny("no bearer credential"))?;
+    let caller = if identity::api_keys::looks_like_api_key(credential) {
+        by_api_key(state, credential).await?
+    } else {
+        by_access_token(state, credential).await?
+    };
+    Ok(allow(&caller, resource))
+}
+
+#[async_trait]
+impl Authorizer for State {
+    async fn authorize(&self, request: AuthorizerRequest) -> Result<AuthorizerResponse, AuthorizerError> {
+        authorize(self, request).await
+    }
+}
+
+async fn by_access_token(state: &State, token: &str) -> Result<Caller, AuthorizerError> {
+    let claims = state.tokens.verify(token, TokenUse::Access).map_err(|e| deny(e.0))?;
+    let (session, user) = tokio::try_join!(
+        state.store.session(&claims.tenant, &claims.sub, &claims.sid),
+        state.store.user(&claims.tenant, &claims.sub),
+    )?;
+    if session.is_none() {
+        return Err(deny("session revoked or ended"));
+    }
+    let user = active(user)?;
+    Ok(caller(&user, claims.sid, AuthType::Jwt))
+}
+
+async fn by_api_key(state: &State, key: &str) -> Result<Caller, AuthorizerError> {
+    let record = state.store.api_key_by_hash(&identity::api_keys::hash(key)).await?;
+    let record = record.ok_or_else(|| deny("unknown or revoked API key"))?;
+    if record.is_expired_at(identity::tokens::now()) {
+        return Err(deny("expired API key"));
+    }
+    let user = active(state.store.user(&record.tenant_id, &record.user_id).await?)?;
+    Ok(caller(&user, record.key_id, AuthType::ApiKey))
+}
+
+fn active(user: Option<User>) -> Result<User, AuthorizerError> {
+    user.filter(User::is_active).ok_or_else(|| deny("user deleted or disabled"))
+}
+
+fn caller(user: &User, session_id: String, auth_type: AuthType) -> Caller {
+    Caller {
+        user_id: user.id.clone(),
+        tenant_id: user.tenant_id.clone(),
+        roles: user.roles.clone(),
+        session_id,
+        auth_type,
+    }
+}
+
+/// The credential of `Authorization: Bearer <credential>` (scheme case-insensitive, RFC 9110 §11.1).
+fn bearer(request: &AuthorizerRequest) -> Option<&str> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty() && !credential.contains(char::is_whitespace))
+        .then_some(credential)
+}
+
+/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{verb}/{path}` → `…:{api}/{stage}/*`: the whole
+/// API, so API Gateway's cached decision (keyed by the token) serves every route the caller calls next.
+fn api_wide_resource(method_arn: &str) -> Option<String> {
+    let (prefix, rest) = method_arn.rsplit_once(':')?;
+    let mut parts = rest.splitn(3, '/');
+    let (api, stage) = (parts.next()?, parts.next()?);
+    (prefix.starts_with("arn:") && !api.is_empty() && !stage.is_empty()).then(|| format!("{prefix}:{api}/{stage}/*"))
+}
+
+fn allow(caller: &Caller, resource: String) -> AuthorizerResponse {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".into()];
+    statement.effect = IamPolicyEffect::Allow;
+    statement.resource = vec![resource];
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".into());
+    policy.statement = vec![statement];
+    let mut response = AuthorizerResponse::default();
+    response.principal_id = Some(caller.user_id.clone());
+    response.policy_document = policy;
+    response.context = serde_json::Value::Object(caller.to_context().into_iter().collect());
+    response
+}
+
+/// Logs why (never the credential) and refuses.
+fn deny(reason: &str) -> AuthorizerError {
+    tracing::info!(reason, "authorizer denied the request");
+    AuthorizerError::Unauthorized
+}
+
+#[cfg(test)]
+mod tests;

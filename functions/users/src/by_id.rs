@@ -1,0 +1,62 @@
+//! `GET/PUT/DELETE /api/v1/users/{id}`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use events::{Action, AuditEvent, Origin};
+use platform::{ApiResult, Caller, Json};
+
+use crate::SharedState;
+use crate::access::visible_user;
+use crate::update::{UpdateUser, apply};
+use crate::view::UserView;
+
+/// A user the caller may see.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = UserView), (status = 404, description = "No such user in reach")))]
+pub async fn get_user(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(visible_user(&state, &caller, &id).await?.into()))
+}
+
+/// Update a user the caller may see (roles and status: admins only).
+#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, description = "Updated", body = UserView),
+        (status = 400, description = "Invalid field"),
+        (status = 403, description = "Roles or status changed by a non-admin"),
+        (status = 404, description = "No such user in reach"),
+        (status = 409, description = "Stale version, or the email is taken"),
+    ))]
+pub async fn update_user(
+    State(state): State<SharedState>,
+    caller: Caller,
+    origin: Origin,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
+    let target = visible_user(&state, &caller, &id).await?;
+    Ok(Json(apply(&state, &caller, &origin, target, body).await?.into()))
+}
+
+/// Delete a user: login, tokens and API keys stop working at once.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such user in reach")))]
+pub async fn delete_user(
+    State(state): State<SharedState>,
+    caller: Caller,
+    origin: Origin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let target = visible_user(&state, &caller, &id).await?;
+    state.store.delete_user(&target).await?;
+    let event = AuditEvent::new(Action::UserDeleted, &origin)
+        .tenant(&target.tenant_id)
+        .actor(&caller.user_id)
+        .subject(&target.id);
+    state.events.publish(event).await;
+    Ok(StatusCode::NO_CONTENT)
+}
