@@ -32,7 +32,10 @@ impl AirtableError {
     }
 
     pub fn invalid_request() -> Self {
-        Self::invalid("INVALID_REQUEST_UNKNOWN", "Invalid request: parameter validation failed. Check your request data.")
+        Self::invalid(
+            "INVALID_REQUEST_UNKNOWN",
+            "Invalid request: parameter validation failed. Check your request data.",
+        )
     }
 
     pub fn route_not_found() -> Self {
@@ -49,7 +52,11 @@ impl AirtableError {
     }
 
     pub fn table_not_found(table: &str, base: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "TABLE_NOT_FOUND", format!("Could not find table {table} in application {base}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "TABLE_NOT_FOUND",
+            format!("Could not find table {table} in application {base}"),
+        )
     }
 
     pub fn record_not_found(id: &str) -> Self {

@@ -55,7 +55,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_with_milliseconds() {
-        let t = time::OffsetDateTime::from_unix_timestamp_nanos(1_714_564_800_123_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(1_714_564_800_123_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         assert_eq!(timestamp(t), "2024-05-01T12:00:00.123Z");
     }
 }

@@ -3,6 +3,8 @@
 //! queue pollers, EventBridge's by the scheduler. Storage is embedded by default; `STORAGE=aws` uses the AWS
 //! adapters (against `AWS_ENDPOINT_URL`, e.g. moto) so the same runner drives end-to-end tests of both.
 
+mod contract;
+mod docs;
 mod groups;
 mod poller;
 mod scheduler;
@@ -46,38 +48,29 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
     let addr = listener.local_addr()?;
-    let public_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
-    let backend = Backend::open(&settings.storage)
-        .await
-        .context("Failed to open storage")?;
+    let backend = Backend::open(&settings.storage).await.context("Failed to open storage")?;
     let composition = groups::compose(&backend, &settings, &public_url).await?;
     let (router, api) = platform::app::split(composition.router);
     let routes = RouteTable::from_openapi(&api)?;
-    let gateway = Arc::new(Gateway {
-        routes: routes.clone(),
-        authorizer: composition.authorizer,
-    });
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        gateway,
-        platform::gateway::gate,
-    ));
-    let app = platform::app::finish(router.merge(composition.unrouted).merge(backend.local_routes()), &settings.http);
+    // The API's contract at /openapi.json and /docs: the runner's own routes, outside the gateway.
+    let contract = contract::router(&contract::document(&api, &public_url)?)?;
+    let gateway = Arc::new(Gateway { routes: routes.clone(), authorizer: composition.authorizer });
+    let router = router.layer(axum::middleware::from_fn_with_state(gateway, platform::gateway::gate));
+    let app = platform::app::finish(
+        router.merge(composition.unrouted).merge(backend.local_routes()).merge(contract),
+        &settings.http,
+    );
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut on_stop = stopped.clone();
     tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = on_stop.wait_for(|s| *s).await;
-        });
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = on_stop.wait_for(|s| *s).await;
+            });
         if let Err(e) = serve.await {
             tracing::error!(error = ?e, "server failed");
         }
@@ -93,10 +86,5 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     for route in routes.routes() {
         tracing::debug!(method = %route.method, path = %route.path, public = route.public, "route");
     }
-    Ok(Running {
-        addr,
-        routes,
-        stop,
-        tasks,
-    })
+    Ok(Running { addr, routes, stop, tasks })
 }

@@ -11,11 +11,8 @@ use futures::future::BoxFuture;
 use storage::queue::{Queue, ReceivedMessage};
 use tokio::sync::watch;
 
-pub type SqsHandler = Arc<
-    dyn Fn(SqsEvent) -> BoxFuture<'static, Result<SqsBatchResponse, lambda_runtime::Error>>
-        + Send
-        + Sync,
->;
+pub type SqsHandler =
+    Arc<dyn Fn(SqsEvent) -> BoxFuture<'static, Result<SqsBatchResponse, lambda_runtime::Error>> + Send + Sync>;
 
 pub struct Consumer {
     pub queue: Arc<dyn Queue>,
@@ -53,11 +50,7 @@ pub async fn run(consumer: Consumer, mut stop: watch::Receiver<bool>) {
 async fn deliver(consumer: &Consumer, name: &str, messages: Vec<ReceivedMessage>) {
     let event = to_event(name, &messages);
     let failed: HashSet<String> = match (consumer.handler)(event).await {
-        Ok(response) => response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect(),
+        Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
         Err(e) => {
             tracing::error!(queue = %name, error = ?e, "consumer failed; the whole batch will be redelivered");
             return;
@@ -80,10 +73,7 @@ pub fn to_event(queue: &str, messages: &[ReceivedMessage]) -> SqsEvent {
             record.receipt_handle = Some(m.receipt_handle.clone());
             record.body = Some(m.body.clone());
             record.attributes = HashMap::from([
-                (
-                    "ApproximateReceiveCount".to_string(),
-                    m.receive_count.to_string(),
-                ),
+                ("ApproximateReceiveCount".to_string(), m.receive_count.to_string()),
                 ("SentTimestamp".to_string(), m.sent_at_millis.to_string()),
             ]);
             record.message_attributes = m
@@ -117,10 +107,7 @@ mod tests {
     use super::*;
 
     /// A consumer that fails every message whose body is "poison" and records what it saw.
-    fn consumer(
-        queue: Arc<dyn Queue>,
-        seen: Arc<Mutex<Vec<(String, String, String)>>>,
-    ) -> Consumer {
+    fn consumer(queue: Arc<dyn Queue>, seen: Arc<Mutex<Vec<(String, String, String)>>>) -> Consumer {
         let handler: SqsHandler = Arc::new(move |event: SqsEvent| {
             let seen = seen.clone();
             Box::pin(async move {
@@ -132,11 +119,7 @@ mod tests {
                         .get("request_id")
                         .and_then(|a| a.string_value.clone())
                         .unwrap_or_default();
-                    let count = record
-                        .attributes
-                        .get("ApproximateReceiveCount")
-                        .cloned()
-                        .unwrap_or_default();
+                    let count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
                     seen.lock().unwrap().push((body.clone(), request_id, count));
                     if body == "poison" {
                         let mut failure = BatchItemFailure::default();
@@ -147,49 +130,28 @@ mod tests {
                 Ok(response)
             })
         });
-        Consumer {
-            queue,
-            handler,
-            batch_size: 10,
-            visibility: Duration::from_millis(300),
-        }
+        Consumer { queue, handler, batch_size: 10, visibility: Duration::from_millis(300) }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn reported_failures_are_redelivered_until_the_dead_letter_queue_and_the_rest_are_deleted()
-     {
+    async fn reported_failures_are_redelivered_until_the_dead_letter_queue_and_the_rest_are_deleted() {
         let dir = std::env::temp_dir().join(format!("poller-test-{}", uuid::Uuid::new_v4()));
         let env = storage::embedded::EmbeddedEnv::open(&dir).unwrap();
         let spec = QueueSpec {
             name: "events".into(),
-            dead_letter: Some(DeadLetter {
-                queue: "events-dlq".into(),
-                max_receive_count: 2,
-            }),
+            dead_letter: Some(DeadLetter { queue: "events-dlq".into(), max_receive_count: 2 }),
         };
         let queue = env.queue(spec);
-        let dlq = env.queue(QueueSpec {
-            name: "events-dlq".into(),
-            dead_letter: None,
-        });
-        queue
-            .send(OutgoingMessage::new("good").attribute("request_id", "req-1"))
-            .await
-            .unwrap();
-        queue
-            .send(OutgoingMessage::new("poison").attribute("request_id", "req-2"))
-            .await
-            .unwrap();
+        let dlq = env.queue(QueueSpec { name: "events-dlq".into(), dead_letter: None });
+        queue.send(OutgoingMessage::new("good").attribute("request_id", "req-1")).await.unwrap();
+        queue.send(OutgoingMessage::new("poison").attribute("request_id", "req-2")).await.unwrap();
 
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(consumer(queue.clone(), seen.clone()), stopped));
         let mut dead = Vec::new();
         for _ in 0..50 {
-            dead = dlq
-                .receive(10, Duration::from_secs(30), Duration::from_millis(100))
-                .await
-                .unwrap();
+            dead = dlq.receive(10, Duration::from_secs(30), Duration::from_millis(100)).await.unwrap();
             if !dead.is_empty() {
                 break;
             }
@@ -201,29 +163,11 @@ mod tests {
         assert_eq!(dead[0].body, "poison");
         let seen = seen.lock().unwrap().clone();
         let good: Vec<_> = seen.iter().filter(|(b, _, _)| b == "good").collect();
-        assert_eq!(
-            good.len(),
-            1,
-            "a handled message is deleted, never redelivered: {seen:?}"
-        );
+        assert_eq!(good.len(), 1, "a handled message is deleted, never redelivered: {seen:?}");
         assert_eq!(good[0].1, "req-1", "message attributes reach the consumer");
-        let poison_counts: Vec<_> = seen
-            .iter()
-            .filter(|(b, _, _)| b == "poison")
-            .map(|(_, _, c)| c.clone())
-            .collect();
-        assert_eq!(
-            poison_counts,
-            vec!["1", "2"],
-            "delivered max_receive_count times, then dead-lettered"
-        );
-        assert!(
-            queue
-                .receive(10, Duration::from_secs(1), Duration::ZERO)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let poison_counts: Vec<_> = seen.iter().filter(|(b, _, _)| b == "poison").map(|(_, _, c)| c.clone()).collect();
+        assert_eq!(poison_counts, vec!["1", "2"], "delivered max_receive_count times, then dead-lettered");
+        assert!(queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.unwrap().is_empty());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

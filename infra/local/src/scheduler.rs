@@ -7,9 +7,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-pub type ScheduledHandler = Arc<
-    dyn Fn(EventBridgeEvent) -> BoxFuture<'static, Result<(), lambda_runtime::Error>> + Send + Sync,
->;
+pub type ScheduledHandler =
+    Arc<dyn Fn(EventBridgeEvent) -> BoxFuture<'static, Result<(), lambda_runtime::Error>> + Send + Sync>;
 
 pub struct Schedule {
     /// The rule's name (as in template.yaml).
@@ -42,9 +41,7 @@ pub fn scheduled_event(rule: &str) -> EventBridgeEvent {
     event.account = Some("000000000000".into());
     event.region = Some("local".into());
     event.time = Some(chrono::Utc::now());
-    event.resources = Some(vec![format!(
-        "arn:aws:events:local:000000000000:rule/{rule}"
-    )]);
+    event.resources = Some(vec![format!("arn:aws:events:local:000000000000:rule/{rule}")]);
     event.detail = serde_json::json!({});
     event
 }
@@ -66,14 +63,8 @@ mod tests {
             Box::pin(async { Ok(()) })
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(
-            Schedule {
-                rule: "nightly".into(),
-                every: Duration::from_millis(40),
-                handler,
-            },
-            stopped,
-        ));
+        let task =
+            tokio::spawn(run(Schedule { rule: "nightly".into(), every: Duration::from_millis(40), handler }, stopped));
         tokio::time::sleep(Duration::from_millis(190)).await;
         let _ = stop.send(true);
         task.await.unwrap();
@@ -81,11 +72,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
 
         let events = events.lock().unwrap();
-        assert!(
-            (2..=5).contains(&events.len()),
-            "about one event per 40 ms, got {}",
-            events.len()
-        );
+        assert!((2..=5).contains(&events.len()), "about one event per 40 ms, got {}", events.len());
         assert_eq!(events.len(), count_at_stop, "nothing fires after stop");
         let event = &events[0];
         assert_eq!(event.source, "aws.events");

@@ -76,10 +76,10 @@ where
     }
 
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(SpanFields(fields)) = span.extensions_mut().get_mut::<SpanFields>() {
-                values.record(&mut JsonVisitor(fields));
-            }
+        if let Some(span) = ctx.span(id)
+            && let Some(SpanFields(fields)) = span.extensions_mut().get_mut::<SpanFields>()
+        {
+            values.record(&mut JsonVisitor(fields));
         }
     }
 

@@ -38,6 +38,9 @@ impl Runner {
         let url = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                if log["message"] != "PyAirtable local runner listening" {
+                    continue;
+                }
                 if let Some(url) = log["url"].as_str() {
                     return url.to_string();
                 }
@@ -61,15 +64,24 @@ impl Runner {
 }
 
 #[tokio::test]
-async fn cargo_run_serves_the_api_and_exits_cleanly_on_ctrl_c() {
+async fn cargo_run_serves_the_api_and_keeps_acknowledged_writes_across_a_ctrl_c_restart() {
     let data_dir = std::env::temp_dir().join(format!("pyairtable-binary-{}", uuid::Uuid::new_v4().simple()));
-    let runner = Runner::start(&data_dir).await;
     let client = reqwest::Client::new();
+    let credentials = serde_json::json!({"email": "restart@example.com", "password": "correct horse battery staple"});
+
+    let runner = Runner::start(&data_dir).await;
     for path in ["/health", "/ready"] {
         let response = client.get(format!("{}{path}", runner.url)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
+    let registered = client.post(format!("{}/api/v1/auth/register", runner.url)).json(&credentials).send().await.unwrap();
+    assert_eq!(registered.status(), 201, "register");
     let status = runner.interrupt().await;
     assert!(status.success(), "exit status after Ctrl-C: {status}");
+
+    let runner = Runner::start(&data_dir).await;
+    let login = client.post(format!("{}/api/v1/auth/login", runner.url)).json(&credentials).send().await.unwrap();
+    assert_eq!(login.status(), 200, "the user registered before Ctrl-C can log in after the restart");
+    assert!(runner.interrupt().await.success());
     let _ = std::fs::remove_dir_all(data_dir);
 }

@@ -1,0 +1,27 @@
+//! The Airtable gateway. Requests arrive authenticated (the authorizer ran); reads go through a cache
+//! keyed by (tenant, credential, base, table, normalised query) with single-flight and stale-if-error;
+//! every upstream request takes a slot from a limiter shared by all instances (5/s per base, 50/s per
+//! token), and Airtable's 429 penalises the base for 30 s. Two surfaces share that core: the platform's
+//! `/api/v1/airtable/…` and an Airtable-compatible `/v0/…` for Airtable's own clients.
+
+pub mod cache;
+pub mod credentials;
+pub mod error;
+pub mod flight;
+pub mod formula;
+pub mod gateway;
+pub mod ids;
+pub mod limiter;
+pub mod metrics;
+pub mod query;
+pub mod requests;
+pub mod routes;
+pub mod settings;
+pub mod upstream;
+
+pub use cache::CacheStatus;
+pub use credentials::{CredentialResolver, PlatformCredential};
+pub use gateway::Gateway;
+pub use metrics::Metrics;
+pub use routes::router;
+pub use settings::AirtableSettings;

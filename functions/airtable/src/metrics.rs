@@ -1,0 +1,176 @@
+//! The gateway's metrics: cache hits/misses/stale/bypass, upstream calls and 429s, time spent waiting in
+//! the limiter. Counted in-process always (Prometheus text at `/metrics` in the local runner); on Lambda
+//! each event is also printed as a CloudWatch Embedded Metric Format line, which CloudWatch turns into
+//! metrics without an agent or an API call.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use crate::cache::CacheStatus;
+
+const NAMESPACE: &str = "PyAirtable";
+
+#[derive(Default)]
+pub struct Metrics {
+    emf: bool,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stale: AtomicU64,
+    bypass: AtomicU64,
+    upstream_calls: AtomicU64,
+    upstream_429s: AtomicU64,
+    upstream_errors: AtomicU64,
+    limiter_waits: AtomicU64,
+    limiter_wait_micros: AtomicU64,
+    limiter_refusals: AtomicU64,
+}
+
+/// A point-in-time copy, for tests and dashboards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub hits: u64,
+    pub misses: u64,
+    pub stale: u64,
+    pub bypass: u64,
+    pub upstream_calls: u64,
+    pub upstream_429s: u64,
+    pub upstream_errors: u64,
+    pub limiter_refusals: u64,
+}
+
+impl Metrics {
+    /// Counters only (the local runner serves them at `/metrics`).
+    pub fn local() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Counters plus one EMF line per event on stdout (Lambda).
+    pub fn emf() -> Arc<Self> {
+        Arc::new(Self { emf: true, ..Self::default() })
+    }
+
+    pub fn cache(&self, status: CacheStatus) {
+        let (counter, name) = match status {
+            CacheStatus::Hit => (&self.hits, "CacheHit"),
+            CacheStatus::Miss => (&self.misses, "CacheMiss"),
+            CacheStatus::Stale => (&self.stale, "CacheStale"),
+            CacheStatus::Bypass => (&self.bypass, "CacheBypass"),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.emit(name, 1.0, "Count");
+    }
+
+    pub fn upstream_call(&self) {
+        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
+        self.emit("UpstreamCall", 1.0, "Count");
+    }
+
+    pub fn upstream_429(&self) {
+        self.upstream_429s.fetch_add(1, Ordering::Relaxed);
+        self.emit("Upstream429", 1.0, "Count");
+    }
+
+    pub fn upstream_error(&self) {
+        self.upstream_errors.fetch_add(1, Ordering::Relaxed);
+        self.emit("UpstreamError", 1.0, "Count");
+    }
+
+    pub fn limiter_wait(&self, waited: Duration) {
+        self.limiter_waits.fetch_add(1, Ordering::Relaxed);
+        self.limiter_wait_micros.fetch_add(u64::try_from(waited.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.emit("LimiterWait", waited.as_secs_f64() * 1000.0, "Milliseconds");
+    }
+
+    pub fn limiter_refusal(&self) {
+        self.limiter_refusals.fetch_add(1, Ordering::Relaxed);
+        self.emit("LimiterRefusal", 1.0, "Count");
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            hits: read(&self.hits),
+            misses: read(&self.misses),
+            stale: read(&self.stale),
+            bypass: read(&self.bypass),
+            upstream_calls: read(&self.upstream_calls),
+            upstream_429s: read(&self.upstream_429s),
+            upstream_errors: read(&self.upstream_errors),
+            limiter_refusals: read(&self.limiter_refusals),
+        }
+    }
+
+    fn emit(&self, name: &str, value: f64, unit: &str) {
+        if !self.emf {
+            return;
+        }
+        let mut line = json!({
+            "_aws": {
+                "Timestamp": storage::now_millis(),
+                "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [["Service"]], "Metrics": [{ "Name": name, "Unit": unit }] }],
+            },
+            "Service": "airtable",
+        });
+        line[name] = json!(value);
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, &line);
+        let _ = out.write_all(b"\n");
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, samples: &[(&str, u64)]| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+            for (labels, value) in samples {
+                out.push_str(&format!("{name}{labels} {value}\n"));
+            }
+        };
+        counter(
+            "airtable_cache_requests_total",
+            "Reads by cache outcome.",
+            &[
+                ("{result=\"hit\"}", read(&self.hits)),
+                ("{result=\"miss\"}", read(&self.misses)),
+                ("{result=\"stale\"}", read(&self.stale)),
+                ("{result=\"bypass\"}", read(&self.bypass)),
+            ],
+        );
+        counter("airtable_upstream_requests_total", "Requests sent to Airtable.", &[("", read(&self.upstream_calls))]);
+        counter("airtable_upstream_rate_limited_total", "Airtable 429 answers.", &[("", read(&self.upstream_429s))]);
+        counter(
+            "airtable_upstream_errors_total",
+            "Airtable failures (5xx, timeouts, unreachable).",
+            &[("", read(&self.upstream_errors))],
+        );
+        counter(
+            "airtable_limiter_refusals_total",
+            "Requests refused because their slot was too far away.",
+            &[("", read(&self.limiter_refusals))],
+        );
+        let wait = read(&self.limiter_wait_micros) as f64 / 1e6;
+        out.push_str(&format!(
+            "# HELP airtable_limiter_wait_seconds Time spent waiting for an upstream slot.\n# TYPE airtable_limiter_wait_seconds summary\nairtable_limiter_wait_seconds_sum {wait}\nairtable_limiter_wait_seconds_count {}\n",
+            read(&self.limiter_waits)
+        ));
+        out
+    }
+}
+
+/// `GET /metrics` for the local runner (not an API route: never deployed).
+pub fn router(metrics: Arc<Metrics>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.prometheus()).into_response() }
+        }),
+    )
+}

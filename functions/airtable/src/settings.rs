@@ -1,0 +1,117 @@
+//! The gateway's settings, read once at cold start. The Airtable token is a secret: it lives in a
+//! `SecretString`, and nothing here prints it.
+
+use std::time::Duration;
+
+use platform::config::{ConfigError, parse_or, secret, var};
+use secrecy::SecretString;
+
+#[derive(Clone, Debug)]
+pub struct AirtableSettings {
+    /// `AIRTABLE_ENDPOINT_URL` (default `https://api.airtable.com`).
+    pub endpoint_url: String,
+    /// `AIRTABLE_API_KEY`: the platform's Airtable token (on AWS, resolved from Secrets Manager).
+    pub api_key: Option<SecretString>,
+    /// `AIRTABLE_TIMEOUT_MS` (8000): one upstream attempt, connection included.
+    pub timeout: Duration,
+    /// `AIRTABLE_CONNECT_TIMEOUT_MS` (2000).
+    pub connect_timeout: Duration,
+    /// `AIRTABLE_MAX_RETRIES` (2): extra attempts for reads (5xx, timeouts) and for any request that
+    /// never reached Airtable (connection refused). Writes that may have reached it are never retried.
+    pub max_retries: u32,
+    /// `AIRTABLE_BASE_RPS` (5) and `AIRTABLE_TOKEN_RPS` (50): upstream requests per second, across every
+    /// instance sharing the cache.
+    pub base_rps: f64,
+    pub token_rps: f64,
+    /// `AIRTABLE_LIMITER_MAX_WAIT_MS` (15000): how long a request may queue for its upstream slot before
+    /// the client gets 429 + Retry-After instead.
+    pub max_wait: Duration,
+    /// `AIRTABLE_PENALTY_SECS` (30): after Airtable answers 429, nothing is sent to that base for this long.
+    pub penalty: Duration,
+    pub ttl: Ttls,
+    /// `AIRTABLE_CACHE_MAX_STALE_SECS` (600): how far past its TTL a cached read may still be served when
+    /// Airtable fails.
+    pub max_stale: Duration,
+}
+
+/// Cache TTLs per kind of read: `AIRTABLE_CACHE_TTL_{BASES,SCHEMA,RECORDS,RECORD}_SECS`.
+#[derive(Clone, Copy, Debug)]
+pub struct Ttls {
+    pub bases: Duration,
+    pub schema: Duration,
+    pub records: Duration,
+    pub record: Duration,
+}
+
+fn millis(name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(parse_or(name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX))?))
+}
+
+fn secs(name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(parse_or(name, default.as_secs())?))
+}
+
+fn rate(name: &str, default: f64) -> Result<f64, ConfigError> {
+    let value: f64 = parse_or(name, default)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { name: name.into(), reason: "must be a positive number".into() })
+    }
+}
+
+impl AirtableSettings {
+    /// The defaults, against `endpoint_url` (tests and the local runner start from here).
+    pub fn new(endpoint_url: impl Into<String>, api_key: Option<SecretString>) -> Self {
+        Self {
+            endpoint_url: endpoint_url.into(),
+            api_key,
+            timeout: Duration::from_secs(8),
+            connect_timeout: Duration::from_secs(2),
+            max_retries: 2,
+            base_rps: 5.0,
+            token_rps: 50.0,
+            max_wait: Duration::from_secs(15),
+            penalty: Duration::from_secs(30),
+            ttl: Ttls {
+                bases: Duration::from_secs(300),
+                schema: Duration::from_secs(300),
+                records: Duration::from_secs(30),
+                record: Duration::from_secs(30),
+            },
+            max_stale: Duration::from_secs(600),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::new("https://api.airtable.com", None);
+        Ok(Self {
+            endpoint_url: var("AIRTABLE_ENDPOINT_URL").unwrap_or(d.endpoint_url),
+            api_key: secret("AIRTABLE_API_KEY"),
+            timeout: millis("AIRTABLE_TIMEOUT_MS", d.timeout)?,
+            connect_timeout: millis("AIRTABLE_CONNECT_TIMEOUT_MS", d.connect_timeout)?,
+            max_retries: parse_or("AIRTABLE_MAX_RETRIES", d.max_retries)?,
+            base_rps: rate("AIRTABLE_BASE_RPS", d.base_rps)?,
+            token_rps: rate("AIRTABLE_TOKEN_RPS", d.token_rps)?,
+            max_wait: millis("AIRTABLE_LIMITER_MAX_WAIT_MS", d.max_wait)?,
+            penalty: secs("AIRTABLE_PENALTY_SECS", d.penalty)?,
+            ttl: Ttls {
+                bases: secs("AIRTABLE_CACHE_TTL_BASES_SECS", d.ttl.bases)?,
+                schema: secs("AIRTABLE_CACHE_TTL_SCHEMA_SECS", d.ttl.schema)?,
+                records: secs("AIRTABLE_CACHE_TTL_RECORDS_SECS", d.ttl.records)?,
+                record: secs("AIRTABLE_CACHE_TTL_RECORD_SECS", d.ttl.record)?,
+            },
+            max_stale: secs("AIRTABLE_CACHE_MAX_STALE_SECS", d.max_stale)?,
+        })
+    }
+
+    /// The token, or the error that names the missing variable.
+    pub fn require_api_key(&self) -> Result<SecretString, ConfigError> {
+        self.api_key.clone().ok_or_else(|| ConfigError::Missing { name: "AIRTABLE_API_KEY".into() })
+    }
+
+    /// The longest a read may hold the cross-instance fill lock: queueing, then every attempt.
+    pub fn fill_budget(&self) -> Duration {
+        self.max_wait + self.timeout * (self.max_retries + 1) + Duration::from_secs(1)
+    }
+}
