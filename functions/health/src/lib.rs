@@ -104,10 +104,7 @@ pub struct Ready {
 }
 
 pub fn router(readiness: Arc<Readiness>) -> OpenApiRouter {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(ready))
-        .with_state(readiness)
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready)).with_state(readiness)
 }
 
 /// Liveness: the process answers.
@@ -123,17 +120,7 @@ async fn health() -> axum::Json<Health> {
 async fn ready(State(readiness): State<Arc<Readiness>>) -> Response {
     let checks = readiness.run().await;
     let all_ok = checks.values().all(|s| *s == "ok");
-    let (status, label) = if all_ok {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-    };
-    (
-        status,
-        axum::Json(Ready {
-            status: label,
-            checks,
-        }),
-    )
-        .into_response()
+    let (status, label) =
+        if all_ok { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
+    (status, axum::Json(Ready { status: label, checks })).into_response()
 }

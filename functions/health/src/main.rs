@@ -17,14 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         readiness.table(&name, backend.table(&name).await?);
     }
     for name in platform::config::list("READY_QUEUES") {
-        readiness.queue(
-            backend
-                .queue(&QueueSpec {
-                    name,
-                    dead_letter: None,
-                })
-                .await?,
-        );
+        readiness.queue(backend.queue(&QueueSpec { name, dead_letter: None }).await?);
     }
 
     let (router, _) = platform::app::split(health::router(Arc::new(readiness)));

@@ -107,7 +107,10 @@ async fn next(State(state): State<AppState>) -> Response {
         ("lambda-runtime-aws-request-id", pending.id.clone()),
         ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
         ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:sim".into()),
-        ("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into()),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+        ),
     ];
     for (name, value) in pairs {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -157,7 +160,10 @@ impl Function {
     /// Execs `binary` as Lambda would (`AWS_LAMBDA_RUNTIME_API` and the usual variables), plus `env`.
     pub fn spawn(binary: &Path, api: &RuntimeApi, name: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         if !binary.exists() {
-            bail!("{} does not exist: build the function binaries first (cargo build --workspace --bins)", binary.display());
+            bail!(
+                "{} does not exist: build the function binaries first (cargo build --workspace --bins)",
+                binary.display()
+            );
         }
         let mut command = tokio::process::Command::new(binary);
         command

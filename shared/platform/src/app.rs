@@ -38,19 +38,8 @@ fn cors(settings: &HttpSettings) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_credentials(settings.cors_allow_credentials)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-request-id"),
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")])
         .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
 }
 
@@ -78,25 +67,15 @@ mod tests {
 
     fn app() -> Router {
         let router = Router::new()
-            .route(
-                "/signup",
-                post(|Json(_): Json<Signup>| async { StatusCode::CREATED }),
-            )
+            .route("/signup", post(|Json(_): Json<Signup>| async { StatusCode::CREATED }))
             .route(
                 "/boom",
-                post(|| async {
-                    Err::<(), _>(ApiError::Unexpected(anyhow::anyhow!(
-                        "db password=hunter2 leaked?"
-                    )))
-                }),
+                post(|| async { Err::<(), _>(ApiError::Unexpected(anyhow::anyhow!("db password=hunter2 leaked?"))) }),
             )
             .route(
                 "/slow-down",
                 post(|| async {
-                    Err::<(), _>(ApiError::TooManyRequests {
-                        message: "Too many attempts".into(),
-                        retry_after_secs: 7,
-                    })
+                    Err::<(), _>(ApiError::TooManyRequests { message: "Too many attempts".into(), retry_after_secs: 7 })
                 }),
             );
         finish(router, &HttpSettings::default())
@@ -111,26 +90,16 @@ mod tests {
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
         }
-        let response = app()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
+        let response = app().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        (
-            parts.status,
-            parts.headers,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
     }
 
     fn assert_shape(body: &serde_json::Value, code: &str) {
         assert_eq!(body["code"], code, "{body}");
         assert_eq!(body["request_id"], "req-1", "{body}");
-        assert!(
-            body["error"].as_str().is_some_and(|e| !e.is_empty()),
-            "{body}"
-        );
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     }
 
     #[tokio::test]
@@ -150,12 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_type_is_a_400() {
-        let (status, _, body) = call(
-            r#"{"email": "a@b.c", "age": "old"}"#,
-            "/signup",
-            Some("application/json"),
-        )
-        .await;
+        let (status, _, body) = call(r#"{"email": "a@b.c", "age": "old"}"#, "/signup", Some("application/json")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_shape(&body, "invalid_body");
     }
@@ -172,10 +136,7 @@ mod tests {
         let (status, _, body) = call("", "/boom", None).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_shape(&body, "internal_error");
-        assert!(
-            !body.to_string().contains("hunter2"),
-            "internal detail leaked: {body}"
-        );
+        assert!(!body.to_string().contains("hunter2"), "internal detail leaked: {body}");
     }
 
     #[tokio::test]
@@ -188,17 +149,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_oversized_body_is_a_413_in_the_error_shape() {
-        let router = Router::new().route(
-            "/signup",
-            post(|Json(_): Json<Signup>| async { StatusCode::CREATED }),
-        );
-        let app = finish(
-            router,
-            &HttpSettings {
-                max_body_bytes: 16,
-                ..HttpSettings::default()
-            },
-        );
+        let router = Router::new().route("/signup", post(|Json(_): Json<Signup>| async { StatusCode::CREATED }));
+        let app = finish(router, &HttpSettings { max_body_bytes: 16, ..HttpSettings::default() });
         let request = Request::post("/signup")
             .header("content-type", "application/json")
             .header("x-request-id", "req-1")
@@ -207,8 +159,7 @@ mod tests {
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let body: serde_json::Value =
-            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes())
-                .unwrap();
+            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
         assert_shape(&body, "payload_too_large");
     }
 
@@ -225,14 +176,9 @@ mod tests {
 
     #[tokio::test]
     async fn cors_allows_only_the_configured_origins() {
-        let settings = HttpSettings {
-            cors_allowed_origins: vec!["https://app.example.com".into()],
-            ..HttpSettings::default()
-        };
-        let app = finish(
-            Router::new().route("/x", post(|| async { "ok" })),
-            &settings,
-        );
+        let settings =
+            HttpSettings { cors_allowed_origins: vec!["https://app.example.com".into()], ..HttpSettings::default() };
+        let app = finish(Router::new().route("/x", post(|| async { "ok" })), &settings);
         let preflight = |origin: &'static str| {
             Request::options("/x")
                 .header("origin", origin)
@@ -240,24 +186,9 @@ mod tests {
                 .body(Body::empty())
                 .unwrap()
         };
-        let allowed = app
-            .clone()
-            .oneshot(preflight("https://app.example.com"))
-            .await
-            .unwrap();
-        assert_eq!(
-            allowed.headers()["access-control-allow-origin"],
-            "https://app.example.com"
-        );
-        let refused = app
-            .oneshot(preflight("https://evil.example.com"))
-            .await
-            .unwrap();
-        assert!(
-            refused
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none()
-        );
+        let allowed = app.clone().oneshot(preflight("https://app.example.com")).await.unwrap();
+        assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example.com");
+        let refused = app.oneshot(preflight("https://evil.example.com")).await.unwrap();
+        assert!(refused.headers().get("access-control-allow-origin").is_none());
     }
 }

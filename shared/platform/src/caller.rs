@@ -67,13 +67,7 @@ impl Caller {
     }
 
     pub fn from_context(fields: &HashMap<String, Value>) -> Option<Self> {
-        let text = |name: &str| {
-            fields
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-        };
+        let text = |name: &str| fields.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
         let auth_type = match text("auth_type")?.as_str() {
             "jwt" => AuthType::Jwt,
             "api_key" => AuthType::ApiKey,
@@ -82,9 +76,7 @@ impl Caller {
         Some(Self {
             user_id: text("user_id")?,
             tenant_id: text("tenant_id")?,
-            roles: text("roles")
-                .map(|r| r.split(',').map(String::from).collect())
-                .unwrap_or_default(),
+            roles: text("roles").map(|r| r.split(',').map(String::from).collect()).unwrap_or_default(),
             session_id: text("session_id")?,
             auth_type,
         })

@@ -30,26 +30,16 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid {
-                name: name.into(),
-                reason: e.to_string(),
-            }),
+        Some(raw) => {
+            raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { name: name.into(), reason: e.to_string() })
+        }
     }
 }
 
 /// A comma-separated list; empty when unset.
 pub fn list(name: &str) -> Vec<String> {
     var(name)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
         .unwrap_or_default()
 }
 
@@ -81,12 +71,10 @@ impl HttpSettings {
     /// Refuses combinations browsers would reject or that would leak credentials.
     pub fn validate(self) -> Result<Self, ConfigError> {
         let settings = self;
-        if settings.cors_allow_credentials && settings.cors_allowed_origins.iter().any(|o| o == "*")
-        {
+        if settings.cors_allow_credentials && settings.cors_allowed_origins.iter().any(|o| o == "*") {
             return Err(ConfigError::Invalid {
                 name: "CORS_ALLOWED_ORIGINS".into(),
-                reason: "a wildcard origin cannot be combined with CORS_ALLOW_CREDENTIALS=true"
-                    .into(),
+                reason: "a wildcard origin cannot be combined with CORS_ALLOW_CREDENTIALS=true".into(),
             });
         }
         Ok(settings)
@@ -95,10 +83,6 @@ impl HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self {
-            cors_allowed_origins: Vec::new(),
-            cors_allow_credentials: false,
-            max_body_bytes: 1024 * 1024,
-        }
+        Self { cors_allowed_origins: Vec::new(), cors_allow_credentials: false, max_body_bytes: 1024 * 1024 }
     }
 }

@@ -18,17 +18,10 @@ pub struct ErrorBody {
 pub enum ApiError {
     /// An error the client can act on: status, snake_case code and a human message.
     #[error("{message}")]
-    Client {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    Client { status: StatusCode, code: &'static str, message: String },
     /// The client must slow down; `retry_after_secs` becomes `Retry-After`.
     #[error("{message}")]
-    TooManyRequests {
-        message: String,
-        retry_after_secs: u64,
-    },
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// Anything else: logged with its cause chain, shown to the client as an opaque 500.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -38,11 +31,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self::Client {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self::Client { status, code, message: message.into() }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -60,50 +49,27 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            message,
-        )
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, retry_after) = match self {
-            Self::Client {
-                status,
-                code,
-                message,
-            } => (status, code.to_string(), message, None),
-            Self::TooManyRequests {
-                message,
-                retry_after_secs,
-            } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited".into(),
-                message,
-                Some(retry_after_secs),
-            ),
+            Self::Client { status, code, message } => (status, code.to_string(), message, None),
+            Self::TooManyRequests { message, retry_after_secs } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into(), message, Some(retry_after_secs))
+            }
             Self::Unexpected(err) => {
                 tracing::error!(error = ?err, "unexpected error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error".into(),
-                    "Internal server error".into(),
-                    None,
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error".into(), "Internal server error".into(), None)
             }
         };
         let mut response = status.into_response();
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, secs.into());
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
         }
-        response
-            .extensions_mut()
-            .insert(ErrorBody { code, message });
+        response.extensions_mut().insert(ErrorBody { code, message });
         response
     }
 }

@@ -17,9 +17,8 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequestTypeRequest,
-    ApiGatewayCustomAuthorizerRequestTypeRequestIdentity, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayProxyRequestContext,
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerRequestTypeRequestIdentity,
+    ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequestContext,
 };
 use lambda_http::aws_lambda_events::iam::IamPolicyEffect;
 use lambda_http::request::RequestContext;
@@ -44,10 +43,7 @@ pub enum AuthorizerError {
 /// The authorizer function's handler, callable in-process.
 #[async_trait]
 pub trait Authorizer: Send + Sync {
-    async fn authorize(
-        &self,
-        request: AuthorizerRequest,
-    ) -> Result<AuthorizerResponse, AuthorizerError>;
+    async fn authorize(&self, request: AuthorizerRequest) -> Result<AuthorizerResponse, AuthorizerError>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,11 +75,7 @@ impl RouteTable {
             ];
             for (method, op) in ops {
                 if let Some(op) = op {
-                    routes.push(Route {
-                        method,
-                        path: path.clone(),
-                        public: is_public(op)?,
-                    });
+                    routes.push(Route { method, path: path.clone(), public: is_public(op)? });
                 }
             }
         }
@@ -93,9 +85,7 @@ impl RouteTable {
         }
         let mut matcher = matchit::Router::new();
         for (path, indexes) in by_path {
-            matcher
-                .insert(path, indexes)
-                .map_err(|e| anyhow::anyhow!("route {path}: {e}"))?;
+            matcher.insert(path, indexes).map_err(|e| anyhow::anyhow!("route {path}: {e}"))?;
         }
         Ok(Self { routes, matcher })
     }
@@ -107,26 +97,15 @@ impl RouteTable {
     /// The route a request hits, with its path parameters.
     pub fn lookup(&self, method: &Method, path: &str) -> Option<(&Route, HashMap<String, String>)> {
         let matched = self.matcher.at(path).ok()?;
-        let route = matched
-            .value
-            .iter()
-            .map(|&i| &self.routes[i])
-            .find(|r| r.method == method)?;
-        let params = matched
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let route = matched.value.iter().map(|&i| &self.routes[i]).find(|r| r.method == method)?;
+        let params = matched.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Some((route, params))
     }
 }
 
 fn is_public(op: &utoipa::openapi::path::Operation) -> anyhow::Result<bool> {
     let security = serde_json::to_value(&op.security)?;
-    Ok(security.as_array().is_some_and(|reqs| {
-        reqs.iter()
-            .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
-    }))
+    Ok(security.as_array().is_some_and(|reqs| reqs.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty()))))
 }
 
 pub struct Gateway {
@@ -139,11 +118,7 @@ pub async fn gate(State(gateway): State<Arc<Gateway>>, mut req: Request, next: N
     let Some((route, params)) = gateway.routes.lookup(req.method(), req.uri().path()) else {
         return next.run(req).await; // the router answers 404/405 in the error shape
     };
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let mut context = ApiGatewayProxyRequestContext::default();
     context.request_id = Some(request_id.clone());
     context.resource_path = Some(route.path.clone());
@@ -161,14 +136,10 @@ pub async fn gate(State(gateway): State<Arc<Gateway>>, mut req: Request, next: N
                 if let Some(fields) = response.context.as_object() {
                     context.authorizer.fields = fields.clone().into_iter().collect();
                 }
-                context
-                    .authorizer
-                    .fields
-                    .insert("principalId".into(), response.principal_id.clone().into());
+                context.authorizer.fields.insert("principalId".into(), response.principal_id.clone().into());
             }
             Ok(_) => {
-                return ApiError::forbidden("User is not authorized to access this resource")
-                    .into_response();
+                return ApiError::forbidden("User is not authorized to access this resource").into_response();
             }
             Err(AuthorizerError::Unauthorized) => {
                 return ApiError::unauthorized("Unauthorized").into_response();
@@ -178,8 +149,7 @@ pub async fn gate(State(gateway): State<Arc<Gateway>>, mut req: Request, next: N
             }
         }
     }
-    req.extensions_mut()
-        .insert(RequestContext::ApiGatewayV1(context));
+    req.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
     next.run(req).await
 }
 
@@ -224,9 +194,7 @@ pub fn allows(response: &AuthorizerResponse, arn: &str) -> bool {
     let matching = |effect: IamPolicyEffect| {
         response.policy_document.statement.iter().any(|s| {
             s.effect == effect
-                && s.action
-                    .iter()
-                    .any(|a| a == "execute-api:Invoke" || a == "*")
+                && s.action.iter().any(|a| a == "execute-api:Invoke" || a == "*")
                 && s.resource.iter().any(|r| glob_matches(r, arn))
         })
     };
@@ -263,16 +231,10 @@ mod glob_tests {
     #[test]
     fn iam_wildcards_match_like_api_gateway() {
         let arn = "arn:aws:execute-api:local:000000000000:local/local/GET/api/v1/users/me";
-        assert!(glob_matches(
-            "arn:aws:execute-api:local:000000000000:local/local/*",
-            arn
-        ));
+        assert!(glob_matches("arn:aws:execute-api:local:000000000000:local/local/*", arn));
         assert!(glob_matches("arn:aws:execute-api:*:*:*/*/GET/*", arn));
         assert!(glob_matches(arn, arn));
         assert!(!glob_matches("arn:aws:execute-api:*:*:*/*/POST/*", arn));
-        assert!(!glob_matches(
-            "arn:aws:execute-api:local:000000000000:other/*",
-            arn
-        ));
+        assert!(!glob_matches("arn:aws:execute-api:local:000000000000:other/*", arn));
     }
 }

@@ -30,15 +30,12 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", e.body_text()),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
-            "invalid_content_type",
-            "Expected a request body with Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(e) => ApiError::new(
-            e.status(),
-            crate::error::code_for_status(e.status()),
-            e.body_text(),
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::bad_request("invalid_content_type", "Expected a request body with Content-Type: application/json")
+        }
+        JsonRejection::BytesRejection(e) => {
+            ApiError::new(e.status(), crate::error::code_for_status(e.status()), e.body_text())
+        }
         other => ApiError::bad_request("invalid_body", other.body_text()),
     }
 }

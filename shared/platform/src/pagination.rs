@@ -44,10 +44,7 @@ mod tests {
 
     #[test]
     fn limit_defaults_and_rejects_out_of_range_values() {
-        let q = |l: &str| PageQuery {
-            limit: Some(l.into()),
-            cursor: None,
-        };
+        let q = |l: &str| PageQuery { limit: Some(l.into()), cursor: None };
         assert_eq!(PageQuery::default().limit().ok(), Some(DEFAULT_LIMIT));
         assert_eq!(q("5").limit().ok(), Some(5));
         assert!(q("0").limit().is_err());

@@ -37,20 +37,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId(new_id())))
+        Ok(parts.extensions.get::<RequestId>().cloned().unwrap_or_else(|| RequestId(new_id())))
     }
 }
 
 /// 1 to 128 characters of `[A-Za-z0-9._:-]`: anything else is replaced, never echoed.
 pub fn is_well_formed(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
 }
 
 pub fn new_id() -> String {
@@ -58,11 +51,7 @@ pub fn new_id() -> String {
 }
 
 fn choose_id(req: &Request) -> String {
-    let incoming = req
-        .headers()
-        .get(&HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_well_formed(v));
+    let incoming = req.headers().get(&HEADER).and_then(|v| v.to_str().ok()).filter(|v| is_well_formed(v));
     if let Some(id) = incoming {
         return id.to_string();
     }
@@ -71,9 +60,7 @@ fn choose_id(req: &Request) -> String {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     };
-    gateway
-        .filter(|id| is_well_formed(id))
-        .unwrap_or_else(new_id)
+    gateway.filter(|id| is_well_formed(id)).unwrap_or_else(new_id)
 }
 
 pub async fn middleware(mut req: Request, next: Next) -> Response {
@@ -125,30 +112,20 @@ async fn render_error(response: Response, request_id: &str) -> Response {
         Some(error) => Some(error),
         None if is_json(&parts) => return Response::from_parts(parts, body),
         None => {
-            let text = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let text = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
             let text = String::from_utf8_lossy(&text).trim().to_string();
             let message = match text.is_empty() || text.len() > 1000 {
                 true => default_message(status),
                 false => text,
             };
-            Some(ErrorBody {
-                code: code_for_status(status).into(),
-                message,
-            })
+            Some(ErrorBody { code: code_for_status(status).into(), message })
         }
     };
-    let error = body_text.unwrap_or_else(|| ErrorBody {
-        code: code_for_status(status).into(),
-        message: default_message(status),
-    });
+    let error = body_text
+        .unwrap_or_else(|| ErrorBody { code: code_for_status(status).into(), message: default_message(status) });
     parts.headers.remove(CONTENT_LENGTH);
     parts.headers.remove(CONTENT_TYPE);
-    let json =
-        serde_json::json!({ "error": error.message, "code": error.code, "request_id": request_id });
+    let json = serde_json::json!({ "error": error.message, "code": error.code, "request_id": request_id });
     let mut rendered = (status, axum::Json(json)).into_response();
     for (name, value) in parts.headers.iter() {
         rendered.headers_mut().append(name, value.clone());
@@ -157,11 +134,7 @@ async fn render_error(response: Response, request_id: &str) -> Response {
 }
 
 fn is_json(parts: &axum::http::response::Parts) -> bool {
-    parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"))
+    parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"))
 }
 
 fn default_message(status: StatusCode) -> String {

@@ -18,31 +18,16 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub fn init(service: &'static str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| {
-            EnvFilter::try_new(
-                std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                    .unwrap_or_else(|_| "info".into())
-                    .to_lowercase(),
-            )
+            EnvFilter::try_new(std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_else(|_| "info".into()).to_lowercase())
         })
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
         || std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
-        registry
-            .with(JsonLayer {
-                service,
-                writer: std::io::stdout,
-            })
-            .try_init()
+        registry.with(JsonLayer { service, writer: std::io::stdout }).try_init()
     } else {
-        registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .compact()
-                    .with_target(false),
-            )
-            .try_init()
+        registry.with(tracing_subscriber::fmt::layer().compact().with_target(false)).try_init()
     };
 }
 
@@ -106,17 +91,14 @@ where
 }
 
 fn timestamp() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 struct JsonVisitor<'a>(&'a mut Map<String, Value>);
 
 impl Visit for JsonVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(rename(field.name()).into(), format!("{value:?}").into());
+        self.0.insert(rename(field.name()).into(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.insert(rename(field.name()).into(), value.into());
@@ -166,16 +148,10 @@ mod tests {
     #[test]
     fn a_lambda_log_line_carries_the_request_and_invocation_fields_at_the_top() {
         let buffer = Buffer::default();
-        let subscriber = tracing_subscriber::registry().with(JsonLayer {
-            service: "users",
-            writer: buffer.clone(),
-        });
+        let subscriber = tracing_subscriber::registry().with(JsonLayer { service: "users", writer: buffer.clone() });
         tracing::subscriber::with_default(subscriber, || {
-            let invoke = tracing::info_span!(
-                "Lambda runtime invoke",
-                requestId = "fn-req-1",
-                xrayTraceId = "Root=1-abc"
-            );
+            let invoke =
+                tracing::info_span!("Lambda runtime invoke", requestId = "fn-req-1", xrayTraceId = "Root=1-abc");
             let _outer = invoke.enter();
             let request = tracing::info_span!("request", request_id = "req-9", cold_start = true);
             let _inner = request.enter();

@@ -32,9 +32,7 @@ pub fn sqs(config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
 
 /// Path-style addressing when an endpoint override is set (emulators do not resolve bucket subdomains).
 pub fn s3(config: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(path_style)
-        .build();
+    let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 

@@ -48,27 +48,17 @@ impl StorageSettings {
             None => default_mode,
             Some("aws") => StorageMode::Aws,
             Some("embedded") => StorageMode::Embedded,
-            Some(_) => anyhow::bail!(
-                "environment variable STORAGE is invalid: expected `aws` or `embedded`"
-            ),
+            Some(_) => anyhow::bail!("environment variable STORAGE is invalid: expected `aws` or `embedded`"),
         };
-        let elasticache = match (
-            env("ELASTICACHE_REPLICATION_GROUP_ID"),
-            env("ELASTICACHE_CLUSTER_ID"),
-        ) {
+        let elasticache = match (env("ELASTICACHE_REPLICATION_GROUP_ID"), env("ELASTICACHE_CLUSTER_ID")) {
             (Some(id), _) => Some(crate::cache::aws::ElastiCacheTarget::ReplicationGroup(id)),
             (None, Some(id)) => Some(crate::cache::aws::ElastiCacheTarget::CacheCluster(id)),
             (None, None) => None,
         };
         Ok(Self {
             mode,
-            data_dir: env("DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".data")),
-            aws: crate::aws::AwsSettings {
-                endpoint_url: env("AWS_ENDPOINT_URL"),
-                region: env("AWS_REGION"),
-            },
+            data_dir: env("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".data")),
+            aws: crate::aws::AwsSettings { endpoint_url: env("AWS_ENDPOINT_URL"), region: env("AWS_REGION") },
             table_prefix: env("TABLE_PREFIX").unwrap_or_else(|| "pyairtable-".into()),
             provision: env("STORAGE_PROVISION").is_some_and(|v| v == "true" || v == "1"),
             cache_url: env("CACHE_URL"),
@@ -77,8 +67,7 @@ impl StorageSettings {
     }
 
     pub fn table_name(&self, logical: &str) -> String {
-        env(&format!("TABLE_{}", logical.to_uppercase()))
-            .unwrap_or_else(|| format!("{}{logical}", self.table_prefix))
+        env(&format!("TABLE_{}", logical.to_uppercase())).unwrap_or_else(|| format!("{}{logical}", self.table_prefix))
     }
 
     pub fn queue_name(&self, logical: &str) -> String {
@@ -88,10 +77,7 @@ impl StorageSettings {
 
 pub enum Backend {
     Aws(Box<AwsBackend>),
-    Embedded {
-        env: crate::embedded::EmbeddedEnv,
-        cache: Arc<dyn Cache>,
-    },
+    Embedded { env: crate::embedded::EmbeddedEnv, cache: Arc<dyn Cache> },
 }
 
 pub struct AwsBackend {
@@ -151,10 +137,7 @@ impl Backend {
                 if aws.settings.provision {
                     crate::table::aws::create_table(&aws.dynamodb, &name).await?;
                 }
-                Ok(Arc::new(crate::table::aws::DynamoTable::new(
-                    aws.dynamodb.clone(),
-                    name,
-                )))
+                Ok(Arc::new(crate::table::aws::DynamoTable::new(aws.dynamodb.clone(), name)))
             }
         }
     }
@@ -179,21 +162,13 @@ impl Backend {
                     }
                     None => anyhow::bail!("environment variable {var} is required but not set"),
                 };
-                Ok(Arc::new(crate::queue::aws::SqsQueue::new(
-                    aws.sqs.clone(),
-                    spec.name.clone(),
-                    url,
-                )))
+                Ok(Arc::new(crate::queue::aws::SqsQueue::new(aws.sqs.clone(), spec.name.clone(), url)))
             }
         }
     }
 
     /// A bucket by logical name; embedded presigned URLs point at `public_base_url`.
-    pub async fn blobs(
-        &self,
-        logical: &str,
-        public_base_url: &str,
-    ) -> anyhow::Result<Arc<dyn Blobs>> {
+    pub async fn blobs(&self, logical: &str, public_base_url: &str) -> anyhow::Result<Arc<dyn Blobs>> {
         match self {
             Self::Embedded { env, .. } => env.blobs(logical, public_base_url),
             Self::Aws(aws) => {
@@ -202,10 +177,7 @@ impl Backend {
                 if aws.settings.provision {
                     crate::blobs::aws::ensure_bucket(&aws.s3, &bucket).await?;
                 }
-                Ok(Arc::new(crate::blobs::aws::S3Blobs::new(
-                    aws.s3.clone(),
-                    bucket,
-                )))
+                Ok(Arc::new(crate::blobs::aws::S3Blobs::new(aws.s3.clone(), bucket)))
             }
         }
     }

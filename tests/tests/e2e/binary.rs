@@ -74,7 +74,8 @@ async fn cargo_run_serves_the_api_and_keeps_acknowledged_writes_across_a_ctrl_c_
         let response = client.get(format!("{}{path}", runner.url)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
-    let registered = client.post(format!("{}/api/v1/auth/register", runner.url)).json(&credentials).send().await.unwrap();
+    let registered =
+        client.post(format!("{}/api/v1/auth/register", runner.url)).json(&credentials).send().await.unwrap();
     assert_eq!(registered.status(), 201, "register");
     let status = runner.interrupt().await;
     assert!(status.success(), "exit status after Ctrl-C: {status}");

@@ -39,30 +39,15 @@ async fn a_wrong_method_is_a_405_in_the_error_shape(app: TestApp) {
 }
 
 async fn a_well_formed_request_id_is_echoed(app: TestApp) {
-    let response = app
-        .client
-        .get(app.at("/no/such/route"))
-        .header("X-Request-ID", "abc-123.x")
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.at("/no/such/route")).header("X-Request-ID", "abc-123.x").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "abc-123.x");
     let body = assert_error(response, 404, "not_found").await;
     assert_eq!(body["request_id"], "abc-123.x");
 }
 
 async fn a_malformed_request_id_is_replaced(app: TestApp) {
-    let response = app
-        .client
-        .get(app.at("/health"))
-        .header("X-Request-ID", "bad id <script>")
-        .send()
-        .await
-        .unwrap();
-    let id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let response = app.client.get(app.at("/health")).header("X-Request-ID", "bad id <script>").send().await.unwrap();
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_ne!(id, "bad id <script>");
     assert!(platform::request_id::is_well_formed(&id));
 }

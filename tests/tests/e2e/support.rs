@@ -25,10 +25,7 @@ impl TestApp {
     }
 
     /// Starts a runner; `tweak` may adjust the settings first.
-    pub async fn spawn_with(
-        adapters: Adapters,
-        tweak: impl FnOnce(&mut local_runner::Settings),
-    ) -> Self {
+    pub async fn spawn_with(adapters: Adapters, tweak: impl FnOnce(&mut local_runner::Settings)) -> Self {
         let unique = format!("t{}", uuid::Uuid::new_v4().simple());
         let data_dir = std::env::temp_dir().join(format!("pyairtable-e2e-{unique}"));
         let mut storage = StorageSettings::from_env(StorageMode::Embedded).unwrap();
@@ -54,20 +51,12 @@ impl TestApp {
         };
         tweak(&mut settings);
         let running = local_runner::start(settings).await.unwrap();
-        Self {
-            url: running.url(),
-            client: reqwest::Client::new(),
-            running: Some(running),
-            data_dir: Some(data_dir),
-        }
+        Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir: Some(data_dir) }
     }
 
     /// The routes the runner serves (from the groups' OpenAPI document).
     pub fn routes(&self) -> &[platform::gateway::Route] {
-        self.running
-            .as_ref()
-            .map(|r| r.routes.routes())
-            .unwrap_or_default()
+        self.running.as_ref().map(|r| r.routes.routes()).unwrap_or_default()
     }
 
     pub fn at(&self, path: &str) -> String {
@@ -79,12 +68,7 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client
-            .post(self.at(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.at(path)).json(body).send().await.unwrap()
     }
 
     pub async fn shutdown(mut self) {
@@ -103,31 +87,19 @@ impl Drop for TestApp {
 }
 
 fn env_or_panic(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with infra/test.sh, which starts moto_server and redis-server"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with infra/test.sh, which starts moto_server and redis-server")
+    })
 }
 
 /// Asserts the platform's error shape and returns the body.
-pub async fn assert_error(
-    response: reqwest::Response,
-    status: u16,
-    code: &str,
-) -> serde_json::Value {
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "status");
-    let header_id = response
-        .headers()
-        .get("x-request-id")
-        .map(|v| v.to_str().unwrap().to_string());
+    let header_id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "code in {body}");
-    assert!(
-        body["error"].as_str().is_some_and(|m| !m.is_empty()),
-        "message in {body}"
-    );
-    assert_eq!(
-        body["request_id"].as_str().map(String::from),
-        header_id,
-        "request_id in {body}"
-    );
+    assert!(body["error"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    assert_eq!(body["request_id"].as_str().map(String::from), header_id, "request_id in {body}");
     body
 }
 

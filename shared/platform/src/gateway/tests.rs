@@ -39,17 +39,11 @@ struct StandIn {
 
 #[async_trait]
 impl Authorizer for StandIn {
-    async fn authorize(
-        &self,
-        request: AuthorizerRequest,
-    ) -> Result<AuthorizerResponse, AuthorizerError> {
+    async fn authorize(&self, request: AuthorizerRequest) -> Result<AuthorizerResponse, AuthorizerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         assert_eq!(request.type_.as_deref(), Some("REQUEST"));
         assert_eq!(request.resource.as_deref(), Some("/things/{id}"));
-        assert_eq!(
-            request.path_parameters.get("id").map(String::as_str),
-            Some("42")
-        );
+        assert_eq!(request.path_parameters.get("id").map(String::as_str), Some("42"));
         assert!(request.headers.contains_key("authorization"));
         let effect = match self.verdict {
             Verdict::Allow => IamPolicyEffect::Allow,
@@ -79,47 +73,21 @@ impl Authorizer for StandIn {
 }
 
 async fn call(verdict: Verdict, path: &str) -> (StatusCode, String, usize) {
-    let authorizer = Arc::new(StandIn {
-        verdict,
-        calls: AtomicUsize::new(0),
-    });
-    let (router, api) = OpenApiRouter::new()
-        .routes(routes!(open))
-        .routes(routes!(thing))
-        .split_for_parts();
-    let gateway = Arc::new(Gateway {
-        routes: RouteTable::from_openapi(&api).unwrap(),
-        authorizer: authorizer.clone(),
-    });
-    let app = crate::app::finish(
-        router.layer(axum::middleware::from_fn_with_state(gateway, gate)),
-        &HttpSettings::default(),
-    );
-    let request = Request::get(path)
-        .header("authorization", "Bearer x")
-        .body(Body::empty())
-        .unwrap();
+    let authorizer = Arc::new(StandIn { verdict, calls: AtomicUsize::new(0) });
+    let (router, api) = OpenApiRouter::new().routes(routes!(open)).routes(routes!(thing)).split_for_parts();
+    let gateway = Arc::new(Gateway { routes: RouteTable::from_openapi(&api).unwrap(), authorizer: authorizer.clone() });
+    let app =
+        crate::app::finish(router.layer(axum::middleware::from_fn_with_state(gateway, gate)), &HttpSettings::default());
+    let request = Request::get(path).header("authorization", "Bearer x").body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
-    let body = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     (status, body, authorizer.calls.load(Ordering::SeqCst))
 }
 
 #[tokio::test]
 async fn the_route_table_reads_public_and_protected_routes_from_the_api_document() {
-    let (_, api) = OpenApiRouter::<()>::new()
-        .routes(routes!(open))
-        .routes(routes!(thing))
-        .split_for_parts();
+    let (_, api) = OpenApiRouter::<()>::new().routes(routes!(open)).routes(routes!(thing)).split_for_parts();
     let table = RouteTable::from_openapi(&api).unwrap();
     let (open_route, _) = table.lookup(&Method::GET, "/open").unwrap();
     assert!(open_route.public);

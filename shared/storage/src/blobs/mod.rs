@@ -40,12 +40,7 @@ pub trait Blobs: Send + Sync {
     /// Deleting an absent blob succeeds.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Keys under `prefix` in lexicographic order, at most `limit` per page.
-    async fn list(
-        &self,
-        prefix: &str,
-        limit: usize,
-        cursor: Option<String>,
-    ) -> StoreResult<BlobPage>;
+    async fn list(&self, prefix: &str, limit: usize, cursor: Option<String>) -> StoreResult<BlobPage>;
     /// A URL anyone may GET the blob from until `expires_in` has passed.
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String>;
     /// A URL anyone may PUT the blob to until `expires_in` has passed.
@@ -58,23 +53,13 @@ pub fn validate_key(key: &str) -> StoreResult<()> {
     let ok = !key.is_empty()
         && key.len() <= 1024
         && !key.chars().any(char::is_control)
-        && key
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
-    if ok {
-        Ok(())
-    } else {
-        Err(crate::StoreError::Invalid(format!(
-            "invalid blob key {key:?}"
-        )))
-    }
+        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    if ok { Ok(()) } else { Err(crate::StoreError::Invalid(format!("invalid blob key {key:?}"))) }
 }
 
 pub fn validate_expiry(expires_in: Duration) -> StoreResult<()> {
     if expires_in.is_zero() || expires_in > MAX_PRESIGN {
-        return Err(crate::StoreError::Invalid(
-            "presigned URLs live from 1 second to 7 days".into(),
-        ));
+        return Err(crate::StoreError::Invalid("presigned URLs live from 1 second to 7 days".into()));
     }
     Ok(())
 }

@@ -51,12 +51,7 @@ pub trait Cache: Send + Sync {
 
     /// Reserves the next slot of a schedule that allows one event per `interval` (GCRA, no burst),
     /// if that slot starts within `max_wait`. Atomic across every client of the same cache.
-    async fn reserve(
-        &self,
-        key: &str,
-        interval: Duration,
-        max_wait: Duration,
-    ) -> StoreResult<Reservation>;
+    async fn reserve(&self, key: &str, interval: Duration, max_wait: Duration) -> StoreResult<Reservation>;
 
     async fn ready(&self) -> StoreResult<()>;
 }

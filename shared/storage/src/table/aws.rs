@@ -10,17 +10,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, IndexStatus,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{
-    Condition, Item, Key, Page, Query, SortKeyRange, Table, WriteOp, validate_item, validate_key,
-    validate_transaction,
+    Condition, Item, Key, Page, Query, SortKeyRange, Table, WriteOp, validate_item, validate_key, validate_transaction,
 };
 use crate::{StoreError, StoreResult, now_secs};
 
@@ -37,10 +36,7 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table_name.into(),
-        }
+        Self { client, table: table_name.into() }
     }
 }
 
@@ -76,12 +72,9 @@ fn expression(condition: Condition, now: i64) -> Option<(String, Attrs)> {
 }
 
 fn to_attrs(item: &Item) -> StoreResult<(Attrs, u64)> {
-    let version = item
-        .version
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Invalid("version overflow".into()))?;
-    let mut attrs: Attrs = serde_dynamo::aws_sdk_dynamodb_1::to_item(&item.attrs)
-        .context("Failed to convert attributes for DynamoDB")?;
+    let version = item.version.checked_add(1).ok_or_else(|| StoreError::Invalid("version overflow".into()))?;
+    let mut attrs: Attrs =
+        serde_dynamo::aws_sdk_dynamodb_1::to_item(&item.attrs).context("Failed to convert attributes for DynamoDB")?;
     attrs.extend(key_attrs(&item.key));
     if let Some(ix) = &item.index {
         attrs.insert("gsi1pk".to_owned(), s(&ix.pk));
@@ -100,33 +93,20 @@ fn from_attrs(mut attrs: Attrs) -> anyhow::Result<Item> {
         None => Ok(None),
         Some(other) => anyhow::bail!("attribute {name} is not a string: {other:?}"),
     };
-    let key = Key::new(
-        string("pk")?.context("item without pk")?,
-        string("sk")?.context("item without sk")?,
-    );
+    let key = Key::new(string("pk")?.context("item without pk")?, string("sk")?.context("item without sk")?);
     let index = match (string("gsi1pk")?, string("gsi1sk")?) {
         (Some(pk), Some(sk)) => Some(Key::new(pk, sk)),
         _ => None,
     };
     let mut number = |name: &str| match attrs.remove(name) {
-        Some(AttributeValue::N(v)) => v
-            .parse::<i64>()
-            .map(Some)
-            .with_context(|| format!("attribute {name} is {v:?}")),
+        Some(AttributeValue::N(v)) => v.parse::<i64>().map(Some).with_context(|| format!("attribute {name} is {v:?}")),
         None => Ok(None),
         Some(other) => anyhow::bail!("attribute {name} is not a number: {other:?}"),
     };
     let version = u64::try_from(number("version")?.unwrap_or(0)).context("negative version")?;
     let expires_at = number("expires_at")?;
-    let attrs = serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs)
-        .context("Failed to convert a DynamoDB item")?;
-    Ok(Item {
-        key,
-        index,
-        attrs,
-        version,
-        expires_at,
-    })
+    let attrs = serde_dynamo::aws_sdk_dynamodb_1::from_item(attrs).context("Failed to convert a DynamoDB item")?;
+    Ok(Item { key, index, attrs, version, expires_at })
 }
 
 #[async_trait]
@@ -163,10 +143,7 @@ impl Table for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(Item { version, ..item }),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::ConditionFailed)
             }
             Err(e) => Err(unexpected(e, "Failed to put an item")),
@@ -188,10 +165,7 @@ impl Table for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::ConditionFailed)
             }
             Err(e) => Err(unexpected(e, "Failed to delete an item")),
@@ -207,21 +181,11 @@ impl Table for DynamoTable {
     async fn transact(&self, ops: Vec<WriteOp>) -> StoreResult<()> {
         validate_transaction(&ops)?;
         let now = now_secs();
-        let items = ops
-            .iter()
-            .map(|op| self.transact_item(op, now))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let items = ops.iter().map(|op| self.transact_item(op, now)).collect::<StoreResult<Vec<_>>>()?;
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(cancelled_by_a_condition) => {
-                Err(StoreError::ConditionFailed)
-            }
+            Err(e) if e.as_service_error().is_some_and(cancelled_by_a_condition) => Err(StoreError::ConditionFailed),
             Err(e) => Err(unexpected(e, "Failed to write a transaction")),
         }
     }
@@ -271,8 +235,7 @@ impl DynamoTable {
             WriteOp::Check { key, condition } => {
                 // DynamoDB requires an expression on a check; `Always` gets a tautology.
                 let (expr, values) = expression(*condition, now).unzip();
-                let expr = expr
-                    .unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
+                let expr = expr.unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_attrs(key)))
@@ -297,20 +260,11 @@ struct Cursor {
 impl DynamoTable {
     async fn run_query(&self, q: Query) -> StoreResult<Page> {
         if q.partition.is_empty() || q.limit == 0 {
-            return Err(StoreError::Invalid(
-                "a query needs a partition and a limit of at least 1".into(),
-            ));
+            return Err(StoreError::Invalid("a query needs a partition and a limit of at least 1".into()));
         }
-        let (partition_attr, sort_attr) = if q.on_index {
-            ("gsi1pk", "gsi1sk")
-        } else {
-            ("pk", "sk")
-        };
+        let (partition_attr, sort_attr) = if q.on_index { ("gsi1pk", "gsi1sk") } else { ("pk", "sk") };
         let mut names = HashMap::from([("#p".to_owned(), partition_attr.to_owned())]);
-        let mut values = HashMap::from([
-            (":p".to_owned(), s(&q.partition)),
-            (":now".to_owned(), n(now_secs())),
-        ]);
+        let mut values = HashMap::from([(":p".to_owned(), s(&q.partition)), (":now".to_owned(), n(now_secs()))]);
         let mut key_condition = "#p = :p".to_owned();
         match &q.range {
             SortKeyRange::All => {}
@@ -326,9 +280,7 @@ impl DynamoTable {
                 values.insert(":to".to_owned(), s(to));
             }
             SortKeyRange::Between(..) => {
-                return Err(StoreError::Invalid(
-                    "a BETWEEN range must not run backwards".into(),
-                ));
+                return Err(StoreError::Invalid("a BETWEEN range must not run backwards".into()));
             }
         }
         if key_condition.contains("#s") {
@@ -362,19 +314,13 @@ impl DynamoTable {
             }
             if items.len() > q.limit {
                 items.truncate(q.limit);
-                let next_cursor = items
-                    .last()
-                    .map(|last| cursor_after(last, q.on_index))
-                    .transpose()?;
+                let next_cursor = items.last().map(|last| cursor_after(last, q.on_index)).transpose()?;
                 return Ok(Page { items, next_cursor });
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => {
-                    return Ok(Page {
-                        items,
-                        next_cursor: None,
-                    });
+                    return Ok(Page { items, next_cursor: None });
                 }
             }
         }
@@ -390,32 +336,22 @@ fn cursor_after(item: &Item, on_index: bool) -> StoreResult<String> {
             return Err(anyhow::anyhow!("an index query returned an unindexed item").into());
         }
     };
-    let json =
-        serde_json::to_vec(&Cursor { i: on_index, k }).context("Failed to encode a cursor")?;
+    let json = serde_json::to_vec(&Cursor { i: on_index, k }).context("Failed to encode a cursor")?;
     Ok(URL_SAFE_NO_PAD.encode(json))
 }
 
 /// The ExclusiveStartKey a cursor stands for. DynamoDB rejects a start key outside the query's range, so
 /// a cursor from another query is refused here, as the embedded adapter does.
 fn start_key(cursor: &str, q: &Query) -> StoreResult<Attrs> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let Cursor {
-        i,
-        k: [partition, sort, pk, sk],
-    } = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+    let Cursor { i, k: [partition, sort, pk, sk] } =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
     let in_range = match &q.range {
         SortKeyRange::All => true,
         SortKeyRange::Prefix(p) => sort.starts_with(p.as_str()),
         SortKeyRange::Between(from, to) => (from.as_str()..=to.as_str()).contains(&sort.as_str()),
     };
-    if i != q.on_index
-        || partition != q.partition
-        || sort.is_empty()
-        || !in_range
-        || (pk.is_empty() == i)
-    {
+    if i != q.on_index || partition != q.partition || sort.is_empty() || !in_range || (pk.is_empty() == i) {
         return Err(StoreError::InvalidCursor);
     }
     Ok(if i {
@@ -426,47 +362,26 @@ fn start_key(cursor: &str, q: &Query) -> StoreResult<Attrs> {
             ("sk".to_owned(), s(&sk)),
         ])
     } else {
-        HashMap::from([
-            ("pk".to_owned(), s(&partition)),
-            ("sk".to_owned(), s(&sort)),
-        ])
+        HashMap::from([("pk".to_owned(), s(&partition)), ("sk".to_owned(), s(&sort))])
     })
 }
 
 /// Creates the table as template.yaml declares it (for emulators and tests); an existing table is kept.
 pub async fn create_table(client: &Client, name: &str) -> anyhow::Result<()> {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let key = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-    };
+    let attr =
+        |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build();
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build();
     let index = GlobalSecondaryIndex::builder()
         .index_name(INDEX)
         .key_schema(key("gsi1pk", KeyType::Hash)?)
         .key_schema(key("gsi1sk", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()?;
     let created = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(vec![
-            attr("pk")?,
-            attr("sk")?,
-            attr("gsi1pk")?,
-            attr("gsi1sk")?,
-        ]))
+        .set_attribute_definitions(Some(vec![attr("pk")?, attr("sk")?, attr("gsi1pk")?, attr("gsi1sk")?]))
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(index)
@@ -474,29 +389,17 @@ pub async fn create_table(client: &Client, name: &str) -> anyhow::Result<()> {
         .await;
     match created {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(e) => return Err(e).with_context(|| format!("Failed to create table {name}")),
     }
     wait_until_active(client, name).await?;
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(name)
-        .send()
-        .await
-        .context("Failed to describe TTL")?;
+    let ttl = client.describe_time_to_live().table_name(name).send().await.context("Failed to describe TTL")?;
     let enabled = ttl.time_to_live_description.is_some_and(|d| {
-        matches!(
-            d.time_to_live_status,
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        ) && d.attribute_name.as_deref() == Some("expires_at")
+        matches!(d.time_to_live_status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
+            && d.attribute_name.as_deref() == Some("expires_at")
     });
     if !enabled {
-        let spec = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name("expires_at")
-            .build()?;
+        let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name("expires_at").build()?;
         client
             .update_time_to_live()
             .table_name(name)
@@ -510,18 +413,12 @@ pub async fn create_table(client: &Client, name: &str) -> anyhow::Result<()> {
 
 async fn wait_until_active(client: &Client, name: &str) -> anyhow::Result<()> {
     for _ in 0..120 {
-        let out = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .context("Failed to describe the table")?;
+        let out = client.describe_table().table_name(name).send().await.context("Failed to describe the table")?;
         let table = out.table.context("DescribeTable returned no table")?;
-        let indexes_active = table.global_secondary_indexes().iter().all(|i| {
-            i.index_status
-                .as_ref()
-                .is_none_or(|s| *s == IndexStatus::Active)
-        });
+        let indexes_active = table
+            .global_secondary_indexes()
+            .iter()
+            .all(|i| i.index_status.as_ref().is_none_or(|s| *s == IndexStatus::Active));
         if table.table_status == Some(TableStatus::Active) && indexes_active {
             return Ok(());
         }

@@ -11,14 +11,12 @@ use anyhow::Context;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use redb::{
-    ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError,
-};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use serde::{Deserialize, Serialize};
 
 use crate::table::{
-    Attributes, Condition, Item, Key, Page, Query, SortKeyRange, Table, WriteOp, validate_item,
-    validate_key, validate_transaction,
+    Attributes, Condition, Item, Key, Page, Query, SortKeyRange, Table, WriteOp, validate_item, validate_key,
+    validate_transaction,
 };
 use crate::{StoreError, StoreResult, now_secs};
 
@@ -47,13 +45,7 @@ impl Record {
     }
 
     fn into_item(self, key: Key) -> Item {
-        Item {
-            key,
-            index: self.index,
-            attrs: self.attrs,
-            version: self.version,
-            expires_at: self.expires_at,
-        }
+        Item { key, index: self.index, attrs: self.attrs, version: self.version, expires_at: self.expires_at }
     }
 }
 
@@ -75,10 +67,7 @@ impl EmbeddedTable {
             index: format!("table/{name}/gsi1"),
             expiry: format!("table/{name}/expiry"),
         };
-        Self {
-            db,
-            names: Arc::new(names),
-        }
+        Self { db, names: Arc::new(names) }
     }
 
     async fn write<T: Send + 'static>(
@@ -87,9 +76,7 @@ impl EmbeddedTable {
     ) -> StoreResult<T> {
         let (db, names) = (self.db.clone(), self.names.clone());
         blocking(move || {
-            let txn = db
-                .begin_write()
-                .context("Failed to begin a write transaction")?;
+            let txn = db.begin_write().context("Failed to begin a write transaction")?;
             let out = {
                 let mut writer = Writer::open(&txn, &names)?;
                 let now = now_secs();
@@ -98,8 +85,7 @@ impl EmbeddedTable {
             };
             match out {
                 Ok(value) => {
-                    txn.commit()
-                        .context("Failed to commit a write transaction")?;
+                    txn.commit().context("Failed to commit a write transaction")?;
                     Ok(value)
                 }
                 Err(e) => {
@@ -117,25 +103,16 @@ impl EmbeddedTable {
     ) -> StoreResult<T> {
         let (db, names) = (self.db.clone(), self.names.clone());
         blocking(move || {
-            let txn = db
-                .begin_read()
-                .context("Failed to begin a read transaction")?;
-            let reader = Reader {
-                items: open_read(&txn, &names.items)?,
-                index: open_read(&txn, &names.index)?,
-            };
+            let txn = db.begin_read().context("Failed to begin a read transaction")?;
+            let reader = Reader { items: open_read(&txn, &names.items)?, index: open_read(&txn, &names.index)? };
             f(&reader, now_secs())
         })
         .await
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> StoreResult<T> + Send + 'static,
-) -> StoreResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .context("The embedded table's worker thread failed")?
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f).await.context("The embedded table's worker thread failed")?
 }
 
 fn holds(condition: Condition, stored: Option<&Record>, now: i64) -> bool {
@@ -150,16 +127,8 @@ fn holds(condition: Condition, stored: Option<&Record>, now: i64) -> bool {
 
 /// What a put stores: the item at its next version.
 fn next_record(item: &Item) -> StoreResult<Record> {
-    let version = item
-        .version
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Invalid("version overflow".into()))?;
-    Ok(Record {
-        index: item.index.clone(),
-        attrs: item.attrs.clone(),
-        version,
-        expires_at: item.expires_at,
-    })
+    let version = item.version.checked_add(1).ok_or_else(|| StoreError::Invalid("version overflow".into()))?;
+    Ok(Record { index: item.index.clone(), attrs: item.attrs.clone(), version, expires_at: item.expires_at })
 }
 
 #[async_trait]
@@ -168,12 +137,7 @@ impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         validate_key(key)?;
         let key = key.clone();
-        self.read(move |r, now| {
-            Ok(r.load(&key)?
-                .filter(|rec| rec.live(now))
-                .map(|rec| rec.into_item(key)))
-        })
-        .await
+        self.read(move |r, now| Ok(r.load(&key)?.filter(|rec| rec.live(now)).map(|rec| rec.into_item(key)))).await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.names.items))]
@@ -222,9 +186,7 @@ impl Table for EmbeddedTable {
             for op in &ops {
                 let (key, condition) = match op {
                     WriteOp::Put { item, condition } => (&item.key, *condition),
-                    WriteOp::Delete { key, condition } | WriteOp::Check { key, condition } => {
-                        (key, *condition)
-                    }
+                    WriteOp::Delete { key, condition } | WriteOp::Check { key, condition } => (key, *condition),
                 };
                 let record = w.load(key)?;
                 if !holds(condition, record.as_ref(), now) {
@@ -235,9 +197,7 @@ impl Table for EmbeddedTable {
             // Keys are distinct (validated), so each loaded record is still current when its op applies.
             for (op, record) in ops.iter().zip(stored) {
                 match op {
-                    WriteOp::Put { item, .. } => {
-                        w.store(&item.key, &next_record(item)?, record.as_ref())?
-                    }
+                    WriteOp::Put { item, .. } => w.store(&item.key, &next_record(item)?, record.as_ref())?,
                     WriteOp::Delete { key, .. } => {
                         if let Some(record) = record {
                             w.remove(key, &record)?;
@@ -285,23 +245,14 @@ struct Writer<'t> {
 impl<'t> Writer<'t> {
     fn open(txn: &'t redb::WriteTransaction, names: &Names) -> anyhow::Result<Self> {
         Ok(Self {
-            items: txn
-                .open_table(TableDefinition::new(&names.items))
-                .context("Failed to open the items")?,
-            index: txn
-                .open_table(TableDefinition::new(&names.index))
-                .context("Failed to open the index")?,
-            expiry: txn
-                .open_table(TableDefinition::new(&names.expiry))
-                .context("Failed to open the expiry index")?,
+            items: txn.open_table(TableDefinition::new(&names.items)).context("Failed to open the items")?,
+            index: txn.open_table(TableDefinition::new(&names.index)).context("Failed to open the index")?,
+            expiry: txn.open_table(TableDefinition::new(&names.expiry)).context("Failed to open the expiry index")?,
         })
     }
 
     fn load(&self, key: &Key) -> anyhow::Result<Option<Record>> {
-        let guard = self
-            .items
-            .get(items_key(key))
-            .context("Failed to read an item")?;
+        let guard = self.items.get(items_key(key)).context("Failed to read an item")?;
         guard.map(|g| decode(g.value())).transpose()
     }
 
@@ -311,52 +262,30 @@ impl<'t> Writer<'t> {
             self.unindex(key, old)?;
         }
         let bytes = serde_json::to_vec(record).context("Failed to encode an item")?;
-        self.items
-            .insert(items_key(key), bytes.as_slice())
-            .context("Failed to write an item")?;
+        self.items.insert(items_key(key), bytes.as_slice()).context("Failed to write an item")?;
         if let Some(ix) = &record.index {
-            let entry = (
-                ix.pk.as_str(),
-                ix.sk.as_str(),
-                key.pk.as_str(),
-                key.sk.as_str(),
-            );
-            self.index
-                .insert(entry, ())
-                .context("Failed to index an item")?;
+            let entry = (ix.pk.as_str(), ix.sk.as_str(), key.pk.as_str(), key.sk.as_str());
+            self.index.insert(entry, ()).context("Failed to index an item")?;
         }
         if let Some(t) = record.expires_at {
-            self.expiry
-                .insert((t, key.pk.as_str(), key.sk.as_str()), ())
-                .context("Failed to index an expiry")?;
+            self.expiry.insert((t, key.pk.as_str(), key.sk.as_str()), ()).context("Failed to index an expiry")?;
         }
         Ok(())
     }
 
     fn remove(&mut self, key: &Key, old: &Record) -> anyhow::Result<()> {
         self.unindex(key, old)?;
-        self.items
-            .remove(items_key(key))
-            .context("Failed to delete an item")?;
+        self.items.remove(items_key(key)).context("Failed to delete an item")?;
         Ok(())
     }
 
     fn unindex(&mut self, key: &Key, old: &Record) -> anyhow::Result<()> {
         if let Some(ix) = &old.index {
-            let entry = (
-                ix.pk.as_str(),
-                ix.sk.as_str(),
-                key.pk.as_str(),
-                key.sk.as_str(),
-            );
-            self.index
-                .remove(entry)
-                .context("Failed to unindex an item")?;
+            let entry = (ix.pk.as_str(), ix.sk.as_str(), key.pk.as_str(), key.sk.as_str());
+            self.index.remove(entry).context("Failed to unindex an item")?;
         }
         if let Some(t) = old.expires_at {
-            self.expiry
-                .remove((t, key.pk.as_str(), key.sk.as_str()))
-                .context("Failed to unindex an expiry")?;
+            self.expiry.remove((t, key.pk.as_str(), key.sk.as_str())).context("Failed to unindex an expiry")?;
         }
         Ok(())
     }
@@ -365,12 +294,7 @@ impl<'t> Writer<'t> {
     fn sweep(&mut self, now: i64) -> anyhow::Result<()> {
         let mut due = Vec::new();
         let until = (now.saturating_add(1), "", "");
-        for entry in self
-            .expiry
-            .range(..until)
-            .context("Failed to scan expiries")?
-            .take(SWEEP_BATCH)
-        {
+        for entry in self.expiry.range(..until).context("Failed to scan expiries")?.take(SWEEP_BATCH) {
             let (k, _) = entry.context("Failed to scan expiries")?;
             let (_, pk, sk) = k.value();
             due.push(Key::new(pk, sk));
@@ -394,19 +318,11 @@ impl Reader {
         let Some(items) = &self.items else {
             return Ok(None);
         };
-        let guard = items
-            .get(items_key(key))
-            .context("Failed to read an item")?;
+        let guard = items.get(items_key(key)).context("Failed to read an item")?;
         guard.map(|g| decode(g.value())).transpose()
     }
 
-    fn query(
-        &self,
-        q: &Query,
-        mut lo: Bound<OwnedKey>,
-        mut hi: Bound<OwnedKey>,
-        now: i64,
-    ) -> StoreResult<Page> {
+    fn query(&self, q: &Query, mut lo: Bound<OwnedKey>, mut hi: Bound<OwnedKey>, now: i64) -> StoreResult<Page> {
         if let Some(cursor) = &q.cursor {
             let after = decode_cursor(cursor, q.on_index, &lo, &hi)?;
             if q.descending {
@@ -416,21 +332,17 @@ impl Reader {
             }
         }
         // One more than a page, to know whether another page follows.
-        let mut found: Vec<(Item, OwnedKey)> =
-            Vec::with_capacity(q.limit.saturating_add(1).min(1024));
+        let mut found: Vec<(Item, OwnedKey)> = Vec::with_capacity(q.limit.saturating_add(1).min(1024));
         let mut visit = |k: (&str, &str, &str, &str), record: Option<Record>, key: Key| {
             if let Some(record) = record.filter(|r| r.live(now)) {
-                found.push((
-                    record.into_item(key),
-                    [k.0, k.1, k.2, k.3].map(str::to_owned),
-                ));
+                found.push((record.into_item(key), [k.0, k.1, k.2, k.3].map(str::to_owned)));
             }
             found.len() <= q.limit
         };
         match (q.on_index, &self.items, &self.index) {
-            (false, Some(items), _) => scan(items, &lo, &hi, q.descending, |k, v| {
-                Ok(visit(k, Some(decode(v)?), Key::new(k.0, k.1)))
-            })?,
+            (false, Some(items), _) => {
+                scan(items, &lo, &hi, q.descending, |k, v| Ok(visit(k, Some(decode(v)?), Key::new(k.0, k.1))))?
+            }
             (true, Some(_), Some(index)) => scan(index, &lo, &hi, q.descending, |k, ()| {
                 let key = Key::new(k.2, k.3);
                 Ok(visit(k, self.load(&key)?, key))
@@ -443,10 +355,7 @@ impl Reader {
         } else {
             None
         };
-        Ok(Page {
-            items: found.into_iter().map(|(item, _)| item).collect(),
-            next_cursor,
-        })
+        Ok(Page { items: found.into_iter().map(|(item, _)| item).collect(), next_cursor })
     }
 }
 
@@ -458,14 +367,8 @@ fn scan<V: redb::Value + 'static>(
     descending: bool,
     mut visit: impl FnMut((&str, &str, &str, &str), V::SelfType<'_>) -> anyhow::Result<bool>,
 ) -> anyhow::Result<()> {
-    let range = table
-        .range((borrowed(lo), borrowed(hi)))
-        .context("Failed to scan a table")?;
-    let entries: Box<dyn Iterator<Item = _>> = if descending {
-        Box::new(range.rev())
-    } else {
-        Box::new(range)
-    };
+    let range = table.range((borrowed(lo), borrowed(hi))).context("Failed to scan a table")?;
+    let entries: Box<dyn Iterator<Item = _>> = if descending { Box::new(range.rev()) } else { Box::new(range) };
     for entry in entries {
         let (k, v) = entry.context("Failed to scan a table")?;
         if !visit(k.value(), v.value())? {
@@ -476,47 +379,28 @@ fn scan<V: redb::Value + 'static>(
 }
 
 fn borrowed(bound: &Bound<OwnedKey>) -> Bound<(&str, &str, &str, &str)> {
-    bound
-        .as_ref()
-        .map(|k| (k[0].as_str(), k[1].as_str(), k[2].as_str(), k[3].as_str()))
+    bound.as_ref().map(|k| (k[0].as_str(), k[1].as_str(), k[2].as_str(), k[3].as_str()))
 }
 
 /// The key range a query covers, before its cursor.
 fn bounds(q: &Query) -> StoreResult<(Bound<OwnedKey>, Bound<OwnedKey>)> {
     if q.partition.is_empty() || q.limit == 0 {
-        return Err(StoreError::Invalid(
-            "a query needs a partition and a limit of at least 1".into(),
-        ));
+        return Err(StoreError::Invalid("a query needs a partition and a limit of at least 1".into()));
     }
-    let at = |sort: &str| {
-        [
-            q.partition.clone(),
-            sort.to_owned(),
-            String::new(),
-            String::new(),
-        ]
-    };
+    let at = |sort: &str| [q.partition.clone(), sort.to_owned(), String::new(), String::new()];
     // `p + "\0"` is the least string after `p`, so this excludes exactly the keys of later partitions.
-    let partition_end = Bound::Excluded([
-        format!("{}\0", q.partition),
-        String::new(),
-        String::new(),
-        String::new(),
-    ]);
+    let partition_end = Bound::Excluded([format!("{}\0", q.partition), String::new(), String::new(), String::new()]);
     Ok(match &q.range {
         SortKeyRange::All => (Bound::Included(at("")), partition_end),
         SortKeyRange::Prefix(p) => {
             let hi = prefix_successor(p).map_or(partition_end, |s| Bound::Excluded(at(&s)));
             (Bound::Included(at(p)), hi)
         }
-        SortKeyRange::Between(from, to) if from <= to => (
-            Bound::Included(at(from)),
-            Bound::Excluded(at(&format!("{to}\0"))),
-        ),
+        SortKeyRange::Between(from, to) if from <= to => {
+            (Bound::Included(at(from)), Bound::Excluded(at(&format!("{to}\0"))))
+        }
         SortKeyRange::Between(..) => {
-            return Err(StoreError::Invalid(
-                "a BETWEEN range must not run backwards".into(),
-            ));
+            return Err(StoreError::Invalid("a BETWEEN range must not run backwards".into()));
         }
     })
 }
@@ -540,24 +424,13 @@ struct Cursor {
 }
 
 fn encode_cursor(on_index: bool, key: &OwnedKey) -> String {
-    let json = serde_json::to_vec(&Cursor {
-        i: on_index,
-        k: key.clone(),
-    })
-    .unwrap_or_default();
+    let json = serde_json::to_vec(&Cursor { i: on_index, k: key.clone() }).unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
 /// The key a cursor resumes after; it must belong to this query's range.
-fn decode_cursor(
-    cursor: &str,
-    on_index: bool,
-    lo: &Bound<OwnedKey>,
-    hi: &Bound<OwnedKey>,
-) -> StoreResult<OwnedKey> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
+fn decode_cursor(cursor: &str, on_index: bool, lo: &Bound<OwnedKey>, hi: &Bound<OwnedKey>) -> StoreResult<OwnedKey> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
     if cursor.i != on_index || !(lo.as_ref(), hi.as_ref()).contains(&cursor.k) {
         return Err(StoreError::InvalidCursor);
@@ -573,12 +446,7 @@ mod tests {
     #[test]
     fn an_expired_record_satisfies_only_must_not_exist() {
         // Writes sweep expired items first, so the conformance suite rarely reaches this path.
-        let record = Record {
-            index: None,
-            attrs: Attributes::new(),
-            version: 3,
-            expires_at: Some(100),
-        };
+        let record = Record { index: None, attrs: Attributes::new(), version: 3, expires_at: Some(100) };
         assert!(holds(Condition::MustNotExist, Some(&record), 100));
         assert!(!holds(Condition::MustExist, Some(&record), 100));
         assert!(!holds(Condition::VersionIs(3), Some(&record), 100));

@@ -26,8 +26,7 @@ use crate::StoreResult;
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
 
 /// Names the adapters reserve; application attributes must not use them.
-pub const RESERVED_ATTRIBUTES: [&str; 6] =
-    ["pk", "sk", "gsi1pk", "gsi1sk", "version", "expires_at"];
+pub const RESERVED_ATTRIBUTES: [&str; 6] = ["pk", "sk", "gsi1pk", "gsi1sk", "version", "expires_at"];
 
 /// Most write operations in one transaction (DynamoDB's limit).
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -40,10 +39,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -61,13 +57,7 @@ pub struct Item {
 
 impl Item {
     pub fn new(key: Key, attrs: Attributes) -> Self {
-        Self {
-            key,
-            index: None,
-            attrs,
-            version: 0,
-            expires_at: None,
-        }
+        Self { key, index: None, attrs, version: 0, expires_at: None }
     }
 
     pub fn is_expired_at(&self, now_secs: i64) -> bool {
@@ -207,14 +197,8 @@ pub fn validate_item(item: &Item) -> StoreResult<()> {
     if let Some(index) = &item.index {
         validate_key(index)?;
     }
-    if let Some(name) = item
-        .attrs
-        .keys()
-        .find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str()))
-    {
-        return Err(crate::StoreError::Invalid(format!(
-            "attribute name {name:?} is reserved"
-        )));
+    if let Some(name) = item.attrs.keys().find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str())) {
+        return Err(crate::StoreError::Invalid(format!("attribute name {name:?} is reserved")));
     }
     Ok(())
 }
@@ -222,9 +206,7 @@ pub fn validate_item(item: &Item) -> StoreResult<()> {
 pub fn validate_key(key: &Key) -> StoreResult<()> {
     // DynamoDB: partition keys up to 2048 bytes, sort keys up to 1024 bytes, neither empty.
     if key.pk.is_empty() || key.pk.len() > 2048 || key.sk.is_empty() || key.sk.len() > 1024 {
-        return Err(crate::StoreError::Invalid(
-            "keys must be non-empty (pk ≤ 2048 bytes, sk ≤ 1024 bytes)".into(),
-        ));
+        return Err(crate::StoreError::Invalid("keys must be non-empty (pk ≤ 2048 bytes, sk ≤ 1024 bytes)".into()));
     }
     Ok(())
 }
@@ -250,9 +232,7 @@ pub fn validate_transaction(ops: &[WriteOp]) -> StoreResult<()> {
             }
         };
         if !seen.insert(key) {
-            return Err(crate::StoreError::Invalid(
-                "a transaction names the same key twice".into(),
-            ));
+            return Err(crate::StoreError::Invalid("a transaction names the same key twice".into()));
         }
     }
     Ok(())

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use storage::StoreError;
 use storage::embedded::EmbeddedEnv;
 use storage::queue::aws::{SqsQueue, ensure_queue};
-use storage::queue::{
-    DeadLetter, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueSpec, ReceivedMessage,
-};
+use storage::queue::{DeadLetter, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueSpec, ReceivedMessage};
 
 use crate::support;
 
@@ -33,10 +31,7 @@ enum Backend {
 impl Backend {
     async fn embedded() -> Self {
         let dir = support::TempDir::new();
-        Self::Embedded {
-            env: EmbeddedEnv::open(&dir.0).unwrap(),
-            _dir: dir,
-        }
+        Self::Embedded { env: EmbeddedEnv::open(&dir.0).unwrap(), _dir: dir }
     }
 
     async fn aws() -> Self {
@@ -54,11 +49,7 @@ impl Backend {
     }
 
     async fn queue(&self) -> Arc<dyn Queue> {
-        self.open(QueueSpec {
-            name: support::unique("queue"),
-            dead_letter: None,
-        })
-        .await
+        self.open(QueueSpec { name: support::unique("queue"), dead_letter: None }).await
     }
 }
 
@@ -109,27 +100,16 @@ async fn receive_all(q: &dyn Queue, count: usize, visibility: Duration) -> Vec<R
 async fn send_receive_delete_round_trip_keeps_attributes(b: &Backend) {
     let q = b.queue().await;
     let before = storage::now_millis();
-    let message =
-        OutgoingMessage::new(r#"{"job":"sync","base":"app1"}"#).attribute("request_id", "req-1");
-    let id = q
-        .send(message.clone().attribute("tenant", "t-1"))
-        .await
-        .unwrap();
+    let message = OutgoingMessage::new(r#"{"job":"sync","base":"app1"}"#).attribute("request_id", "req-1");
+    let id = q.send(message.clone().attribute("tenant", "t-1")).await.unwrap();
 
     let received = q.receive(10, LONG, SECOND).await.unwrap();
 
     assert_eq!(received.len(), 1);
     let m = &received[0];
-    assert_eq!(
-        (m.message_id.as_str(), m.body.as_str(), m.receive_count),
-        (id.as_str(), message.body.as_str(), 1)
-    );
+    assert_eq!((m.message_id.as_str(), m.body.as_str(), m.receive_count), (id.as_str(), message.body.as_str(), 1));
     assert_eq!(m.attributes, message.attribute("tenant", "t-1").attributes);
-    assert!(
-        (before - 1000..=storage::now_millis() + 1000).contains(&m.sent_at_millis),
-        "{}",
-        m.sent_at_millis
-    );
+    assert!((before - 1000..=storage::now_millis() + 1000).contains(&m.sent_at_millis), "{}", m.sent_at_millis);
     q.delete(&m.receipt_handle).await.unwrap();
     assert_eq!(q.receive(10, LONG, NO_WAIT).await.unwrap(), []);
 }
@@ -138,29 +118,14 @@ async fn a_batch_of_25_is_sent_and_delivered_whole(b: &Backend) {
     let q = b.queue().await;
     let bodies: Vec<String> = (0..25).map(|i| format!("message {i}")).collect();
 
-    let ids = q
-        .send_batch(
-            bodies
-                .iter()
-                .map(|b| OutgoingMessage::new(b).attribute("n", b))
-                .collect(),
-        )
-        .await
-        .unwrap();
+    let ids = q.send_batch(bodies.iter().map(|b| OutgoingMessage::new(b).attribute("n", b)).collect()).await.unwrap();
     let received = receive_all(&*q, 25, LONG).await;
 
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 25);
-    let by_id: HashSet<_> = received
-        .iter()
-        .map(|m| (m.message_id.clone(), m.body.clone()))
-        .collect();
+    let by_id: HashSet<_> = received.iter().map(|m| (m.message_id.clone(), m.body.clone())).collect();
     assert_eq!(by_id, ids.into_iter().zip(bodies).collect::<HashSet<_>>());
     assert!(received.iter().all(|m| m.attributes["n"] == m.body));
-    assert_eq!(
-        received.len(),
-        25,
-        "no duplicates within the visibility timeout"
-    );
+    assert_eq!(received.len(), 25, "no duplicates within the visibility timeout");
 }
 
 async fn an_undeleted_message_comes_back_after_its_visibility_timeout_and_not_before(b: &Backend) {
@@ -171,26 +136,13 @@ async fn an_undeleted_message_comes_back_after_its_visibility_timeout_and_not_be
     assert_eq!(first.len(), 1);
 
     assert_eq!(q.receive(1, 2 * SECOND, NO_WAIT).await.unwrap(), []);
-    assert_eq!(
-        q.receive(1, 2 * SECOND, SECOND).await.unwrap(),
-        [],
-        "still invisible 1 s in"
-    );
-    assert!(
-        received_at.elapsed() < 2 * SECOND,
-        "the test itself ran too slowly to prove anything"
-    );
-    tokio::time::sleep(
-        (2 * SECOND + Duration::from_millis(200)).saturating_sub(received_at.elapsed()),
-    )
-    .await;
+    assert_eq!(q.receive(1, 2 * SECOND, SECOND).await.unwrap(), [], "still invisible 1 s in");
+    assert!(received_at.elapsed() < 2 * SECOND, "the test itself ran too slowly to prove anything");
+    tokio::time::sleep((2 * SECOND + Duration::from_millis(200)).saturating_sub(received_at.elapsed())).await;
     let again = q.receive(1, 2 * SECOND, SECOND).await.unwrap();
 
     assert_eq!(again.len(), 1);
-    assert_eq!(
-        (again[0].message_id.as_str(), again[0].receive_count),
-        (id.as_str(), 2)
-    );
+    assert_eq!((again[0].message_id.as_str(), again[0].receive_count), (id.as_str(), 2));
     assert_ne!(again[0].receipt_handle, first[0].receipt_handle);
 }
 
@@ -208,26 +160,10 @@ async fn a_deleted_message_never_comes_back(b: &Backend) {
 
 async fn a_message_moves_to_the_dead_letter_queue_after_max_receives(b: &Backend) {
     let dlq_name = support::unique("dlq");
-    let dead_letter = Some(DeadLetter {
-        queue: dlq_name.clone(),
-        max_receive_count: 2,
-    });
-    let q = b
-        .open(QueueSpec {
-            name: support::unique("queue"),
-            dead_letter,
-        })
-        .await;
-    let dlq = b
-        .open(QueueSpec {
-            name: dlq_name,
-            dead_letter: None,
-        })
-        .await;
-    let id = q
-        .send(OutgoingMessage::new("poison").attribute("k", "v"))
-        .await
-        .unwrap();
+    let dead_letter = Some(DeadLetter { queue: dlq_name.clone(), max_receive_count: 2 });
+    let q = b.open(QueueSpec { name: support::unique("queue"), dead_letter }).await;
+    let dlq = b.open(QueueSpec { name: dlq_name, dead_letter: None }).await;
+    let id = q.send(OutgoingMessage::new("poison").attribute("k", "v")).await.unwrap();
 
     for attempt in 1..=2 {
         let received = q.receive(1, SECOND, 2 * SECOND).await.unwrap();
@@ -235,19 +171,12 @@ async fn a_message_moves_to_the_dead_letter_queue_after_max_receives(b: &Backend
         assert_eq!(received[0].receive_count, attempt);
         tokio::time::sleep(Duration::from_millis(1200)).await;
     }
-    assert_eq!(
-        q.receive(10, SECOND, SECOND).await.unwrap(),
-        [],
-        "a third delivery"
-    );
+    assert_eq!(q.receive(10, SECOND, SECOND).await.unwrap(), [], "a third delivery");
     let dead = dlq.receive(10, LONG, 2 * SECOND).await.unwrap();
 
     // Receive counts after the move are not part of the contract (both carry the source's count on).
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        (dead[0].message_id.as_str(), dead[0].body.as_str()),
-        (id.as_str(), "poison")
-    );
+    assert_eq!((dead[0].message_id.as_str(), dead[0].body.as_str()), (id.as_str(), "poison"));
     assert_eq!(dead[0].attributes["k"], "v");
     assert_eq!(q.receive(10, SECOND, NO_WAIT).await.unwrap(), []);
 }
@@ -256,10 +185,7 @@ async fn a_long_poll_returns_as_soon_as_a_message_arrives(b: &Backend) {
     let q = b.queue().await;
     let started = Instant::now();
     assert_eq!(q.receive(1, LONG, SECOND).await.unwrap(), []);
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "an empty long poll waits its whole window"
-    );
+    assert!(started.elapsed() >= Duration::from_millis(900), "an empty long poll waits its whole window");
 
     let started = Instant::now();
     let (received, _) = tokio::join!(q.receive(1, LONG, 10 * SECOND), async {
@@ -269,10 +195,7 @@ async fn a_long_poll_returns_as_soon_as_a_message_arrives(b: &Backend) {
 
     let elapsed = started.elapsed();
     assert_eq!(received.unwrap().len(), 1);
-    assert!(
-        elapsed >= Duration::from_millis(450) && elapsed < 5 * SECOND,
-        "returned after {elapsed:?}"
-    );
+    assert!(elapsed >= Duration::from_millis(450) && elapsed < 5 * SECOND, "returned after {elapsed:?}");
 }
 
 async fn empty_or_oversized_bodies_and_bad_receives_are_invalid(b: &Backend) {
@@ -280,72 +203,39 @@ async fn empty_or_oversized_bodies_and_bad_receives_are_invalid(b: &Backend) {
     let too_big = "x".repeat(MAX_BODY_BYTES + 1);
     for body in ["", too_big.as_str()] {
         let result = q.send(OutgoingMessage::new(body)).await;
-        assert!(
-            matches!(result, Err(StoreError::Invalid(_))),
-            "{} bytes: {result:?}",
-            body.len()
-        );
+        assert!(matches!(result, Err(StoreError::Invalid(_))), "{} bytes: {result:?}", body.len());
     }
-    let mut batch: Vec<_> = (0..12)
-        .map(|i| OutgoingMessage::new(format!("m{i}")))
-        .collect();
+    let mut batch: Vec<_> = (0..12).map(|i| OutgoingMessage::new(format!("m{i}"))).collect();
     batch.push(OutgoingMessage::new(""));
     let result = q.send_batch(batch).await;
     assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
     for (max, wait) in [(0, NO_WAIT), (11, NO_WAIT), (1, 21 * SECOND)] {
         let result = q.receive(max, SECOND, wait).await;
-        assert!(
-            matches!(result, Err(StoreError::Invalid(_))),
-            "max {max}, wait {wait:?}: {result:?}"
-        );
+        assert!(matches!(result, Err(StoreError::Invalid(_))), "max {max}, wait {wait:?}: {result:?}");
     }
-    assert_eq!(
-        q.receive(10, SECOND, NO_WAIT).await.unwrap(),
-        [],
-        "a refused batch sends nothing"
-    );
+    assert_eq!(q.receive(10, SECOND, NO_WAIT).await.unwrap(), [], "a refused batch sends nothing");
 
-    q.send(OutgoingMessage::new("x".repeat(MAX_BODY_BYTES)))
-        .await
-        .unwrap();
-    assert_eq!(
-        q.receive(1, SECOND, SECOND).await.unwrap()[0].body.len(),
-        MAX_BODY_BYTES
-    );
+    q.send(OutgoingMessage::new("x".repeat(MAX_BODY_BYTES))).await.unwrap();
+    assert_eq!(q.receive(1, SECOND, SECOND).await.unwrap()[0].body.len(), MAX_BODY_BYTES);
 }
 
 async fn two_consumers_never_receive_the_same_message_within_its_visibility(b: &Backend) {
     let q = b.queue().await;
     let total = 30;
-    q.send_batch(
-        (0..total)
-            .map(|i| OutgoingMessage::new(format!("m{i}")))
-            .collect(),
-    )
-    .await
-    .unwrap();
+    q.send_batch((0..total).map(|i| OutgoingMessage::new(format!("m{i}"))).collect()).await.unwrap();
     let seen = Mutex::new(Vec::new());
     let consumer = || async {
         let deadline = Instant::now() + Duration::from_secs(15);
         while seen.lock().unwrap().len() < total && Instant::now() < deadline {
-            let received = q
-                .receive(3, LONG, Duration::from_millis(200))
-                .await
-                .unwrap();
-            seen.lock()
-                .unwrap()
-                .extend(received.into_iter().map(|m| m.message_id));
+            let received = q.receive(3, LONG, Duration::from_millis(200)).await.unwrap();
+            seen.lock().unwrap().extend(received.into_iter().map(|m| m.message_id));
         }
     };
 
     tokio::join!(consumer(), consumer());
 
     let seen = seen.into_inner().unwrap();
-    assert_eq!(
-        seen.iter().collect::<HashSet<_>>().len(),
-        total,
-        "every message delivered"
-    );
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), total, "every message delivered");
     assert_eq!(seen.len(), total, "no message delivered twice");
 }
 
@@ -365,13 +255,7 @@ async fn a_stale_receipt_cannot_delete_a_redelivered_message(b: &Backend) {
 
     let again = q.receive(1, SECOND, SECOND).await.unwrap();
     assert_eq!(again.len(), 1, "the stale receipt deleted the message");
-    assert_eq!(
-        (again[0].message_id.as_str(), again[0].receive_count),
-        (current.message_id.as_str(), 3)
-    );
+    assert_eq!((again[0].message_id.as_str(), again[0].receive_count), (current.message_id.as_str(), 3));
     let malformed = q.delete("not a receipt").await;
-    assert!(
-        matches!(malformed, Err(StoreError::Invalid(_))),
-        "{malformed:?}"
-    );
+    assert!(matches!(malformed, Err(StoreError::Invalid(_))), "{malformed:?}");
 }

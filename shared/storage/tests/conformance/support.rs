@@ -12,16 +12,14 @@ pub fn moto_endpoint() -> String {
 }
 
 pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| {
-        panic!("REDIS_URL is not set: run the suite with infra/test.sh, which starts redis-server")
-    })
+    std::env::var("REDIS_URL")
+        .unwrap_or_else(|_| panic!("REDIS_URL is not set: run the suite with infra/test.sh, which starts redis-server"))
 }
 
 /// An SDK config pointed at moto with dummy credentials.
 pub async fn moto_config() -> aws_config::SdkConfig {
     // SAFETY of set_var: not needed; credentials are passed explicitly.
-    let creds =
-        aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "conformance");
+    let creds = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "conformance");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto_endpoint())
         .region(aws_config::Region::new("us-east-1"))
