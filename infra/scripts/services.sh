@@ -89,5 +89,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   install) ensure_venv; ensure_redis ;;
-  *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
+  venv) ensure_venv ;;
+  *) echo "usage: $0 start|stop|install|venv" >&2; exit 2 ;;
 esac

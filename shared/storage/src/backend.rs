@@ -2,7 +2,7 @@
 //! emulator) or the embedded ones (the local runner's default). Built once at cold start.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use tokio::sync::OnceCell;
@@ -80,13 +80,36 @@ pub enum Backend {
     Embedded { env: crate::embedded::EmbeddedEnv, cache: Arc<dyn Cache> },
 }
 
+/// The SDK configuration and each client are built on first use, once per instance: a function pays at cold
+/// start only for the clients it uses (building one parses the system's TLS trust store; infra/bench/RESULTS.md).
 pub struct AwsBackend {
     settings: StorageSettings,
-    config: aws_config::SdkConfig,
-    dynamodb: aws_sdk_dynamodb::Client,
-    sqs: aws_sdk_sqs::Client,
-    s3: aws_sdk_s3::Client,
+    config: OnceCell<aws_config::SdkConfig>,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
+    s3: OnceLock<aws_sdk_s3::Client>,
     cache: OnceCell<Arc<dyn Cache>>,
+}
+
+impl AwsBackend {
+    async fn config(&self) -> &aws_config::SdkConfig {
+        self.config.get_or_init(|| crate::aws::sdk_config(&self.settings.aws)).await
+    }
+
+    async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        let config = self.config().await;
+        self.dynamodb.get_or_init(|| crate::aws::dynamodb(config))
+    }
+
+    async fn sqs(&self) -> &aws_sdk_sqs::Client {
+        let config = self.config().await;
+        self.sqs.get_or_init(|| crate::aws::sqs(config))
+    }
+
+    async fn s3(&self) -> &aws_sdk_s3::Client {
+        let config = self.config().await;
+        self.s3.get_or_init(|| crate::aws::s3(config, self.settings.aws.endpoint_url.is_some()))
+    }
 }
 
 impl Backend {
@@ -96,17 +119,14 @@ impl Backend {
                 env: crate::embedded::EmbeddedEnv::open(&settings.data_dir)?,
                 cache: Arc::new(crate::cache::embedded::MemoryCache::new()),
             }),
-            StorageMode::Aws => {
-                let config = crate::aws::sdk_config(&settings.aws).await;
-                Ok(Self::Aws(Box::new(AwsBackend {
-                    dynamodb: crate::aws::dynamodb(&config),
-                    sqs: crate::aws::sqs(&config),
-                    s3: crate::aws::s3(&config, settings.aws.endpoint_url.is_some()),
-                    config,
-                    settings: settings.clone(),
-                    cache: OnceCell::new(),
-                })))
-            }
+            StorageMode::Aws => Ok(Self::Aws(Box::new(AwsBackend {
+                settings: settings.clone(),
+                config: OnceCell::new(),
+                dynamodb: OnceLock::new(),
+                sqs: OnceLock::new(),
+                s3: OnceLock::new(),
+                cache: OnceCell::new(),
+            }))),
         }
     }
 
@@ -135,9 +155,9 @@ impl Backend {
             Self::Aws(aws) => {
                 let name = aws.settings.table_name(logical);
                 if aws.settings.provision {
-                    crate::table::aws::create_table(&aws.dynamodb, &name).await?;
+                    crate::table::aws::create_table(aws.dynamodb().await, &name).await?;
                 }
-                Ok(Arc::new(crate::table::aws::DynamoTable::new(aws.dynamodb.clone(), name)))
+                Ok(Arc::new(crate::table::aws::DynamoTable::new(aws.dynamodb().await.clone(), name)))
             }
         }
     }
@@ -158,11 +178,11 @@ impl Backend {
                         if let Some(dead_letter) = &mut physical.dead_letter {
                             dead_letter.queue = aws.settings.queue_name(&dead_letter.queue);
                         }
-                        crate::queue::aws::ensure_queue(&aws.sqs, &physical).await?
+                        crate::queue::aws::ensure_queue(aws.sqs().await, &physical).await?
                     }
                     None => anyhow::bail!("environment variable {var} is required but not set"),
                 };
-                Ok(Arc::new(crate::queue::aws::SqsQueue::new(aws.sqs.clone(), spec.name.clone(), url)))
+                Ok(Arc::new(crate::queue::aws::SqsQueue::new(aws.sqs().await.clone(), spec.name.clone(), url)))
             }
         }
     }
@@ -175,9 +195,9 @@ impl Backend {
                 let bucket = env(&format!("BUCKET_{}", logical.to_uppercase()))
                     .unwrap_or_else(|| format!("{}{logical}", aws.settings.table_prefix));
                 if aws.settings.provision {
-                    crate::blobs::aws::ensure_bucket(&aws.s3, &bucket).await?;
+                    crate::blobs::aws::ensure_bucket(aws.s3().await, &bucket).await?;
                 }
-                Ok(Arc::new(crate::blobs::aws::S3Blobs::new(aws.s3.clone(), bucket)))
+                Ok(Arc::new(crate::blobs::aws::S3Blobs::new(aws.s3().await.clone(), bucket)))
             }
         }
     }
@@ -193,7 +213,7 @@ impl Backend {
                         let url = match (&aws.settings.cache_url, &aws.settings.elasticache) {
                             (Some(url), _) => Some(url.clone()),
                             (None, Some(target)) => {
-                                let client = crate::aws::elasticache(&aws.config);
+                                let client = crate::aws::elasticache(aws.config().await);
                                 Some(crate::cache::aws::discover_url(&client, target).await?)
                             }
                             (None, None) => None,
