@@ -27,6 +27,10 @@ step "build the function binaries (events/ are replayed through them)"
 cargo build --workspace --bins --quiet
 
 step "tests (conformance suites, unit tests, end-to-end against the local runner)"
-cargo test --workspace --lib --bins --tests --quiet
+mkdir -p .ci-work
+cargo test --workspace --lib --bins --tests --quiet 2>&1 | tee .ci-work/test-output.log
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' .ci-work/test-output.log | tee .ci-work/test-summary.txt
 
 printf '\n==> all green in %ss\n' "$(( $(date +%s) - started ))"
