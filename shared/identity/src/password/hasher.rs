@@ -1,7 +1,9 @@
 //! bcrypt, off the async runtime (a hash takes tens to hundreds of milliseconds of CPU).
 //!
 //! Login must cost the same whether or not the email exists, so an unknown email is verified against a
-//! dummy hash of the same cost, made once at cold start.
+//! dummy hash of the same cost, made once at cold start: verifying costs what the hash's cost field says, so
+//! the dummy is a cheap (cost 4) hash of a random string relabelled with the configured cost — the same work
+//! per login without a full-cost bcrypt run at every cold start (≈ 0.25 s at cost 12; infra/bench/RESULTS.md).
 //!
 //! The policy guarantees at most 72 bytes, all of which bcrypt uses; the crate's `non_truncating_*` variants
 //! would also refuse exactly 72 (they count the C string terminator), so the plain ones are called here.
@@ -25,11 +27,13 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// `cost` 4..=31 (bcrypt's range); settings refuse less than [`MIN_PRODUCTION_COST`] outside tests.
     pub async fn new(cost: u32) -> anyhow::Result<Self> {
-        let dummy = blocking(move || {
-            let random = uuid::Uuid::new_v4().to_string();
-            bcrypt::hash(random, cost).context("Failed to make the dummy password hash")
-        })
-        .await?;
+        if !(4..=31).contains(&cost) {
+            anyhow::bail!("bcrypt cost {cost} is outside 4..=31");
+        }
+        let random = uuid::Uuid::new_v4().to_string();
+        let cheap = bcrypt::hash(random, 4).context("Failed to make the dummy password hash")?;
+        // `$2b$04$<salt and digest>` → `$2b$<cost>$<salt and digest>`.
+        let dummy = format!("$2b${cost:02}{}", cheap.get(6..).unwrap_or_default());
         Ok(Self { cost, dummy: dummy.into() })
     }
 
@@ -92,6 +96,13 @@ mod tests {
         let hash = hasher.hash(&password(&full)).await.unwrap();
         assert!(hasher.verify(&SecretString::from(full), Some(&hash)).await.unwrap());
         assert!(!hasher.verify(&SecretString::from("p".repeat(72)), Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_carries_the_configured_cost() {
+        let hasher = PasswordHasher::new(6).await.unwrap();
+        assert!(hasher.dummy.starts_with("$2b$06$") && hasher.dummy.len() == 60, "{}", hasher.dummy);
+        assert!(PasswordHasher::new(32).await.is_err());
     }
 
     #[tokio::test]

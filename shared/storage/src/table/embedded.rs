@@ -97,17 +97,16 @@ impl EmbeddedTable {
         .await
     }
 
+    /// Reads run on the calling task, unlike writes (whose commit waits for the disk): a redb read transaction
+    /// never waits for a writer, and a lookup takes microseconds, a fraction of a hop to the blocking pool and
+    /// back, which under load costs two context switches per read (infra/bench/RESULTS.md, the runner over HTTP).
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Reader, i64) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let (db, names) = (self.db.clone(), self.names.clone());
-        blocking(move || {
-            let txn = db.begin_read().context("Failed to begin a read transaction")?;
-            let reader = Reader { items: open_read(&txn, &names.items)?, index: open_read(&txn, &names.index)? };
-            f(&reader, now_secs())
-        })
-        .await
+        let txn = self.db.begin_read().context("Failed to begin a read transaction")?;
+        let reader = Reader { items: open_read(&txn, &self.names.items)?, index: open_read(&txn, &self.names.index)? };
+        f(&reader, now_secs())
     }
 }
 
