@@ -63,6 +63,16 @@ impl AirtableError {
         Self::new(StatusCode::NOT_FOUND, "MODEL_ID_NOT_FOUND", format!("Could not find a record with ID \"{id}\"."))
     }
 
+    /// 404 for an unknown comment, webhook, … (`what` names the kind: "comment", "webhook").
+    pub fn model_not_found(what: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "MODEL_ID_NOT_FOUND", format!("Could not find a {what} with ID \"{id}\"."))
+    }
+
+    /// 413: a body (or an uploaded file) beyond what Airtable takes.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE", message)
+    }
+
     pub fn unknown_field(name: &str) -> Self {
         Self::invalid("UNKNOWN_FIELD_NAME", format!("Unknown field name: \"{name}\""))
     }

@@ -2,12 +2,16 @@
 //! unknown fields are refused, values must fit the field's type (or be converted with `typecast`), and
 //! empty values are not stored (Airtable omits empty cells from a record's `fields`).
 
-use serde::Serialize;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::comments::Comment;
 use crate::error::{AirtableError, AirtableResult};
+use crate::webhooks::Webhook;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FieldType {
     SingleLineText,
@@ -18,6 +22,42 @@ pub enum FieldType {
     SingleSelect,
     MultipleSelects,
     Date,
+    MultipleAttachments,
+    Url,
+    PhoneNumber,
+    Currency,
+    Percent,
+    Rating,
+    DateTime,
+    RichText,
+}
+
+impl FieldType {
+    /// Airtable's name of the type (`singleLineText`, …).
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    }
+
+    fn is_text(self) -> bool {
+        matches!(
+            self,
+            Self::SingleLineText | Self::MultilineText | Self::Email | Self::Url | Self::PhoneNumber | Self::RichText
+        )
+    }
+
+    fn is_number(self) -> bool {
+        matches!(self, Self::Number | Self::Currency | Self::Percent | Self::Rating)
+    }
+}
+
+/// What a base keeps about a field beyond its [`Field`]: the description and the options it was created with.
+#[derive(Clone, Debug, Default)]
+pub struct FieldMeta {
+    pub description: Option<String>,
+    /// The field's `options` as the schema shows them (not for selects: their choices are the field's).
+    pub options: Option<Value>,
+    /// Select choices' colors, by choice name.
+    pub colors: HashMap<String, String>,
 }
 
 #[derive(Clone, Debug)]
@@ -61,9 +101,28 @@ pub struct Base {
     pub id: String,
     pub name: String,
     pub tables: Vec<Table>,
+    /// Record comments by record id, oldest first.
+    pub comments: HashMap<String, Vec<Comment>>,
+    pub webhooks: Vec<Webhook>,
+    /// Field descriptions and options by field id.
+    pub field_meta: HashMap<String, FieldMeta>,
+    /// Counts the base's write transactions (webhook payloads' `baseTransactionNumber`).
+    pub transaction: u64,
 }
 
 impl Base {
+    pub fn new(id: impl Into<String>, name: impl Into<String>, tables: Vec<Table>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            tables,
+            comments: HashMap::new(),
+            webhooks: Vec::new(),
+            field_meta: HashMap::new(),
+            transaction: 0,
+        }
+    }
+
     /// A table by id or by name, as Airtable resolves `{tableIdOrName}`.
     pub fn table(&self, id_or_name: &str) -> AirtableResult<&Table> {
         self.tables
@@ -81,7 +140,20 @@ impl Base {
     }
 
     pub fn schema(&self) -> Value {
-        json!({ "tables": self.tables.iter().map(Table::schema).collect::<Vec<_>>() })
+        json!({ "tables": self.tables.iter().map(|t| t.schema(&self.field_meta)).collect::<Vec<_>>() })
+    }
+
+    /// The table holding record `id` (upload paths name a record but not its table).
+    pub fn table_of_record_mut(&mut self, id: &str) -> AirtableResult<&mut Table> {
+        self.tables
+            .iter_mut()
+            .find(|t| t.records.iter().any(|r| r.id == id))
+            .ok_or_else(|| AirtableError::record_not_found(id))
+    }
+
+    /// How many comments record `id` has.
+    pub fn comment_count(&self, id: &str) -> usize {
+        self.comments.get(id).map_or(0, Vec::len)
     }
 }
 
@@ -132,15 +204,19 @@ impl Table {
         Ok(cells)
     }
 
-    pub fn schema(&self) -> Value {
-        json!({
+    pub fn schema(&self, meta: &HashMap<String, FieldMeta>) -> Value {
+        let mut schema = json!({
             "id": self.id,
             "name": self.name,
-            "description": self.description,
             "primaryFieldId": self.fields.first().map(|f| f.id.clone()),
-            "fields": self.fields.iter().map(Field::schema).collect::<Vec<_>>(),
+            "fields": self.fields.iter().map(|f| f.schema(meta.get(&f.id))).collect::<Vec<_>>(),
             "views": self.views.iter().map(|v| json!({ "id": v.id, "name": v.name, "type": "grid" })).collect::<Vec<_>>(),
-        })
+        });
+        // Airtable leaves `description` out when there is none.
+        if let Some(description) = &self.description {
+            schema["description"] = json!(description);
+        }
+        schema
     }
 }
 
@@ -156,26 +232,25 @@ impl Field {
         if value.is_null() {
             return Ok(None);
         }
-        let converted = match (self.kind, value) {
-            (FieldType::SingleLineText | FieldType::MultilineText | FieldType::Email, Value::String(_)) => {
-                value.clone()
+        let kind = self.kind;
+        let converted = match (kind, value) {
+            (k, Value::String(_)) if k.is_text() => value.clone(),
+            (k, Value::Number(n)) if k.is_text() && typecast => {
+                Value::String(n.as_f64().and_then(number).map_or_else(|| n.to_string(), |v| v.to_string()))
             }
-            (FieldType::SingleLineText | FieldType::MultilineText | FieldType::Email, Value::Number(n)) if typecast => {
-                Value::String(n.to_string())
+            (k, Value::Number(n)) if k.is_number() => n.as_f64().and_then(number).ok_or_else(&refuse)?,
+            (k, Value::String(s)) if k.is_number() && typecast => {
+                s.trim().parse::<f64>().ok().and_then(number).ok_or_else(&refuse)?
             }
-            (FieldType::Number, Value::Number(_)) => value.clone(),
-            (FieldType::Number, Value::String(s)) if typecast => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map(Value::Number)
-                .ok_or_else(&refuse)?,
             (FieldType::Checkbox, Value::Bool(_)) => value.clone(),
             (FieldType::Checkbox, Value::String(s)) if typecast => Value::Bool(!s.is_empty() && s != "false"),
             (FieldType::Date, Value::String(s)) if is_date(s) => value.clone(),
-            (FieldType::Date, Value::String(s)) if typecast && s.len() > 10 && is_date(&s[..10]) => {
+            (FieldType::Date, Value::String(s)) if typecast && s.len() > 10 && is_date(s.get(..10).unwrap_or("")) => {
                 Value::String(s[..10].into())
+            }
+            (FieldType::DateTime, Value::String(s)) if is_date_time(s) => value.clone(),
+            (FieldType::DateTime, Value::String(s)) if typecast && is_date(s) => {
+                Value::String(format!("{s}T00:00:00.000Z"))
             }
             (FieldType::SingleSelect, Value::String(s)) => Value::String(self.choice(s, typecast)?),
             (FieldType::MultipleSelects, Value::Array(items)) => {
@@ -193,6 +268,9 @@ impl Field {
                 }
                 Value::Array(chosen)
             }
+            (FieldType::MultipleAttachments, Value::Array(items)) => Value::Array(
+                items.iter().map(crate::attachments::from_write).collect::<Option<Vec<_>>>().ok_or_else(&refuse)?,
+            ),
             _ => return Err(refuse()),
         };
         Ok(Some(converted))
@@ -213,26 +291,49 @@ impl Field {
         ))
     }
 
-    fn schema(&self) -> Value {
+    /// A select choice's id: derived from the field's and the choice's position, so it is stable.
+    pub fn choice_id(&self, index: usize) -> String {
+        format!("sel{}{index:04}", self.id.get(3..13).unwrap_or("Field00000"))
+    }
+
+    pub fn schema(&self, meta: Option<&FieldMeta>) -> Value {
         let mut schema = json!({ "id": self.id, "name": self.name, "type": self.kind });
-        match self.kind {
+        if let Some(description) = meta.and_then(|m| m.description.as_ref()) {
+            schema["description"] = json!(description);
+        }
+        let options = match self.kind {
             FieldType::SingleSelect | FieldType::MultipleSelects => {
-                // Choice ids are derived from the field's, so they stay the same from one call to the next.
                 let choices: Vec<Value> = self
                     .choices
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| json!({ "id": format!("sel{}{i:04}", self.id.get(3..13).unwrap_or("Field00000")), "name": c, "color": "blueLight2" }))
+                    .map(|(i, c)| {
+                        let color = meta.and_then(|m| m.colors.get(c)).map_or("blueLight2", String::as_str);
+                        json!({ "id": self.choice_id(i), "name": c, "color": color })
+                    })
                     .collect();
-                schema["options"] = json!({ "choices": choices });
+                Some(json!({ "choices": choices }))
             }
-            FieldType::Number => schema["options"] = json!({ "precision": 0 }),
-            FieldType::Checkbox => schema["options"] = json!({ "icon": "check", "color": "greenBright" }),
-            FieldType::Date => schema["options"] = json!({ "dateFormat": { "name": "iso", "format": "YYYY-MM-DD" } }),
-            _ => {}
+            _ => meta.and_then(|m| m.options.clone()).or_else(|| crate::fields::default_options(self.kind)),
+        };
+        if let Some(options) = options {
+            schema["options"] = options;
         }
         schema
     }
+}
+
+/// A number as Airtable writes it: integral values without a fraction (`8`, not `8.0`).
+pub fn number(n: f64) -> Option<Value> {
+    if !n.is_finite() {
+        return None;
+    }
+    // Below 2^53 every integral f64 is exactly an i64.
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        #[allow(clippy::cast_possible_truncation)]
+        return Some(Value::from(n as i64));
+    }
+    serde_json::Number::from_f64(n).map(Value::Number)
 }
 
 /// What Airtable leaves out of `fields`: empty text, unchecked boxes, empty lists.
@@ -244,6 +345,19 @@ pub fn is_empty(value: &Value) -> bool {
         Value::Array(a) => a.is_empty(),
         _ => false,
     }
+}
+
+/// `2024-05-01T12:00:00.000Z` (or with an offset; seconds and fraction optional).
+fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.len() >= 16
+        && s.len() <= 35
+        && is_date(s.get(..10).unwrap_or(""))
+        && b[10] == b'T'
+        && b[11..13].iter().all(u8::is_ascii_digit)
+        && b[13] == b':'
+        && b[14..16].iter().all(u8::is_ascii_digit)
+        && s[16..].bytes().all(|c| c.is_ascii_digit() || matches!(c, b':' | b'.' | b'Z' | b'+' | b'-'))
 }
 
 fn is_date(s: &str) -> bool {

@@ -27,6 +27,8 @@ pub struct RenderParams {
     pub cell_format_string: bool,
     pub time_zone: Option<String>,
     pub user_locale: Option<String>,
+    /// `recordMetadata[]=commentCount`: each record carries `commentCount`.
+    pub comment_count: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -51,6 +53,14 @@ fn number(name: &str, raw: &str) -> AirtableResult<usize> {
         .map_err(|_| AirtableError::invalid("INVALID_REQUEST_UNKNOWN", format!("Invalid value for {name}: {raw}")))
 }
 
+/// A `recordMetadata` entry: only `commentCount` exists.
+fn record_metadata(value: &str) -> AirtableResult<bool> {
+    if value == "commentCount" {
+        return Ok(true);
+    }
+    Err(AirtableError::invalid("INVALID_REQUEST_UNKNOWN", format!("Invalid recordMetadata: {value}")))
+}
+
 fn flag(raw: &str) -> bool {
     matches!(raw, "true" | "1")
 }
@@ -72,6 +82,7 @@ impl RenderParams {
             },
             "timeZone" => self.time_zone = Some(value.into()),
             "userLocale" => self.user_locale = Some(value.into()),
+            "recordMetadata" | "recordMetadata[]" => self.comment_count |= record_metadata(value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -111,7 +122,8 @@ impl ListParams {
                 "offset" => params.offset = Some(value),
                 "view" => params.view = Some(value),
                 "filterByFormula" => params.formula = Some(value),
-                "recordMetadata" | "recordMetadata[]" => {}
+                // airtable.js sends its `method` option along when it is `get`.
+                "method" if value.eq_ignore_ascii_case("get") => {}
                 k if k == "fields" || k.starts_with("fields[") => {
                     params.fields.get_or_insert_with(Vec::new).push(value)
                 }
@@ -152,6 +164,8 @@ impl ListParams {
             user_locale: Option<String>,
             return_fields_by_field_id: Option<bool>,
             record_metadata: Option<Vec<String>>,
+            /// airtable.js's `select({method: 'post'})` leaves `"method": "post"` in the body; Airtable ignores it.
+            method: Option<String>,
         }
         let body: Body = if body.iter().all(u8::is_ascii_whitespace) {
             Body::default()
@@ -171,9 +185,15 @@ impl ListParams {
                 cell_format_string: body.cell_format.as_deref() == Some("string"),
                 time_zone: body.time_zone,
                 user_locale: body.user_locale,
+                comment_count: false,
             },
         };
-        let _ = body.record_metadata;
+        if body.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case("post") && !m.eq_ignore_ascii_case("get")) {
+            return Err(AirtableError::invalid_request());
+        }
+        for entry in body.record_metadata.iter().flatten() {
+            params.render.comment_count |= record_metadata(entry)?;
+        }
         for (key, value) in pairs(query) {
             if !matches!(key.as_str(), "timeZone" | "userLocale") || !params.render.take(&key, &value)? {
                 return Err(AirtableError::invalid_request());
@@ -226,6 +246,23 @@ mod tests {
         assert!(ListParams::from_query(Some("frobnicate=1")).is_err());
         assert!(ListParams::from_query(Some("cellFormat=string")).is_err());
         assert!(ListParams::from_body(br#"{"pageSize": 5, "nope": 1}"#, None).is_err());
+        assert!(ListParams::from_query(Some("recordMetadata%5B%5D=likes")).is_err());
+        assert!(ListParams::from_body(br#"{"recordMetadata": ["likes"]}"#, None).is_err());
+    }
+
+    #[test]
+    fn airtable_js_method_option_is_accepted() {
+        let body = br#"{"method": "post", "pageSize": 3, "timeZone": "Europe/Paris"}"#;
+        assert_eq!(ListParams::from_body(body, Some("timeZone=Europe%2FParis")).unwrap().page_size, Some(3));
+        assert!(ListParams::from_body(br#"{"method": "delete"}"#, None).is_err());
+    }
+
+    #[test]
+    fn record_metadata_asks_for_comment_counts_in_the_query_and_the_body() {
+        assert!(ListParams::from_query(Some("recordMetadata%5B%5D=commentCount")).unwrap().render.comment_count);
+        assert!(ListParams::from_body(br#"{"recordMetadata": ["commentCount"]}"#, None).unwrap().render.comment_count);
+        assert!(RenderParams::from_query(Some("recordMetadata[]=commentCount")).unwrap().comment_count);
+        assert!(!ListParams::from_query(None).unwrap().render.comment_count);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The demo data `cargo run` and the tests start from. Ids are fixed so examples and tests can name them.
 //!
-//! - base `appDemoBase000001` ("Demo"): `Projects` (30 records, enough for three pages of ten) and `Tasks`;
+//! - base `appDemoBase000001` ("Demo"): `Projects` (30 records, enough for three pages of ten) and `Tasks` (with
+//!   an empty `Attachments` field for `uploadAttachment`);
 //! - base `appOpsBase0000001` ("Operations"): `Incidents`, a second base for per-base limits.
 
 use serde_json::{Map, Value, json};
@@ -11,6 +12,8 @@ use crate::model::{Base, Field, FieldType, Record, Table, View};
 pub const DEMO_BASE: &str = "appDemoBase000001";
 pub const PROJECTS: &str = "tblProjects000001";
 pub const TASKS: &str = "tblTasks000000001";
+/// The `Attachments` field of `Tasks` (multiple attachments).
+pub const TASK_ATTACHMENTS: &str = "fldTasAttac000001";
 pub const OPS_BASE: &str = "appOpsBase0000001";
 pub const INCIDENTS: &str = "tblIncidents00001";
 
@@ -99,6 +102,7 @@ fn tasks() -> Table {
         field(TASKS, "Project", FieldType::SingleLineText, &[]),
         field(TASKS, "Done", FieldType::Checkbox, &[]),
         field(TASKS, "Estimate", FieldType::Number, &[]),
+        field(TASKS, "Attachments", FieldType::MultipleAttachments, &[]),
     ];
     let rows = (1..=10)
         .map(|i: usize| json!({ "Title": format!("Task {i}"), "Project": format!("Project {:02}", 1 + i % 3), "Done": i.is_multiple_of(2), "Estimate": i }))
@@ -133,8 +137,5 @@ fn incidents() -> Table {
 }
 
 pub fn demo_bases() -> Vec<Base> {
-    vec![
-        Base { id: DEMO_BASE.into(), name: "Demo".into(), tables: vec![projects(), tasks()] },
-        Base { id: OPS_BASE.into(), name: "Operations".into(), tables: vec![incidents()] },
-    ]
+    vec![Base::new(DEMO_BASE, "Demo", vec![projects(), tasks()]), Base::new(OPS_BASE, "Operations", vec![incidents()])]
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::attachments::Attachments;
 use crate::config::{ConfigPatch, EmulatorConfig};
 use crate::error::{AirtableError, AirtableResult};
 use crate::list::Iterators;
@@ -15,6 +16,11 @@ use crate::traffic::Buckets;
 
 /// The token the emulator accepts unless told otherwise. Not a secret: it opens a local demo.
 pub const DEV_TOKEN: &str = "patLocalEmulator.dev-token";
+
+/// The user every accepted token belongs to (`/v0/meta/whoami`, comment authors, webhook payloads).
+pub const USER_ID: &str = "usrEmulatorUser01";
+pub const USER_EMAIL: &str = "emulator@example.com";
+pub const USER_NAME: &str = "Emulator User";
 
 #[derive(Clone)]
 pub struct Emulator {
@@ -32,6 +38,8 @@ struct Inner {
 pub struct World {
     pub bases: Vec<Base>,
     pub iterators: Iterators,
+    /// Files `uploadAttachment` received, served back at `/_emulator/attachments/…`.
+    pub attachments: Attachments,
 }
 
 #[derive(Default)]
@@ -84,7 +92,11 @@ impl Emulator {
     pub fn new(bases: Vec<Base>, tokens: Vec<String>, config: EmulatorConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                world: Mutex::new(World { bases, iterators: Iterators::default() }),
+                world: Mutex::new(World {
+                    bases,
+                    iterators: Iterators::default(),
+                    attachments: Attachments::default(),
+                }),
                 config: Mutex::new(config),
                 traffic: Mutex::new(Traffic::default()),
                 tokens,

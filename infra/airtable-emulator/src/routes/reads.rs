@@ -3,10 +3,11 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::error::AirtableResult;
 use crate::list;
+use crate::model::Base;
 use crate::params::{ListParams, RenderParams};
 use crate::state::Emulator;
 
@@ -32,13 +33,20 @@ pub async fn list_post(
 fn run(emulator: &Emulator, base: &str, table: &str, params: &ListParams) -> AirtableResult<Json<Value>> {
     let mut world = emulator.world();
     let world = &mut *world;
-    let table = world
-        .bases
-        .iter()
-        .find(|b| b.id == base)
-        .ok_or_else(crate::error::AirtableError::base_not_found)?
-        .table(table)?;
-    Ok(Json(list::list(table, &mut world.iterators, params)?))
+    let base = world.bases.iter().find(|b| b.id == base).ok_or_else(crate::error::AirtableError::base_not_found)?;
+    let mut page = list::list(base.table(table)?, &mut world.iterators, params)?;
+    if params.render.comment_count
+        && let Some(records) = page.get_mut("records").and_then(Value::as_array_mut)
+    {
+        records.iter_mut().for_each(|r| add_comment_count(base, r));
+    }
+    Ok(Json(page))
+}
+
+/// `recordMetadata[]=commentCount`: the record's `commentCount`.
+fn add_comment_count(base: &Base, record: &mut Value) {
+    let count = record.get("id").and_then(Value::as_str).map_or(0, |id| base.comment_count(id));
+    record["commentCount"] = json!(count);
 }
 
 pub async fn get_one(
@@ -48,6 +56,11 @@ pub async fn get_one(
 ) -> AirtableResult<Json<Value>> {
     let render = RenderParams::from_query(query.as_deref())?;
     let world = emulator.world();
-    let table = world.base(&base)?.table(&table)?;
-    Ok(Json(list::render(table, table.record(&record)?, None, &render)))
+    let base = world.base(&base)?;
+    let table = base.table(&table)?;
+    let mut rendered = list::render(table, table.record(&record)?, None, &render);
+    if render.comment_count {
+        add_comment_count(base, &mut rendered);
+    }
+    Ok(Json(rendered))
 }

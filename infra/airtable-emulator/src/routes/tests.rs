@@ -11,13 +11,13 @@ use crate::config::{ConfigPatch, EmulatorConfig};
 use crate::seed::{DEMO_BASE, OPS_BASE, PROJECTS};
 use crate::state::{DEV_TOKEN, Emulator};
 
-fn emulator() -> Emulator {
+pub(super) fn emulator() -> Emulator {
     // No rate limit unless a test asks for one: these tests fire requests back to back.
     let config = EmulatorConfig { base_rps: 0.0, token_rps: 0.0, ..EmulatorConfig::default() };
     Emulator::new(crate::seed::demo_bases(), vec![DEV_TOKEN.into()], config)
 }
 
-async fn call(emulator: &Emulator, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub(super) async fn call(emulator: &Emulator, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request =
         Request::builder().method(method).uri(path).header("authorization", format!("Bearer {DEV_TOKEN}"));
     if body.is_some() {

@@ -14,6 +14,7 @@ use crate::list::render;
 use crate::model::{Record, Table};
 use crate::params::{RenderParams, pairs};
 use crate::state::Emulator;
+use crate::webhooks::Change;
 
 const MAX_BATCH: usize = 10;
 
@@ -43,6 +44,20 @@ struct PerformUpsert {
 
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> AirtableResult<T> {
     serde_json::from_slice(body).map_err(|_| AirtableError::invalid_request())
+}
+
+/// A JSON object body with `required` top-level keys: a missing one is Airtable's
+/// `INVALID_REQUEST_MISSING_FIELDS`; anything else malformed is `INVALID_REQUEST_UNKNOWN`.
+pub fn parse_required<T: DeserializeOwned>(body: &[u8], required: &[&str]) -> AirtableResult<T> {
+    let value: Value = parse(body)?;
+    let object = value.as_object().ok_or_else(AirtableError::invalid_request)?;
+    if let Some(missing) = required.iter().find(|k| !object.contains_key(**k)) {
+        return Err(AirtableError::invalid(
+            "INVALID_REQUEST_MISSING_FIELDS",
+            format!("Could not find field \"{missing}\" in the request body"),
+        ));
+    }
+    serde_json::from_value(value).map_err(|_| AirtableError::invalid_request())
 }
 
 fn batch(records: Option<Vec<WriteRecord>>) -> AirtableResult<Vec<WriteRecord>> {
@@ -81,14 +96,47 @@ fn new_record(cells: Vec<(String, Option<Value>)>) -> Record {
     record
 }
 
+/// Runs a write on one table; the changes it reports become one transaction of the base (webhook payloads).
 fn with_table<T>(
     emulator: &Emulator,
     base: &str,
     table: &str,
-    f: impl FnOnce(&mut Table) -> AirtableResult<T>,
+    f: impl FnOnce(&mut Table, &mut Vec<Change>) -> AirtableResult<T>,
 ) -> AirtableResult<T> {
     let mut world = emulator.world();
-    f(world.base_mut(base)?.table_mut(table)?)
+    let base = world.base_mut(base)?;
+    let mut changes = Vec::new();
+    let out = f(base.table_mut(table)?, &mut changes)?;
+    base.commit(changes);
+    Ok(out)
+}
+
+fn created(table: &Table, record: &Record) -> Change {
+    Change::RecordCreated {
+        table: table.id.clone(),
+        id: record.id.clone(),
+        created_time: record.created_time.clone(),
+        cells: record.cells.clone(),
+    }
+}
+
+/// Applies cells to the record at `index`, reporting the change.
+fn update_at(
+    t: &mut Table,
+    index: usize,
+    cells: Vec<(String, Option<Value>)>,
+    replace: bool,
+    changes: &mut Vec<Change>,
+) {
+    let before = t.records[index].cells.clone();
+    apply(&mut t.records[index], cells, replace);
+    let record = &t.records[index];
+    changes.push(Change::RecordUpdated {
+        table: t.id.clone(),
+        id: record.id.clone(),
+        before,
+        after: record.cells.clone(),
+    });
 }
 
 pub async fn create(
@@ -99,18 +147,20 @@ pub async fn create(
     let body: WriteBody = parse(&body)?;
     let typecast = body.typecast.unwrap_or(false);
     let render_params = body.render();
-    with_table(&emulator, &base, &table, |t| match (body.records, body.fields) {
+    with_table(&emulator, &base, &table, |t, changes| match (body.records, body.fields) {
         (Some(records), _) => {
             let records = batch(Some(records))?;
             let cells = records.iter().map(|r| t.coerce(&r.fields, typecast)).collect::<AirtableResult<Vec<_>>>()?;
-            let created: Vec<Record> = cells.into_iter().map(new_record).collect();
-            let rendered: Vec<Value> = created.iter().map(|r| render(t, r, None, &render_params)).collect();
-            t.records.extend(created);
+            let new: Vec<Record> = cells.into_iter().map(new_record).collect();
+            let rendered: Vec<Value> = new.iter().map(|r| render(t, r, None, &render_params)).collect();
+            changes.extend(new.iter().map(|r| created(t, r)));
+            t.records.extend(new);
             Ok(Json(json!({ "records": rendered })))
         }
         (None, Some(fields)) => {
             let record = new_record(t.coerce(&fields, typecast)?);
             let rendered = render(t, &record, None, &render_params);
+            changes.push(created(t, &record));
             t.records.push(record);
             Ok(Json(rendered))
         }
@@ -130,10 +180,10 @@ pub async fn update_one(
     let body: WriteBody = parse(&body)?;
     let fields = body.fields.clone().unwrap_or_default();
     let replace = method == axum::http::Method::PUT;
-    with_table(&emulator, &base, &table, |t| {
+    with_table(&emulator, &base, &table, |t, changes| {
         let index = t.record_index(&record)?;
         let cells = t.coerce(&fields, body.typecast.unwrap_or(false))?;
-        apply(&mut t.records[index], cells, replace);
+        update_at(t, index, cells, replace, changes);
         Ok(Json(render(t, &t.records[index], None, &body.render())))
     })
 }
@@ -150,7 +200,7 @@ pub async fn update_many(
     let render_params = body.render();
     let merge_on = body.perform_upsert.map(|u| u.fields_to_merge_on);
     let records = batch(body.records)?;
-    with_table(&emulator, &base, &table, |t| {
+    with_table(&emulator, &base, &table, |t, changes| {
         if let Some(merge_on) = &merge_on
             && (merge_on.is_empty() || merge_on.len() > 3 || merge_on.iter().any(|f| t.field(f).is_none()))
         {
@@ -174,7 +224,7 @@ pub async fn update_many(
         for (target, cells) in plan {
             match target {
                 Some(index) => {
-                    apply(&mut t.records[index], cells, replace);
+                    update_at(t, index, cells, replace, changes);
                     updated.push(t.records[index].id.clone());
                     touched.push(t.records[index].id.clone());
                 }
@@ -182,6 +232,7 @@ pub async fn update_many(
                     let record = new_record(cells);
                     created.push(record.id.clone());
                     touched.push(record.id.clone());
+                    changes.push(self::created(t, &record));
                     t.records.push(record);
                 }
             }
@@ -227,9 +278,10 @@ pub async fn delete_one(
     State(emulator): State<Emulator>,
     Path((base, table, record)): Path<(String, String, String)>,
 ) -> AirtableResult<Json<Value>> {
-    with_table(&emulator, &base, &table, |t| {
+    with_table(&emulator, &base, &table, |t, changes| {
         let index = t.record_index(&record)?;
         let removed = t.records.remove(index);
+        changes.push(Change::RecordDestroyed { table: t.id.clone(), id: removed.id.clone() });
         Ok(Json(json!({ "id": removed.id, "deleted": true })))
     })
 }
@@ -252,11 +304,12 @@ pub async fn delete_many(
             format!("You must provide 1 to {MAX_BATCH} records[] to delete"),
         ));
     }
-    with_table(&emulator, &base, &table, |t| {
+    with_table(&emulator, &base, &table, |t, changes| {
         for id in &ids {
             t.record_index(id)?;
         }
         t.records.retain(|r| !ids.contains(&r.id));
+        changes.extend(ids.iter().map(|id| Change::RecordDestroyed { table: t.id.clone(), id: id.clone() }));
         Ok(Json(json!({ "records": ids.iter().map(|id| json!({ "id": id, "deleted": true })).collect::<Vec<_>>() })))
     })
 }
