@@ -1,5 +1,7 @@
-//! Opens the ports from settings: the AWS adapters (on Lambda, or any runtime pointed at AWS or an
-//! emulator) or the embedded ones (the local runner's default). Built once at cold start.
+//! Opens the ports from settings, once at cold start. `STORAGE` picks the table, queue and blob adapters: the
+//! AWS ones (on Lambda, or any runtime pointed at AWS or an emulator) or the embedded ones (the local runner's
+//! default, only in builds with the `embedded` feature). The cache is chosen apart from them, by `CACHE_URL`
+//! or ElastiCache discovery, in either mode.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -75,162 +77,186 @@ impl StorageSettings {
     }
 }
 
-pub enum Backend {
-    Aws(Box<AwsBackend>),
-    Embedded { env: crate::embedded::EmbeddedEnv, cache: Arc<dyn Cache> },
+/// The opened storage: the table, queue and blob adapters `STORAGE` chose, and the cache `CACHE_URL` (or
+/// ElastiCache discovery) chose, whatever `STORAGE` says — so several runner processes pointed at one Redis
+/// share one cache, limiter and login counter.
+pub struct Backend {
+    settings: StorageSettings,
+    adapters: Adapters,
+    aws: AwsClients,
+    cache: OnceCell<Arc<dyn Cache>>,
+}
+
+enum Adapters {
+    Aws,
+    #[cfg(feature = "embedded")]
+    Embedded(crate::embedded::EmbeddedEnv),
 }
 
 /// The SDK configuration and each client are built on first use, once per instance: a function pays at cold
 /// start only for the clients it uses (building one parses the system's TLS trust store; infra/bench/RESULTS.md).
-pub struct AwsBackend {
-    settings: StorageSettings,
+/// In embedded mode only ElastiCache discovery may use them.
+#[derive(Default)]
+struct AwsClients {
     config: OnceCell<aws_config::SdkConfig>,
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sqs: OnceLock<aws_sdk_sqs::Client>,
     s3: OnceLock<aws_sdk_s3::Client>,
-    cache: OnceCell<Arc<dyn Cache>>,
 }
 
-impl AwsBackend {
-    async fn config(&self) -> &aws_config::SdkConfig {
-        self.config.get_or_init(|| crate::aws::sdk_config(&self.settings.aws)).await
+impl AwsClients {
+    async fn config(&self, settings: &StorageSettings) -> &aws_config::SdkConfig {
+        self.config.get_or_init(|| crate::aws::sdk_config(&settings.aws)).await
     }
 
-    async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
-        let config = self.config().await;
+    async fn dynamodb(&self, settings: &StorageSettings) -> &aws_sdk_dynamodb::Client {
+        let config = self.config(settings).await;
         self.dynamodb.get_or_init(|| crate::aws::dynamodb(config))
     }
 
-    async fn sqs(&self) -> &aws_sdk_sqs::Client {
-        let config = self.config().await;
+    async fn sqs(&self, settings: &StorageSettings) -> &aws_sdk_sqs::Client {
+        let config = self.config(settings).await;
         self.sqs.get_or_init(|| crate::aws::sqs(config))
     }
 
-    async fn s3(&self) -> &aws_sdk_s3::Client {
-        let config = self.config().await;
-        self.s3.get_or_init(|| crate::aws::s3(config, self.settings.aws.endpoint_url.is_some()))
+    async fn s3(&self, settings: &StorageSettings) -> &aws_sdk_s3::Client {
+        let config = self.config(settings).await;
+        self.s3.get_or_init(|| crate::aws::s3(config, settings.aws.endpoint_url.is_some()))
     }
 }
 
 impl Backend {
+    /// Opens the adapters `settings.mode` names. Only the embedded store is touched here (its file is
+    /// opened, or the call fails); AWS clients and the cache connect on first use.
     pub async fn open(settings: &StorageSettings) -> anyhow::Result<Self> {
-        match settings.mode {
-            StorageMode::Embedded => Ok(Self::Embedded {
-                env: crate::embedded::EmbeddedEnv::open(&settings.data_dir)?,
-                cache: Arc::new(crate::cache::embedded::MemoryCache::new()),
-            }),
-            StorageMode::Aws => Ok(Self::Aws(Box::new(AwsBackend {
-                settings: settings.clone(),
-                config: OnceCell::new(),
-                dynamodb: OnceLock::new(),
-                sqs: OnceLock::new(),
-                s3: OnceLock::new(),
-                cache: OnceCell::new(),
-            }))),
-        }
+        let adapters = match settings.mode {
+            StorageMode::Aws => Adapters::Aws,
+            #[cfg(feature = "embedded")]
+            StorageMode::Embedded => Adapters::Embedded(crate::embedded::EmbeddedEnv::open(&settings.data_dir)?),
+            #[cfg(not(feature = "embedded"))]
+            StorageMode::Embedded => anyhow::bail!(
+                "STORAGE=embedded is not available in this binary: it was built without the embedded adapters \
+                 (the storage crate's `embedded` feature), as every Lambda bootstrap is; set STORAGE=aws, or run \
+                 the local runner (`cargo run`) for embedded storage"
+            ),
+        };
+        Ok(Self { settings: settings.clone(), adapters, aws: AwsClients::default(), cache: OnceCell::new() })
     }
 
+    /// What was opened, for the start-up log line (never a URL: a cache URL may carry a password).
     pub fn describe(&self) -> String {
-        match self {
-            Self::Embedded { env, .. } => format!("embedded storage under {}", env.dir().display()),
-            Self::Aws(aws) => match &aws.settings.aws.endpoint_url {
+        let adapters = match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => format!("embedded storage under {}", env.dir().display()),
+            Adapters::Aws => match &self.settings.aws.endpoint_url {
                 Some(url) => format!("AWS adapters against {url}"),
                 None => "AWS adapters".into(),
             },
-        }
+        };
+        let cache = match (&self.settings.cache_url, &self.settings.elasticache) {
+            (Some(_), _) => "the Redis cache at CACHE_URL",
+            (None, Some(_)) => "the ElastiCache cache",
+            (None, None) => "the in-process cache",
+        };
+        format!("{adapters}, {cache}")
     }
 
     /// Routes the runtime itself must serve besides the API: the embedded blob store's presigned URLs.
+    #[cfg(feature = "embedded")]
     pub fn local_routes(&self) -> axum::Router {
-        match self {
-            Self::Embedded { env, .. } => env.blob_router(),
-            Self::Aws(_) => axum::Router::new(),
+        match &self.adapters {
+            Adapters::Embedded(env) => env.blob_router(),
+            Adapters::Aws => axum::Router::new(),
         }
     }
 
     /// A service's table, by logical name (`auth`, `users`, …).
     pub async fn table(&self, logical: &str) -> anyhow::Result<Arc<dyn Table>> {
-        match self {
-            Self::Embedded { env, .. } => Ok(env.table(logical)),
-            Self::Aws(aws) => {
-                let name = aws.settings.table_name(logical);
-                if aws.settings.provision {
-                    crate::table::aws::create_table(aws.dynamodb().await, &name).await?;
+        match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => Ok(env.table(logical)),
+            Adapters::Aws => {
+                let name = self.settings.table_name(logical);
+                let client = self.aws.dynamodb(&self.settings).await;
+                if self.settings.provision {
+                    crate::table::aws::create_table(client, &name).await?;
                 }
-                Ok(Arc::new(crate::table::aws::DynamoTable::new(aws.dynamodb().await.clone(), name)))
+                Ok(Arc::new(crate::table::aws::DynamoTable::new(client.clone(), name)))
             }
         }
     }
 
     /// A queue by logical name. On AWS its URL comes from `QUEUE_URL_<NAME>`, or is created when provisioning.
     pub async fn queue(&self, spec: &QueueSpec) -> anyhow::Result<Arc<dyn Queue>> {
-        match self {
-            Self::Embedded { env, .. } => Ok(env.queue(spec.clone())),
-            Self::Aws(aws) => {
+        match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => Ok(env.queue(spec.clone())),
+            Adapters::Aws => {
+                let settings = &self.settings;
                 let var = format!("QUEUE_URL_{}", spec.name.to_uppercase().replace('-', "_"));
                 let url = match env(&var) {
                     Some(url) => url,
                     // Provisioned under the deployment's prefix, like tables: runners sharing one
                     // emulator (parallel tests) must not consume each other's messages.
-                    None if aws.settings.provision => {
+                    None if settings.provision => {
                         let mut physical = spec.clone();
-                        physical.name = aws.settings.queue_name(&spec.name);
+                        physical.name = settings.queue_name(&spec.name);
                         if let Some(dead_letter) = &mut physical.dead_letter {
-                            dead_letter.queue = aws.settings.queue_name(&dead_letter.queue);
+                            dead_letter.queue = settings.queue_name(&dead_letter.queue);
                         }
-                        crate::queue::aws::ensure_queue(aws.sqs().await, &physical).await?
+                        crate::queue::aws::ensure_queue(self.aws.sqs(settings).await, &physical).await?
                     }
                     None => anyhow::bail!("environment variable {var} is required but not set"),
                 };
-                Ok(Arc::new(crate::queue::aws::SqsQueue::new(aws.sqs().await.clone(), spec.name.clone(), url)))
+                let client = self.aws.sqs(settings).await.clone();
+                Ok(Arc::new(crate::queue::aws::SqsQueue::new(client, spec.name.clone(), url)))
             }
         }
     }
 
     /// A bucket by logical name; embedded presigned URLs point at `public_base_url`.
     pub async fn blobs(&self, logical: &str, public_base_url: &str) -> anyhow::Result<Arc<dyn Blobs>> {
-        match self {
-            Self::Embedded { env, .. } => env.blobs(logical, public_base_url),
-            Self::Aws(aws) => {
+        #[cfg(not(feature = "embedded"))]
+        let _ = public_base_url;
+        match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => env.blobs(logical, public_base_url),
+            Adapters::Aws => {
+                let settings = &self.settings;
                 let bucket = env(&format!("BUCKET_{}", logical.to_uppercase()))
-                    .unwrap_or_else(|| format!("{}{logical}", aws.settings.table_prefix));
-                if aws.settings.provision {
-                    crate::blobs::aws::ensure_bucket(aws.s3().await, &bucket).await?;
+                    .unwrap_or_else(|| format!("{}{logical}", settings.table_prefix));
+                let client = self.aws.s3(settings).await;
+                if settings.provision {
+                    crate::blobs::aws::ensure_bucket(client, &bucket).await?;
                 }
-                Ok(Arc::new(crate::blobs::aws::S3Blobs::new(aws.s3().await.clone(), bucket)))
+                Ok(Arc::new(crate::blobs::aws::S3Blobs::new(client.clone(), bucket)))
             }
         }
     }
 
-    /// The shared cache: Redis when configured (directly or through ElastiCache discovery), else in-process.
+    /// The shared cache, one per backend, chosen by the cache settings alone (not by `STORAGE`): Redis when
+    /// `CACHE_URL` is set or ElastiCache discovery is configured, else the in-process cache.
     pub async fn cache(&self) -> anyhow::Result<Arc<dyn Cache>> {
-        match self {
-            Self::Embedded { cache, .. } => Ok(cache.clone()),
-            Self::Aws(aws) => {
-                let cache = aws
-                    .cache
-                    .get_or_try_init(|| async {
-                        let url = match (&aws.settings.cache_url, &aws.settings.elasticache) {
-                            (Some(url), _) => Some(url.clone()),
-                            (None, Some(target)) => {
-                                let client = crate::aws::elasticache(aws.config().await);
-                                Some(crate::cache::aws::discover_url(&client, target).await?)
-                            }
-                            (None, None) => None,
-                        };
-                        let cache: Arc<dyn Cache> = match url {
-                            Some(url) => Arc::new(
-                                crate::cache::aws::RedisCache::connect(&url)
-                                    .await
-                                    .context("Failed to connect to the cache")?,
-                            ),
-                            None => Arc::new(crate::cache::embedded::MemoryCache::new()),
-                        };
-                        anyhow::Ok(cache)
-                    })
-                    .await?;
-                Ok(cache.clone())
-            }
-        }
+        let cache = self
+            .cache
+            .get_or_try_init(|| async {
+                let url = match (&self.settings.cache_url, &self.settings.elasticache) {
+                    (Some(url), _) => Some(url.clone()),
+                    (None, Some(target)) => {
+                        let client = crate::aws::elasticache(self.aws.config(&self.settings).await);
+                        Some(crate::cache::aws::discover_url(&client, target).await?)
+                    }
+                    (None, None) => None,
+                };
+                let cache: Arc<dyn Cache> = match url {
+                    Some(url) => Arc::new(
+                        crate::cache::aws::RedisCache::connect(&url).await.context("Failed to connect to the cache")?,
+                    ),
+                    None => Arc::new(crate::cache::embedded::MemoryCache::new()),
+                };
+                anyhow::Ok(cache)
+            })
+            .await?;
+        Ok(cache.clone())
     }
 }

@@ -1,4 +1,4 @@
-//! The in-process cache for `cargo run`: one mutex-guarded state, so every operation is as atomic as the
+//! The in-process cache, for a process with no Redis configured: one mutex-guarded state, so every operation is as atomic as the
 //! Redis scripts of the AWS adapter. Nothing survives a restart, which is what a cache may do.
 //!
 //! The lock is never held across an `.await`, so a plain `std::sync::Mutex` is the right tool.

@@ -1,6 +1,7 @@
 //! The cache port: what the Airtable gateway's cache and the rate limiters need.
 //!
-//! Redis protocol on AWS (ElastiCache), in-process locally. Besides plain get/set with TTL it offers:
+//! A Redis-protocol server (ElastiCache on AWS) when one is configured, in AWS or embedded mode alike, else
+//! in-process. Besides plain get/set with TTL it offers:
 //! - key groups with O(1) invalidation: callers embed [`Cache::generation`] in their keys, and
 //!   [`Cache::bump_generation`] makes every older key unreachable (they then expire on their own TTL);
 //! - two atomic primitives for limiters shared by every Lambda instance: a fixed-window counter
@@ -8,7 +9,8 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
-#[cfg(feature = "embedded")]
+/// The in-process cache. Always built (it needs only std): the local runner's default, and the cache of a
+/// Lambda with neither `CACHE_URL` nor ElastiCache discovery; not part of the `embedded` feature.
 pub mod embedded;
 
 use std::time::Duration;
