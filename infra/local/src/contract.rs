@@ -87,8 +87,8 @@ fn info() -> Value {
             rate-limited gateway to Airtable (`/api/v1/airtable/…`, and Airtable's own dialect under `/v0`).\n\n\
             Protected operations take `Authorization: Bearer <credential>`: an access token from \
             `POST /api/v1/auth/login`, or an API key from `POST /api/v1/auth/api-keys`. Every error is \
-            `{\"error\", \"code\", \"request_id\"}` (the `/v0` surface answers its own errors in Airtable's \
-            shape), and every response carries `X-Request-ID`.",
+            `{\"error\", \"code\", \"request_id\"}`, except under `/v0`, where every error (a missing or refused \
+            credential, an unknown route, …) is in Airtable's shape; every response carries `X-Request-ID`.",
         "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
     })
 }
@@ -141,9 +141,10 @@ fn add_components(root: &mut Map<String, Value>) -> anyhow::Result<()> {
 
 fn airtable_error_schema() -> Value {
     json!({
-        "description": "Airtable's error shape, answered by the Airtable-compatible `/v0` surface.",
+        "description": "Airtable's error shapes, answered by the Airtable-compatible `/v0` surface for every error \
+            there (the gateway's 401 and 403 too): `{\"error\": {\"type\", \"message\"}}`, `{\"error\": \"TYPE\"}`, \
+            or for 429 `{\"errors\": [{\"error\": \"RATE_LIMIT_REACHED\", \"message\"}]}`.",
         "type": "object",
-        "required": ["error"],
         "properties": {
             "error": {
                 "oneOf": [
@@ -151,11 +152,28 @@ fn airtable_error_schema() -> Value {
                     {
                         "type": "object",
                         "required": ["type"],
-                        "properties": { "type": { "type": "string" }, "message": { "type": "string" } }
+                        "properties": {
+                            "type": {
+                                "type": "string",
+                                "description": "Airtable's error type, e.g. `AUTHENTICATION_REQUIRED`, \
+                                    `INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `NOT_FOUND`, `REQUEST_TOO_LARGE`, \
+                                    `INVALID_REQUEST_UNKNOWN`, `SERVER_ERROR`."
+                            },
+                            "message": { "type": "string" }
+                        }
                     }
                 ]
+            },
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "string" }, "message": { "type": "string" } }
+                }
             }
-        }
+        },
+        "anyOf": [{ "required": ["error"] }, { "required": ["errors"] }]
     })
 }
 
@@ -172,33 +190,45 @@ fn complete_operation(path: &str, operation: &mut Map<String, Value>) {
     let Some(responses) = responses.as_object_mut() else {
         return;
     };
-    // The /v0 surface answers its own errors as Airtable does; the gateway's (401, 403) are the platform's.
-    let own_errors = if path.starts_with("/v0/") { AIRTABLE_ERROR_SCHEMA } else { ERROR_SCHEMA };
+    // Under /v0 every error, the shell's and the gateway's included, is in Airtable's shape.
+    let airtable = path.starts_with("/v0/");
+    let own_errors = if airtable { AIRTABLE_ERROR_SCHEMA } else { ERROR_SCHEMA };
     for (status, response) in responses.iter_mut() {
         let is_error = status.parse::<u16>().is_ok_and(|s| s >= 400);
         if let Some(response) = response.as_object_mut().filter(|r| is_error && !r.contains_key("content")) {
             response.insert("content".into(), error_content(own_errors));
         }
     }
-    let mut shared =
-        vec![("500", "Unexpected failure (opaque: the cause is logged with the request id)", ERROR_SCHEMA)];
+    let mut shared = vec![
+        ("500", "Unexpected failure (opaque: the cause is logged with the request id)"),
+        ("431", "The header fields are over the limit (`MAX_HEADER_BYTES`, `MAX_HEADER_COUNT`)"),
+    ];
     if has_body {
         shared.push((
             "400",
             "The body is not valid for this operation (malformed JSON, a missing or wrongly typed field)",
-            own_errors,
         ));
-        shared.push(("413", "The body is larger than the limit", ERROR_SCHEMA));
+        shared.push(("413", "The body is larger than the limit"));
     }
     if !public {
-        shared.push(("401", "No credential, or one the authorizer refused", ERROR_SCHEMA));
-        shared.push(("403", "The credential does not allow this request", ERROR_SCHEMA));
+        shared.push(("401", "No credential, or one the authorizer refused"));
+        shared.push(("403", "The credential does not allow this request"));
     }
-    for (status, description, schema) in shared {
+    if airtable {
+        // Airtable answers an unknown base, table, record or route alike.
+        shared.push(("404", "No such base, table or record, or no such route"));
+    }
+    for (status, description) in shared {
         responses
             .entry(status)
-            .or_insert_with(|| json!({ "description": description, "content": error_content(schema) }));
+            .or_insert_with(|| json!({ "description": description, "content": error_content(own_errors) }));
     }
+    // No content declared: the shell answers JSON in the error shape, but a URL beyond 65534 bytes is refused
+    // by the HTTP server (hyper, API Gateway) before the shell sees it, with an empty body.
+    responses.entry("414").or_insert_with(|| {
+        json!({ "description": "The URL (path and query) is longer than 16000 characters (`{\"error\"…}` in the \
+            error shape; beyond 65534 bytes the HTTP server answers with an empty body)" })
+    });
 }
 
 fn error_content(schema: &str) -> Value {

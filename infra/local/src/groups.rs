@@ -28,7 +28,12 @@ pub struct Composition {
     pub schedules: Vec<Schedule>,
 }
 
-pub async fn compose(backend: &Backend, settings: &Settings, _public_url: &str) -> anyhow::Result<Composition> {
+pub async fn compose(
+    backend: &Backend,
+    settings: &Settings,
+    _public_url: &str,
+    airtable: Option<airtable::AirtableSettings>,
+) -> anyhow::Result<Composition> {
     let events_queue = backend.queue(&events::queue_spec()).await?;
     let mut readiness = health::Readiness::default();
     readiness.cache(backend.cache().await?);
@@ -50,7 +55,7 @@ pub async fn compose(backend: &Backend, settings: &Settings, _public_url: &str) 
     let users_state = Arc::new(users::UsersState::build(backend).await?);
     let audit_state = Arc::new(audit::AuditState::build(backend).await?);
     let authorizer = Arc::new(authorizer::State::build(backend, tokens).await?);
-    let (airtable_routes, airtable_local) = airtable_gateway(backend, settings).await?;
+    let (airtable_routes, airtable_local) = airtable_gateway(backend, settings, airtable).await?;
 
     let router = OpenApiRouter::new()
         .merge(health::router(Arc::new(readiness)))
@@ -81,12 +86,19 @@ pub async fn compose(backend: &Backend, settings: &Settings, _public_url: &str) 
 // ---------------------------------------------------------------- airtable (the gateway, issue 4)
 
 /// The Airtable gateway against `AIRTABLE_ENDPOINT_URL`, or (unset) against an embedded emulator serving
-/// the demo bases on its own loopback port. Returns its routes and the local-only ones: `/metrics`
+/// the demo bases on its own loopback port. `airtable`: the gateway's settings (default: from `AIRTABLE_*`). Returns its routes and the local-only ones: `/metrics`
 /// (Prometheus text) and `/_local/airtable-emulator` (where the emulator listens: tests stage outages there).
-async fn airtable_gateway(backend: &Backend, settings: &Settings) -> anyhow::Result<(OpenApiRouter, axum::Router)> {
+async fn airtable_gateway(
+    backend: &Backend,
+    settings: &Settings,
+    airtable: Option<airtable::AirtableSettings>,
+) -> anyhow::Result<(OpenApiRouter, axum::Router)> {
     use secrecy::ExposeSecret;
 
-    let mut airtable = airtable::AirtableSettings::from_env()?;
+    let mut airtable = match airtable {
+        Some(airtable) => airtable,
+        None => airtable::AirtableSettings::from_env()?,
+    };
     let mut local = axum::Router::new();
     if platform::config::var("AIRTABLE_ENDPOINT_URL").is_none() {
         // The emulator accepts the configured token, or its dev token: either way it guards only demo data.

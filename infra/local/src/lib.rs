@@ -8,6 +8,7 @@ mod docs;
 mod groups;
 mod poller;
 mod scheduler;
+mod server;
 mod settings;
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use storage::backend::Backend;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use airtable::AirtableSettings;
 pub use settings::Settings;
 
 pub struct Running {
@@ -44,6 +46,11 @@ impl Running {
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    start_with(settings, None).await
+}
+
+/// [`start`], with the Airtable gateway's settings given instead of read from the environment (`AIRTABLE_*`).
+pub async fn start_with(settings: Settings, airtable: Option<AirtableSettings>) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind((settings.bind.as_str(), settings.port))
         .await
         .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
@@ -51,7 +58,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
     let backend = Backend::open(&settings.storage).await.context("Failed to open storage")?;
-    let composition = groups::compose(&backend, &settings, &public_url).await?;
+    let composition = groups::compose(&backend, &settings, &public_url, airtable).await?;
     let (router, api) = platform::app::split(composition.router);
     let routes = RouteTable::from_openapi(&api)?;
     // The API's contract at /openapi.json and /docs: the runner's own routes, outside the gateway.
@@ -65,16 +72,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    let mut on_stop = stopped.clone();
-    tasks.push(tokio::spawn(async move {
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = on_stop.wait_for(|s| *s).await;
-            });
-        if let Err(e) = serve.await {
-            tracing::error!(error = ?e, "server failed");
-        }
-    }));
+    tasks.push(tokio::spawn(server::serve(listener, app, stopped.clone())));
     for consumer in composition.consumers {
         tasks.push(tokio::spawn(poller::run(consumer, stopped.clone())));
     }

@@ -1,8 +1,10 @@
 //! The HTTP shell around a group's routes, identical for Lambda and the local runner.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,13 +17,61 @@ pub fn split(router: OpenApiRouter) -> (Router, OpenApi) {
     router.split_for_parts()
 }
 
-/// Adds what every route shares: 404 fallback, body limit, CORS, and (outermost) request ids + error shape.
+/// Adds what every route shares: 404 fallback, body limit, CORS, the header limit, and (outermost) request
+/// ids + the error shape (the platform's, or Airtable's under `/v0`).
 pub fn finish(router: Router, settings: &HttpSettings) -> Router {
+    let limits = HeaderLimits { bytes: settings.max_header_bytes, count: settings.max_header_count };
     router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(cors(settings))
+        .layer(axum::middleware::from_fn_with_state(limits, header_limit))
         .layer(axum::middleware::from_fn(crate::request_id::middleware))
+}
+
+#[derive(Clone, Copy, Debug)]
+struct HeaderLimits {
+    bytes: usize,
+    count: usize,
+}
+
+/// The size of a request's header fields as HTTP/1.1 sends them: `name: value\r\n` each. The request line is
+/// not counted: a long query (a `filterByFormula`) is bounded by what reads it, and by the server's head buffer.
+pub fn header_bytes(req: &Request) -> usize {
+    req.headers().iter().map(|(name, value)| name.as_str().len() + 2 + value.len() + 2).sum()
+}
+
+/// The longest request target (path and query, as sent): Airtable's own limit on a request URL. A longer one
+/// (a long `filterByFormula`) is refused before anything parses it; Airtable's clients switch to
+/// `POST …/listRecords` before reaching it.
+pub const MAX_URL_CHARS: usize = 16_000;
+
+/// 414 for a request target over [`MAX_URL_CHARS`], 431 for header fields over the limits (in the request's
+/// error shape), before anything reads them.
+async fn header_limit(State(limits): State<HeaderLimits>, req: Request, next: Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target > MAX_URL_CHARS {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "url_too_long",
+            format!("The URL must stay within {MAX_URL_CHARS} characters ({target}): send long list parameters with POST …/listRecords"),
+        )
+        .into_response();
+    }
+    let count = req.headers().len();
+    let bytes = header_bytes(&req);
+    if count > limits.count || bytes > limits.bytes {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "The header fields must stay within {} bytes and {} fields ({bytes} bytes, {count} fields)",
+                limits.bytes, limits.count
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -161,6 +211,161 @@ mod tests {
         let body: serde_json::Value =
             serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
         assert_shape(&body, "payload_too_large");
+    }
+
+    /// One route per status the shell renders, under /v0 and under /api/v1.
+    fn dialect_app(settings: &HttpSettings) -> Router {
+        let mut router = Router::new();
+        for prefix in ["/v0", "/api/v1"] {
+            router = router
+                .route(
+                    &format!("{prefix}/unauthorized"),
+                    post(|| async { Err::<(), _>(ApiError::unauthorized("Unauthorized")) }),
+                )
+                .route(&format!("{prefix}/forbidden"), post(|| async { Err::<(), _>(ApiError::forbidden("no")) }))
+                .route(
+                    &format!("{prefix}/limited"),
+                    post(|| async {
+                        Err::<(), _>(ApiError::TooManyRequests { message: "Slow down".into(), retry_after_secs: 3 })
+                    }),
+                )
+                .route(&format!("{prefix}/upload"), post(|_: axum::body::Bytes| async { StatusCode::OK }))
+                .route(
+                    &format!("{prefix}/boom"),
+                    post(|| async { Err::<(), _>(ApiError::Unexpected(anyhow::anyhow!("secret detail"))) }),
+                );
+        }
+        finish(router, settings)
+    }
+
+    async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    fn request(method: &str, path: &str) -> axum::http::request::Builder {
+        Request::builder().method(method).uri(path).header("x-request-id", "req-1")
+    }
+
+    #[tokio::test]
+    async fn v0_errors_are_in_airtables_shape_and_api_v1_errors_in_the_platforms() {
+        let settings = HttpSettings { max_body_bytes: 16, max_header_bytes: 2048, ..HttpSettings::default() };
+        let app = dialect_app(&settings);
+        let big_header = "x".repeat(4096);
+        struct Case {
+            method: &'static str,
+            path: &'static str,
+            body: Option<&'static str>,
+            /// The platform's code and status under /api/v1.
+            code: &'static str,
+            status: u16,
+            /// Airtable's status, type and (when fixed) message under /v0.
+            airtable_status: u16,
+            kind: &'static str,
+            message: &'static str,
+        }
+        let case = |method, path, body, (code, status), (airtable_status, kind, message)| Case {
+            method,
+            path,
+            body,
+            code,
+            status,
+            airtable_status,
+            kind,
+            message,
+        };
+        let cases = [
+            case(
+                "POST",
+                "/unauthorized",
+                None,
+                ("unauthorized", 401),
+                (401, "AUTHENTICATION_REQUIRED", "Authentication required"),
+            ),
+            case("POST", "/forbidden", None, ("forbidden", 403), (403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "")),
+            case("GET", "/no/such/route", None, ("not_found", 404), (404, "NOT_FOUND", "")),
+            case("GET", "/forbidden", None, ("method_not_allowed", 405), (404, "NOT_FOUND", "")),
+            case(
+                "POST",
+                "/upload",
+                Some("this body is longer than sixteen bytes"),
+                ("payload_too_large", 413),
+                (413, "REQUEST_TOO_LARGE", ""),
+            ),
+            case("POST", "/boom", None, ("internal_error", 500), (500, "SERVER_ERROR", "Internal server error")),
+        ];
+        for Case { method, path, body, code, status, airtable_status, kind, message } in cases {
+            let body = || body.map_or_else(Body::empty, Body::from);
+            let (got, headers, json) =
+                send(&app, request(method, &format!("/api/v1{path}")).body(body()).unwrap()).await;
+            assert_eq!(got.as_u16(), status, "/api/v1{path}: {json}");
+            assert_shape(&json, code);
+            assert_eq!(headers["x-request-id"], "req-1");
+
+            let (got, headers, json) = send(&app, request(method, &format!("/v0{path}")).body(body()).unwrap()).await;
+            assert_eq!(got.as_u16(), airtable_status, "/v0{path}: {json}");
+            assert_eq!(json["error"]["type"], kind, "/v0{path}: {json}");
+            assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "/v0{path}: {json}");
+            if !message.is_empty() {
+                assert_eq!(json["error"]["message"], message, "/v0{path}");
+            }
+            assert!(json.get("code").is_none() && json.get("request_id").is_none(), "/v0{path}: {json}");
+            assert_eq!(headers["x-request-id"], "req-1");
+            assert!(!json.to_string().contains("secret detail"));
+        }
+
+        // 429: Airtable's `errors` array, with Retry-After kept.
+        let (got, headers, json) = send(&app, request("POST", "/v0/limited").body(Body::empty()).unwrap()).await;
+        assert_eq!(got, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers["retry-after"], "3");
+        assert_eq!(json, serde_json::json!({"errors": [{"error": "RATE_LIMIT_REACHED", "message": "Slow down"}]}));
+        let (got, headers, json) = send(&app, request("POST", "/api/v1/limited").body(Body::empty()).unwrap()).await;
+        assert_eq!(got, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers["retry-after"], "3");
+        assert_shape(&json, "rate_limited");
+
+        // 431: JSON, in each dialect.
+        for path in ["/v0/forbidden", "/api/v1/forbidden"] {
+            let oversized = request("POST", path).header("x-big", big_header.as_str()).body(Body::empty()).unwrap();
+            let (got, _, json) = send(&app, oversized).await;
+            assert_eq!(got, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "{path}: {json}");
+            if path.starts_with("/v0") {
+                assert_eq!(json["error"]["type"], "REQUEST_HEADERS_TOO_LARGE", "{json}");
+            } else {
+                assert_shape(&json, "headers_too_large");
+            }
+        }
+
+        // 414: a URL over Airtable's limit, JSON in each dialect; one at the limit goes through.
+        for path in ["/v0/forbidden", "/api/v1/forbidden"] {
+            let at = |len: usize| format!("{path}?q={}", "a".repeat(len - path.len() - 3));
+            let (got, _, json) = send(&app, request("POST", &at(MAX_URL_CHARS + 1)).body(Body::empty()).unwrap()).await;
+            assert_eq!(got, StatusCode::URI_TOO_LONG, "{path}: {json}");
+            if path.starts_with("/v0") {
+                assert_eq!(json["error"]["type"], "INVALID_REQUEST_UNKNOWN", "{json}");
+            } else {
+                assert_shape(&json, "url_too_long");
+            }
+            let (got, _, _) = send(&app, request("POST", &at(MAX_URL_CHARS)).body(Body::empty()).unwrap()).await;
+            assert_eq!(got, StatusCode::FORBIDDEN, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn too_many_header_fields_is_a_431() {
+        let app = dialect_app(&HttpSettings::default());
+        let mut builder = request("POST", "/api/v1/forbidden");
+        for i in 0..101 {
+            builder = builder.header(format!("x-h{i}"), "1");
+        }
+        let (got, _, json) = send(&app, builder.body(Body::empty()).unwrap()).await;
+        assert_eq!(got, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert_shape(&json, "headers_too_large");
+        // Within the limits the request goes through (to its 403).
+        let (got, _, _) = send(&app, request("POST", "/api/v1/forbidden").body(Body::empty()).unwrap()).await;
+        assert_eq!(got, StatusCode::FORBIDDEN);
     }
 
     #[test]

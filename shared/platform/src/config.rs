@@ -56,6 +56,11 @@ pub struct HttpSettings {
     pub cors_allow_credentials: bool,
     /// `MAX_BODY_BYTES` (default 1 MiB; API Gateway's own limit is 10 MB).
     pub max_body_bytes: usize,
+    /// `MAX_HEADER_BYTES` (default 16 KiB): every header field's name and value (`name: value\r\n`). API
+    /// Gateway refuses more than 10,240 bytes of request line and header values before a function runs.
+    pub max_header_bytes: usize,
+    /// `MAX_HEADER_COUNT` (default 100, hyper's own default): header fields per request.
+    pub max_header_count: usize,
 }
 
 impl HttpSettings {
@@ -64,6 +69,8 @@ impl HttpSettings {
             cors_allowed_origins: list("CORS_ALLOWED_ORIGINS"),
             cors_allow_credentials: parse_or("CORS_ALLOW_CREDENTIALS", false)?,
             max_body_bytes: parse_or("MAX_BODY_BYTES", 1024 * 1024)?,
+            max_header_bytes: parse_or("MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES)?,
+            max_header_count: parse_or("MAX_HEADER_COUNT", DEFAULT_MAX_HEADER_COUNT)?,
         }
         .validate()
     }
@@ -77,12 +84,37 @@ impl HttpSettings {
                 reason: "a wildcard origin cannot be combined with CORS_ALLOW_CREDENTIALS=true".into(),
             });
         }
+        if !(1024..=MAX_HEADER_BYTES_CEILING).contains(&settings.max_header_bytes) {
+            return Err(ConfigError::Invalid {
+                name: "MAX_HEADER_BYTES".into(),
+                reason: format!("must be between 1024 and {MAX_HEADER_BYTES_CEILING}"),
+            });
+        }
+        if !(16..=MAX_HEADER_COUNT_CEILING).contains(&settings.max_header_count) {
+            return Err(ConfigError::Invalid {
+                name: "MAX_HEADER_COUNT".into(),
+                reason: format!("must be between 16 and {MAX_HEADER_COUNT_CEILING}"),
+            });
+        }
         Ok(settings)
     }
 }
 
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+pub const DEFAULT_MAX_HEADER_COUNT: usize = 100;
+/// The most a server may be asked to accept: the local runner's HTTP parser reads heads up to these bounds
+/// (so anything over the configured limits still reaches the shell, which answers a JSON 431).
+pub const MAX_HEADER_BYTES_CEILING: usize = 256 * 1024;
+pub const MAX_HEADER_COUNT_CEILING: usize = 1000;
+
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { cors_allowed_origins: Vec::new(), cors_allow_credentials: false, max_body_bytes: 1024 * 1024 }
+        Self {
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_header_count: DEFAULT_MAX_HEADER_COUNT,
+        }
     }
 }

@@ -94,8 +94,17 @@ impl RouteTable {
         &self.routes
     }
 
-    /// The route a request hits, with its path parameters.
+    /// The route a request hits, with its path parameters. Like API Gateway (REST), a path with one trailing
+    /// `/` that matches no route hits the route without it (airtable.js writes to `/v0/{base}/{table}/`).
     pub fn lookup(&self, method: &Method, path: &str) -> Option<(&Route, HashMap<String, String>)> {
+        let found = self.lookup_exact(method, path);
+        if found.is_some() || path.len() <= 1 {
+            return found;
+        }
+        path.strip_suffix('/').and_then(|trimmed| self.lookup_exact(method, trimmed))
+    }
+
+    fn lookup_exact(&self, method: &Method, path: &str) -> Option<(&Route, HashMap<String, String>)> {
         let matched = self.matcher.at(path).ok()?;
         let route = matched.value.iter().map(|&i| &self.routes[i]).find(|r| r.method == method)?;
         let params = matched.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

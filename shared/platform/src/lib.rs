@@ -6,6 +6,7 @@ pub mod app;
 pub mod caller;
 pub mod client_ip;
 pub mod config;
+pub mod dialect;
 pub mod error;
 pub mod gateway;
 pub mod json;

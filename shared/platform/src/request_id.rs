@@ -2,7 +2,8 @@
 //!
 //! The id is a well-formed incoming `X-Request-ID`, else API Gateway's request id, else a new UUIDv7. It is
 //! on the request (the [`RequestId`] extractor), on the span every log line of the request carries, and in
-//! the `X-Request-ID` response header. Error responses leave here as `{"error","code","request_id"}`.
+//! the `X-Request-ID` response header. Error responses leave here in the request's [`Dialect`]: the platform's
+//! `{"error","code","request_id"}`, or Airtable's shapes under `/v0`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -18,6 +19,7 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use tracing::Instrument;
 
+use crate::dialect::{Dialect, airtable_error};
 use crate::error::{ErrorBody, code_for_status};
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -65,6 +67,7 @@ fn choose_id(req: &Request) -> String {
 
 pub async fn middleware(mut req: Request, next: Next) -> Response {
     let id = choose_id(&req);
+    let dialect = Dialect::for_path(req.uri().path());
     req.extensions_mut().insert(RequestId(id.clone()));
     let (function_request_id, xray_trace_id) = match req.lambda_context_ref() {
         Some(ctx) => (Some(ctx.request_id.clone()), ctx.xray_trace_id.clone()),
@@ -82,7 +85,7 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     async move {
         let response = next.run(req).await;
-        let response = render_error(response, &id).await;
+        let response = render_error(response, &id, dialect).await;
         let status = response.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
@@ -100,16 +103,16 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     .await
 }
 
-/// Gives every error response the platform's JSON shape. Error bodies that are already JSON (for example
-/// the Airtable-compatible surface's own error shape) pass through untouched.
-async fn render_error(response: Response, request_id: &str) -> Response {
+/// Gives every error response the request's JSON error shape. Error bodies that are already JSON (the
+/// Airtable-compatible surface's own errors, in Airtable's shape) pass through untouched.
+async fn render_error(response: Response, request_id: &str, dialect: Dialect) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let body_text = match parts.extensions.remove::<ErrorBody>() {
-        Some(error) => Some(error),
+    let error = match parts.extensions.remove::<ErrorBody>() {
+        Some(error) => error,
         None if is_json(&parts) => return Response::from_parts(parts, body),
         None => {
             let text = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -118,14 +121,17 @@ async fn render_error(response: Response, request_id: &str) -> Response {
                 true => default_message(status),
                 false => text,
             };
-            Some(ErrorBody { code: code_for_status(status).into(), message })
+            ErrorBody { code: code_for_status(status).into(), message }
         }
     };
-    let error = body_text
-        .unwrap_or_else(|| ErrorBody { code: code_for_status(status).into(), message: default_message(status) });
     parts.headers.remove(CONTENT_LENGTH);
     parts.headers.remove(CONTENT_TYPE);
-    let json = serde_json::json!({ "error": error.message, "code": error.code, "request_id": request_id });
+    let (status, json) = match dialect {
+        Dialect::Platform => {
+            (status, serde_json::json!({ "error": error.message, "code": error.code, "request_id": request_id }))
+        }
+        Dialect::Airtable => airtable_error(status, &error.message),
+    };
     let mut rendered = (status, axum::Json(json)).into_response();
     for (name, value) in parts.headers.iter() {
         rendered.headers_mut().append(name, value.clone());

@@ -26,6 +26,12 @@ async fn thing(caller: Caller) -> String {
     format!("{}@{}", caller.user_id, caller.tenant_id)
 }
 
+/// The same, on the Airtable-compatible surface.
+#[utoipa::path(get, path = "/v0/things/{id}", responses((status = 200)))]
+async fn v0_thing(caller: Caller) -> String {
+    format!("{}@{}", caller.user_id, caller.tenant_id)
+}
+
 enum Verdict {
     Allow,
     DenyPolicy,
@@ -42,7 +48,7 @@ impl Authorizer for StandIn {
     async fn authorize(&self, request: AuthorizerRequest) -> Result<AuthorizerResponse, AuthorizerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         assert_eq!(request.type_.as_deref(), Some("REQUEST"));
-        assert_eq!(request.resource.as_deref(), Some("/things/{id}"));
+        assert!(request.resource.as_deref().is_some_and(|r| r.ends_with("/things/{id}")), "{:?}", request.resource);
         assert_eq!(request.path_parameters.get("id").map(String::as_str), Some("42"));
         assert!(request.headers.contains_key("authorization"));
         let effect = match self.verdict {
@@ -74,7 +80,8 @@ impl Authorizer for StandIn {
 
 async fn call(verdict: Verdict, path: &str) -> (StatusCode, String, usize) {
     let authorizer = Arc::new(StandIn { verdict, calls: AtomicUsize::new(0) });
-    let (router, api) = OpenApiRouter::new().routes(routes!(open)).routes(routes!(thing)).split_for_parts();
+    let (router, api) =
+        OpenApiRouter::new().routes(routes!(open)).routes(routes!(thing)).routes(routes!(v0_thing)).split_for_parts();
     let gateway = Arc::new(Gateway { routes: RouteTable::from_openapi(&api).unwrap(), authorizer: authorizer.clone() });
     let app =
         crate::app::finish(router.layer(axum::middleware::from_fn_with_state(gateway, gate)), &HttpSettings::default());
@@ -95,6 +102,10 @@ async fn the_route_table_reads_public_and_protected_routes_from_the_api_document
     assert!(!thing_route.public);
     assert_eq!(params["id"], "7");
     assert!(table.lookup(&Method::POST, "/things/7").is_none());
+    // One trailing slash hits the route without it, as on API Gateway; two do not.
+    let (slashed, params) = table.lookup(&Method::GET, "/things/7/").unwrap();
+    assert_eq!((slashed.path.as_str(), params["id"].as_str()), ("/things/{id}", "7"));
+    assert!(table.lookup(&Method::GET, "/things/7//").is_none());
 }
 
 #[tokio::test]
@@ -121,4 +132,23 @@ async fn a_deny_policy_is_a_403_in_the_error_shape() {
     let (status, body, _) = call(Verdict::DenyPolicy, "/things/42").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains(r#""code":"forbidden""#), "{body}");
+}
+
+#[tokio::test]
+async fn under_v0_the_gateways_refusals_are_in_airtables_shape() {
+    let (status, body, _) = call(Verdict::Unauthorized, "/v0/things/42").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"error": {"type": "AUTHENTICATION_REQUIRED", "message": "Authentication required"}})
+    );
+
+    let (status, body, _) = call(Verdict::DenyPolicy, "/v0/things/42").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["type"], "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "{body}");
+
+    let (status, body, _) = call(Verdict::Allow, "/v0/things/42").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "u1@t1"));
 }
