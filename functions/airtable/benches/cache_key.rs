@@ -37,6 +37,7 @@ fn cache_keys(c: &mut Criterion) {
     let table = TableRef::parse("tblProjects000001").unwrap();
     let scope = "0193a5b2-7c1e-7d3a-9f00-3b1c2d4e5f61\u{0}platform";
     let query = normalise(QUERY);
+    let segments: Vec<String> = ["v0", "appDemoBase000001", "tblProjects000001"].map(String::from).to_vec();
 
     let mut group = c.benchmark_group("cache_key");
     group.bench_function("normalise the list query", |b| b.iter(|| normalise(black_box(QUERY))));
@@ -47,6 +48,7 @@ fn cache_keys(c: &mut Criterion) {
                 scope,
                 base: Some(&base),
                 table: Some(&table),
+                segments: &segments,
                 query: black_box(&query),
             };
             cache.key(&read).await
@@ -55,7 +57,14 @@ fn cache_keys(c: &mut Criterion) {
     group.bench_function("both (what a read does before the cache lookup)", |b| {
         b.to_async(&runtime).iter(|| async {
             let query = normalise(black_box(QUERY));
-            let read = ReadKey { kind: Kind::Records, scope, base: Some(&base), table: Some(&table), query: &query };
+            let read = ReadKey {
+                kind: Kind::Records,
+                scope,
+                base: Some(&base),
+                table: Some(&table),
+                segments: &segments,
+                query: &query,
+            };
             cache.key(&read).await
         })
     });

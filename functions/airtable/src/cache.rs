@@ -1,7 +1,9 @@
 //! The read cache, on the cache port (Redis on AWS, in-process locally).
 //!
-//! A key holds: the kind of read; a hash of (tenant, credential identity, table, normalised query) — so a
-//! tenant never reads another's entries; and the table's generations. A write bumps the generations
+//! A key holds: the kind of read; a hash of every input that changes Airtable's answer (kind, tenant and
+//! credential identity, base, table, every path segment — the record id among them — and the normalised
+//! query) — so a tenant never reads another's entries and one record never answers for another; and the
+//! table's generations (a schema read: the base's schema generation). A write bumps the generations
 //! (O(1), no key scan), which makes every older key of that table unreachable; they expire on their own.
 //!
 //! Tables are named by id or by name, and the gateway cannot tell which name is which id without a schema
@@ -92,6 +94,9 @@ pub struct ReadKey<'a> {
     pub scope: &'a str,
     pub base: Option<&'a BaseId>,
     pub table: Option<&'a TableRef>,
+    /// The upstream path, unencoded: `["v0", base, table, record]`.
+    pub segments: &'a [String],
+    /// The normalised query (`query::canonical`).
     pub query: &'a str,
 }
 
@@ -132,21 +137,39 @@ impl ReadCache {
         if table.is_id() { (own, by_name, by_id) } else { (own, by_id, by_name) }
     }
 
+    /// The base's schema group: meta writes and typecast writes bump it.
+    fn schema_group(&self, base: &BaseId) -> String {
+        format!("{}at:s:{base}", self.namespace)
+    }
+
     /// The key for a read, with the current generations. Cache trouble degrades to generation 0.
     pub async fn key(&self, read: &ReadKey<'_>) -> String {
-        let generations = match (read.base, read.table) {
-            (Some(base), Some(table)) => {
+        let generations = match (read.kind, read.base, read.table) {
+            (_, Some(base), Some(table)) => {
                 let (own, also, _) = self.groups(base, table);
                 let (a, b) = futures::join!(self.cache.generation(&own), self.cache.generation(&also));
                 format!("{}.{}", a.unwrap_or_else(warn_zero), b.unwrap_or_else(warn_zero))
             }
+            (Kind::Schema, Some(base), None) => {
+                self.cache.generation(&self.schema_group(base)).await.unwrap_or_else(warn_zero).to_string()
+            }
             _ => "0".into(),
         };
         let mut hash = Sha256::new();
-        for part in [read.scope, read.table.map(TableRef::as_str).unwrap_or(""), read.query] {
-            hash.update(part.as_bytes());
-            hash.update([0u8]);
+        // Every part is length-prefixed, so no two different inputs can concatenate alike.
+        let mut part = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        };
+        part(read.kind.as_str().as_bytes());
+        part(read.scope.as_bytes());
+        part(read.base.map(BaseId::as_str).unwrap_or("").as_bytes());
+        part(read.table.map(TableRef::as_str).unwrap_or("").as_bytes());
+        part(&(read.segments.len() as u64).to_be_bytes());
+        for segment in read.segments {
+            part(segment.as_bytes());
         }
+        part(read.query.as_bytes());
         let digest = hex::encode(&hash.finalize()[..16]);
         let base = read.base.map(BaseId::as_str).unwrap_or("-");
         format!("{}at:{}:{base}:{digest}:{generations}", self.namespace, read.kind.as_str())
@@ -175,6 +198,25 @@ impl ReadCache {
         let (a, b) = futures::join!(self.cache.bump_generation(&own), self.cache.bump_generation(&bumped));
         if let Err(e) = a.and(b) {
             tracing::error!(error = ?e, %base, %table, "could not invalidate cached reads after a write; they expire with their TTL");
+        }
+    }
+
+    /// After a write whose table is unknown (it names a record only): every cached table read of the base
+    /// becomes unreachable (each depends on one of the two base-wide groups).
+    pub async fn invalidate_base(&self, base: &BaseId) {
+        let ns = &self.namespace;
+        let (by_name, by_id) = (format!("{ns}at:n:{base}"), format!("{ns}at:i:{base}"));
+        let (a, b) = futures::join!(self.cache.bump_generation(&by_name), self.cache.bump_generation(&by_id));
+        if let Err(e) = a.and(b) {
+            tracing::error!(error = ?e, %base, "could not invalidate the base's cached reads; they expire with their TTL");
+        }
+    }
+
+    /// After a write that may change a base's schema (a meta write, or a typecast write that can add a
+    /// select option): every cached schema read of that base becomes unreachable.
+    pub async fn invalidate_schema(&self, base: &BaseId) {
+        if let Err(e) = self.cache.bump_generation(&self.schema_group(base)).await {
+            tracing::error!(error = ?e, %base, "could not invalidate the base's cached schema; it expires with its TTL");
         }
     }
 }
@@ -210,6 +252,7 @@ mod tests {
             scope,
             base: Some(&base),
             table: Some(table),
+            segments: &[],
             query: "",
         };
         let by_id: &'static TableRef = Box::leak(Box::new(by_id));

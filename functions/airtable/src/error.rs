@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    /// Airtable answered with an error; status and body exactly as it sent them.
+    /// Airtable answered with an error; status and body exactly as it sent them. After a 429,
+    /// `retry_after` says when the gateway will send to that base again (relayed as `Retry-After`).
     #[error("Airtable answered {status}")]
-    Upstream { status: StatusCode, body: Bytes },
+    Upstream { status: StatusCode, body: Bytes, retry_after: Option<Duration> },
     /// Refused before going upstream, in Airtable's terms (`kind` is Airtable's error type).
     #[error("{message}")]
     Invalid { status: StatusCode, kind: &'static str, message: String },
@@ -71,7 +72,7 @@ impl GatewayError {
     /// In the platform's shape, for /api/v1.
     pub fn to_api_error(&self) -> ApiError {
         match self {
-            Self::Upstream { status, body } => {
+            Self::Upstream { status, body, retry_after } => {
                 let (kind, message) = Self::upstream_detail(body);
                 let text = if message.is_empty() {
                     format!("Airtable: {kind}")
@@ -83,7 +84,10 @@ impl GatewayError {
                     StatusCode::FORBIDDEN => ApiError::forbidden(text),
                     StatusCode::UNPROCESSABLE_ENTITY => ApiError::new(*status, "invalid_request", text),
                     StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(*status, "payload_too_large", text),
-                    StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests { message: text, retry_after_secs: 30 },
+                    StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests {
+                        message: text,
+                        retry_after_secs: whole_secs(retry_after.unwrap_or(UPSTREAM_429_RETRY)),
+                    },
                     // Our credential was refused: nothing the client can fix.
                     StatusCode::UNAUTHORIZED => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unauthorized", text),
                     s if s.is_client_error() => ApiError::bad_request("invalid_request", text),
@@ -115,9 +119,14 @@ impl GatewayError {
             (status, axum::Json(json!({ "error": { "type": kind, "message": message } }))).into_response()
         };
         match self {
-            Self::Upstream { status, body } => {
+            Self::Upstream { status, body, retry_after } => {
                 let mut response = (*status, body.clone()).into_response();
-                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                if *status == StatusCode::TOO_MANY_REQUESTS {
+                    let wait = whole_secs(retry_after.unwrap_or(UPSTREAM_429_RETRY));
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+                }
                 response
             }
             Self::Invalid { status, kind, message } => typed(*status, kind, message),
@@ -140,6 +149,9 @@ impl GatewayError {
         }
     }
 }
+
+/// Retry-After for an upstream 429 when nothing better is known: Airtable's own penalty.
+const UPSTREAM_429_RETRY: Duration = Duration::from_secs(30);
 
 /// Retry-After in whole seconds, rounded up, at least 1.
 pub fn whole_secs(d: Duration) -> u64 {
@@ -174,18 +186,38 @@ mod tests {
     #[test]
     fn airtables_error_type_and_message_reach_the_platform_shape() {
         let body = Bytes::from_static(br#"{"error":{"type":"INVALID_FILTER_BY_FORMULA","message":"bad formula"}}"#);
-        let err = GatewayError::Upstream { status: StatusCode::UNPROCESSABLE_ENTITY, body }.to_api_error();
+        let err =
+            GatewayError::Upstream { status: StatusCode::UNPROCESSABLE_ENTITY, body, retry_after: None }.to_api_error();
         assert!(matches!(&err, ApiError::Client { status, code: "invalid_request", message }
             if *status == StatusCode::UNPROCESSABLE_ENTITY && message.contains("INVALID_FILTER_BY_FORMULA") && message.contains("bad formula")));
     }
 
     #[test]
     fn only_upstream_trouble_may_be_answered_from_a_stale_copy() {
-        let upstream = |status| GatewayError::Upstream { status, body: Bytes::new() };
+        let upstream = |status| GatewayError::Upstream { status, body: Bytes::new(), retry_after: None };
         assert!(upstream(StatusCode::SERVICE_UNAVAILABLE).serves_stale());
         assert!(upstream(StatusCode::TOO_MANY_REQUESTS).serves_stale());
         assert!(!upstream(StatusCode::NOT_FOUND).serves_stale());
         assert!(!GatewayError::invalid("x").serves_stale());
         assert_eq!(whole_secs(Duration::from_millis(1500)), 2);
+    }
+
+    #[test]
+    fn an_upstream_429_is_relayed_with_retry_after_on_both_surfaces() {
+        let body = Bytes::from_static(br#"{"errors":[{"error":"RATE_LIMIT_REACHED","message":"slow down"}]}"#);
+        let relayed = |retry_after| GatewayError::Upstream {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: body.clone(),
+            retry_after,
+        };
+        let v0 = relayed(Some(Duration::from_millis(29_500))).to_airtable_response();
+        assert_eq!(v0.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(v0.headers()[header::RETRY_AFTER], "30");
+        assert_eq!(relayed(None).to_airtable_response().headers()[header::RETRY_AFTER], "30");
+        let api = relayed(Some(Duration::from_secs(12))).to_api_error().into_response();
+        assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(api.headers()[header::RETRY_AFTER], "12");
+        let other = GatewayError::Upstream { status: StatusCode::NOT_FOUND, body, retry_after: None };
+        assert!(other.to_airtable_response().headers().get(header::RETRY_AFTER).is_none());
     }
 }

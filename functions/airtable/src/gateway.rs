@@ -96,16 +96,7 @@ impl Gateway {
     pub async fn read(&self, caller: &Caller, read: Read, freshness: Freshness) -> Result<ReadOutcome, Failure> {
         let inner = &self.inner;
         let credential = inner.credentials.resolve(caller, read.base.as_ref()).await?;
-        let scope = format!("{}\u{0}{}", caller.tenant_id, credential.identity());
-        let query = canonical(&read.query);
-        let key_parts = ReadKey {
-            kind: read.kind,
-            scope: &scope,
-            base: read.base.as_ref(),
-            table: read.table.as_ref(),
-            query: &query,
-        };
-        let key = inner.cache.key(&key_parts).await;
+        let key = cache_key(&inner.cache, &scope(&caller.tenant_id, credential.identity()), &read).await;
         let request = UpstreamRequest {
             method: axum::http::Method::GET,
             segments: read.segments,
@@ -147,6 +138,27 @@ impl Gateway {
         }
     }
 
+    /// After a write whose table is unknown (e.g. uploadAttachment names only the record): every cached
+    /// table read of the base is dropped.
+    pub async fn invalidate_base(&self, base: &BaseId) {
+        self.inner.cache.invalidate_base(base).await;
+    }
+
+    /// Sends one request upstream (through the limiter, with the upstream's retries for reads) and nothing
+    /// else: no cache, no invalidation. For what is never cached and changes no cached read (webhooks,
+    /// comment reads).
+    #[tracing::instrument(skip_all, fields(method = %request.method, base = ?request.base, tenant = %caller.tenant_id))]
+    pub async fn send(&self, caller: &Caller, request: UpstreamRequest) -> Result<Bytes, Failure> {
+        let credential = self.inner.credentials.resolve(caller, request.base.as_ref()).await?;
+        Ok(self.inner.upstream.send(&credential, &request).await?)
+    }
+
+    /// After a write that may change the base's schema (meta writes; typecast record writes are handled
+    /// by [`Gateway::write`] itself): the base's cached schema is dropped.
+    pub async fn invalidate_schema(&self, base: &BaseId) {
+        self.inner.cache.invalidate_schema(base).await;
+    }
+
     fn answer(&self, body: Bytes, status: CacheStatus, age: Duration) -> ReadOutcome {
         self.inner.metrics.cache(status);
         ReadOutcome { body, status, age }
@@ -166,9 +178,38 @@ impl Gateway {
         };
         if may_have_changed {
             inner.cache.invalidate(&write.base, &write.table).await;
+            // With typecast, Airtable may add select options: the schema changed too.
+            if write.request.body.as_deref().is_some_and(typecasts) {
+                inner.cache.invalidate_schema(&write.base).await;
+            }
         }
         Ok(outcome?)
     }
+}
+
+/// Whose view of Airtable a read is: the tenant and the credential the gateway uses for it.
+pub(crate) fn scope(tenant: &str, credential_identity: &str) -> String {
+    format!("{tenant}\u{0}{credential_identity}")
+}
+
+/// The cache key of a read: every input that changes Airtable's answer (see [`crate::cache`]).
+pub(crate) async fn cache_key(cache: &ReadCache, scope: &str, read: &Read) -> String {
+    let query = canonical(&read.query);
+    let parts = ReadKey {
+        kind: read.kind,
+        scope,
+        base: read.base.as_ref(),
+        table: read.table.as_ref(),
+        segments: &read.segments,
+        query: &query,
+    };
+    cache.key(&parts).await
+}
+
+/// Whether a write body asks Airtable to typecast (`"typecast": true`).
+fn typecasts(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("typecast") == Some(&serde_json::Value::Bool(true)))
 }
 
 /// What a read saw before deciding to fill: when it began, and the entry it found too old (if any).
@@ -236,5 +277,253 @@ async fn fill(
 async fn release(cache: &Arc<dyn Cache>, lock: &str, held: bool) {
     if held && let Err(e) = cache.delete(lock).await {
         tracing::warn!(error = ?e, "could not release a fill lock; it expires on its own");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ids::RecordId;
+    use crate::query::{ListQuery, QueryError, RenderOptions, parse_pairs};
+    use crate::requests;
+
+    const TENANT: &str = "tenant-a";
+    const CREDENTIAL: &str = "cred-a";
+
+    fn base(id: &str) -> BaseId {
+        BaseId::parse(id).unwrap()
+    }
+
+    fn table(name: &str) -> TableRef {
+        TableRef::parse(name).unwrap()
+    }
+
+    fn list(query: &str) -> ListQuery {
+        ListQuery::from_pairs(&parse_pairs(Some(query)), |k, _| Err(QueryError(format!("unknown {k}")))).unwrap()
+    }
+
+    fn render(query: &str) -> RenderOptions {
+        RenderOptions::from_pairs(&parse_pairs(Some(query))).unwrap()
+    }
+
+    fn records(query: &str) -> Read {
+        requests::records(&base("appDemoBase000001"), &table("Projects"), &list(query))
+    }
+
+    fn record(id: &str, query: &str) -> Read {
+        requests::record(&base("appDemoBase000001"), &table("Projects"), &RecordId::parse(id).unwrap(), &render(query))
+    }
+
+    fn schema(base_id: &str, query: &str) -> Read {
+        requests::schema(&base(base_id), parse_pairs(Some(query)))
+    }
+
+    struct Keys(ReadCache);
+
+    impl Keys {
+        fn new() -> Self {
+            let settings = AirtableSettings::new("http://x", None);
+            Self(ReadCache::new(Arc::new(storage::cache::embedded::MemoryCache::new()), "ns-", &settings))
+        }
+
+        async fn of(&self, read: &Read) -> String {
+            self.as_of(TENANT, CREDENTIAL, read).await
+        }
+
+        async fn as_of(&self, tenant: &str, credential: &str, read: &Read) -> String {
+            cache_key(&self.0, &scope(tenant, credential), read).await
+        }
+
+        /// Two reads differing in exactly one input: their keys differ.
+        async fn differ(&self, what: &str, a: Read, b: Read) {
+            assert_ne!(self.of(&a).await, self.of(&b).await, "{what}: different answers must not share a key");
+        }
+
+        /// Two ways of asking the same question: one key.
+        async fn same(&self, what: &str, a: Read, b: Read) {
+            assert_eq!(self.of(&a).await, self.of(&b).await, "{what}: the same answer should share a key");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_input_that_changes_airtables_answer_changes_the_key() {
+        let keys = Keys::new();
+        // Records: one pair per list parameter.
+        let records_pairs = [
+            ("pageSize", "pageSize=10", "pageSize=20"),
+            ("pageSize present", "", "pageSize=10"),
+            ("maxRecords", "maxRecords=5", "maxRecords=6"),
+            ("offset", "offset=itr1/recA", "offset=itr1/recB"),
+            ("view", "view=Grid", "view=Kanban"),
+            ("fields[]", "fields[]=Name", "fields[]=Notes"),
+            ("fields[] count", "fields[]=Name", "fields[]=Name&fields[]=Notes"),
+            ("sort field", "sort[0][field]=Name", "sort[0][field]=Notes"),
+            ("sort direction", "sort[0][field]=Name", "sort[0][field]=Name&sort[0][direction]=desc"),
+            ("sort order", "sort[0][field]=A&sort[1][field]=B", "sort[0][field]=B&sort[1][field]=A"),
+            ("filterByFormula", "filterByFormula={Name}='a'", "filterByFormula={Name}='b'"),
+            (
+                "cellFormat",
+                "cellFormat=json&timeZone=UTC&userLocale=en",
+                "cellFormat=string&timeZone=UTC&userLocale=en",
+            ),
+            ("timeZone", "timeZone=UTC", "timeZone=Europe/Paris"),
+            ("userLocale", "userLocale=en", "userLocale=fr"),
+            ("returnFieldsByFieldId", "returnFieldsByFieldId=false", "returnFieldsByFieldId=true"),
+            ("recordMetadata", "", "recordMetadata[]=commentCount"),
+        ];
+        for (what, a, b) in records_pairs {
+            keys.differ(&format!("records {what}"), records(a), records(b)).await;
+        }
+        // One record: its id, and each rendering option.
+        keys.differ("record id", record("recProj0000000001", ""), record("recProj0000000002", "")).await;
+        let record_pairs = [
+            (
+                "cellFormat",
+                "cellFormat=json&timeZone=UTC&userLocale=en",
+                "cellFormat=string&timeZone=UTC&userLocale=en",
+            ),
+            ("timeZone", "timeZone=UTC", "timeZone=Asia/Tokyo"),
+            ("userLocale", "userLocale=en", "userLocale=de"),
+            ("returnFieldsByFieldId", "", "returnFieldsByFieldId=true"),
+        ];
+        for (what, a, b) in record_pairs {
+            keys.differ(&format!("record {what}"), record("recProj0000000001", a), record("recProj0000000001", b))
+                .await;
+        }
+        // A record and a list never share a key, even with the same parameters.
+        keys.differ("record vs list", record("recProj0000000001", ""), records("")).await;
+        // Schema: include[] and the base.
+        keys.differ(
+            "schema include[]",
+            schema("appDemoBase000001", ""),
+            schema("appDemoBase000001", "include[]=visibleFieldIds"),
+        )
+        .await;
+        keys.differ("schema base", schema("appDemoBase000001", ""), schema("appDemoBase000002", "")).await;
+        // Bases: the offset.
+        keys.differ("bases offset", requests::bases(None), requests::bases(Some("itrA".into()))).await;
+        keys.differ("bases offset value", requests::bases(Some("itrA".into())), requests::bases(Some("itrB".into())))
+            .await;
+        // Table and base, for lists and for records.
+        let (demo, other) = (base("appDemoBase000001"), base("appDemoBase000002"));
+        let id = RecordId::parse("recProj0000000001").unwrap();
+        let none = RenderOptions::default();
+        for (what, a, b) in [
+            (
+                "table",
+                requests::records(&demo, &table("Projects"), &list("")),
+                requests::records(&demo, &table("Tasks"), &list("")),
+            ),
+            (
+                "base",
+                requests::records(&demo, &table("Projects"), &list("")),
+                requests::records(&other, &table("Projects"), &list("")),
+            ),
+            (
+                "record table",
+                requests::record(&demo, &table("Projects"), &id, &none),
+                requests::record(&demo, &table("Tasks"), &id, &none),
+            ),
+            (
+                "record base",
+                requests::record(&demo, &table("Projects"), &id, &none),
+                requests::record(&other, &table("Projects"), &id, &none),
+            ),
+        ] {
+            keys.differ(what, a, b).await;
+        }
+        // Credential and tenant, for every kind.
+        for read in
+            [requests::bases(None), schema("appDemoBase000001", ""), records(""), record("recProj0000000001", "")]
+        {
+            let mine = keys.of(&read).await;
+            assert_ne!(mine, keys.as_of("tenant-b", CREDENTIAL, &read).await, "tenant");
+            assert_ne!(mine, keys.as_of(TENANT, "cred-b", &read).await, "credential");
+            // No ambiguity where tenant and credential meet.
+            assert_ne!(keys.as_of("ab", "c", &read).await, keys.as_of("a", "bc", &read).await, "scope boundary");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_question_asked_differently_shares_one_key() {
+        let keys = Keys::new();
+        keys.same(
+            "parameter order",
+            records("pageSize=10&fields[]=Name&sort[0][field]=Name&view=Grid"),
+            records("view=Grid&sort[0][field]=Name&fields[]=Name&pageSize=10"),
+        )
+        .await;
+        keys.same(
+            "default sort direction",
+            records("sort[0][field]=Name"),
+            records("sort[0][direction]=asc&sort[0][field]=Name"),
+        )
+        .await;
+        keys.same("default cellFormat", records(""), records("cellFormat=json")).await;
+        keys.same(
+            "default returnFieldsByFieldId",
+            record("recProj0000000001", ""),
+            record("recProj0000000001", "returnFieldsByFieldId=false"),
+        )
+        .await;
+        let body = br#"{"pageSize":10,"fields":["Name"],"sort":[{"field":"Name","direction":"desc"}],"filterByFormula":"{Name}='a'"}"#;
+        let by_post = requests::records(
+            &base("appDemoBase000001"),
+            &table("Projects"),
+            &ListQuery::from_json(body, &[]).unwrap(),
+        );
+        keys.same(
+            "GET vs POST listRecords",
+            records("filterByFormula={Name}='a'&sort[0][direction]=desc&sort[0][field]=Name&fields[]=Name&pageSize=10"),
+            by_post,
+        )
+        .await;
+        keys.same(
+            "schema include[] order",
+            schema("appDemoBase000001", "include[]=a&include[]=b"),
+            schema("appDemoBase000001", "include[]=b&include[]=a&include[]=a"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_schema_invalidation_moves_only_that_bases_schema_key_on() {
+        let keys = Keys::new();
+        let (demo, other) = (schema("appDemoBase000001", ""), schema("appDemoBase000002", ""));
+        let (demo_before, other_before, records_before) =
+            (keys.of(&demo).await, keys.of(&other).await, keys.of(&records("")).await);
+        keys.0.invalidate_schema(&base("appDemoBase000001")).await;
+        assert_ne!(keys.of(&demo).await, demo_before);
+        assert_eq!(keys.of(&other).await, other_before);
+        assert_eq!(keys.of(&records("")).await, records_before, "records keep their cache");
+    }
+
+    #[tokio::test]
+    async fn a_base_invalidation_moves_every_table_read_of_that_base_on_but_not_its_schema() {
+        let keys = Keys::new();
+        let by_id = requests::records(&base("appDemoBase000001"), &table("tblProjects000001"), &list(""));
+        let reads = [records(""), record("recProj0000000001", ""), by_id];
+        let mut before = Vec::new();
+        for read in &reads {
+            before.push(keys.of(read).await);
+        }
+        let schema_before = keys.of(&schema("appDemoBase000001", "")).await;
+        let other_base = requests::records(&base("appDemoBase000002"), &table("Projects"), &list(""));
+        let other_before = keys.of(&other_base).await;
+        keys.0.invalidate_base(&base("appDemoBase000001")).await;
+        for (read, before) in reads.iter().zip(&before) {
+            assert_ne!(&keys.of(read).await, before);
+        }
+        assert_eq!(keys.of(&schema("appDemoBase000001", "")).await, schema_before);
+        assert_eq!(keys.of(&other_base).await, other_before);
+    }
+
+    #[test]
+    fn only_typecast_true_counts_as_a_typecast_write() {
+        assert!(typecasts(br#"{"fields":{},"typecast":true}"#));
+        assert!(!typecasts(br#"{"fields":{},"typecast":false}"#));
+        assert!(!typecasts(br#"{"fields":{"typecast":true}}"#));
+        assert!(!typecasts(b"not json"));
     }
 }

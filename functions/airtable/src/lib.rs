@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod metrics;
 pub mod query;
 pub mod requests;
+pub mod requests_more;
 pub mod routes;
 pub mod settings;
 pub mod upstream;

@@ -29,6 +29,7 @@ pub struct Metrics {
     limiter_waits: AtomicU64,
     limiter_wait_micros: AtomicU64,
     limiter_refusals: AtomicU64,
+    limiter_late: AtomicU64,
 }
 
 /// A point-in-time copy, for tests and dashboards.
@@ -42,6 +43,7 @@ pub struct Snapshot {
     pub upstream_429s: u64,
     pub upstream_errors: u64,
     pub limiter_refusals: u64,
+    pub limiter_late: u64,
 }
 
 impl Metrics {
@@ -92,6 +94,12 @@ impl Metrics {
         self.emit("LimiterRefusal", 1.0, "Count");
     }
 
+    /// A request woke too late for its slot and took a new one (the sliding-window guarantee).
+    pub fn limiter_late(&self) {
+        self.limiter_late.fetch_add(1, Ordering::Relaxed);
+        self.emit("LimiterLateSlot", 1.0, "Count");
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
@@ -103,6 +111,7 @@ impl Metrics {
             upstream_429s: read(&self.upstream_429s),
             upstream_errors: read(&self.upstream_errors),
             limiter_refusals: read(&self.limiter_refusals),
+            limiter_late: read(&self.limiter_late),
         }
     }
 
@@ -154,6 +163,11 @@ impl Metrics {
             "airtable_limiter_refusals_total",
             "Requests refused because their slot was too far away.",
             &[("", read(&self.limiter_refusals))],
+        );
+        counter(
+            "airtable_limiter_late_slots_total",
+            "Upstream slots given up because the request woke too late for them.",
+            &[("", read(&self.limiter_late))],
         );
         let wait = read(&self.limiter_wait_micros) as f64 / 1e6;
         out.push_str(&format!(

@@ -19,7 +19,10 @@ pub fn bases(offset: Option<String>) -> Read {
     Read { kind: Kind::Bases, base: None, table: None, segments: segments(&["v0", "meta", "bases"]), query }
 }
 
-pub fn schema(base: &BaseId, query: Vec<(String, String)>) -> Read {
+/// A base's schema; `query` holds `include[]` values, whose order and repetition do not change the answer.
+pub fn schema(base: &BaseId, mut query: Vec<(String, String)>) -> Read {
+    query.sort();
+    query.dedup();
     Read {
         kind: Kind::Schema,
         base: Some(base.clone()),

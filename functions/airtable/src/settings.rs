@@ -10,6 +10,10 @@ use secrecy::SecretString;
 pub struct AirtableSettings {
     /// `AIRTABLE_ENDPOINT_URL` (default `https://api.airtable.com`).
     pub endpoint_url: String,
+    /// `AIRTABLE_CONTENT_URL`: where uploadAttachment goes (Airtable serves it on
+    /// `https://content.airtable.com`). Unset: that host when the endpoint is Airtable's, else the endpoint
+    /// itself (an emulator serves both) — see [`AirtableSettings::content_url`].
+    pub content_url: Option<String>,
     /// `AIRTABLE_API_KEY`: the platform's Airtable token (on AWS, resolved from Secrets Manager).
     pub api_key: Option<SecretString>,
     /// `AIRTABLE_TIMEOUT_MS` (8000): one upstream attempt, connection included.
@@ -23,6 +27,10 @@ pub struct AirtableSettings {
     /// instance sharing the cache.
     pub base_rps: f64,
     pub token_rps: f64,
+    /// `AIRTABLE_LIMITER_MARGIN_MS` (80): the limiter guarantees at most `base_rps` requests in any
+    /// sliding window of 1 s + this margin, which absorbs jitter between a slot and the request's arrival
+    /// at Airtable (see `limiter.rs`). Half of it bounds the lateness a request may have against its slot.
+    pub limiter_margin: Duration,
     /// `AIRTABLE_LIMITER_MAX_WAIT_MS` (15000): how long a request may queue for its upstream slot before
     /// the client gets 429 + Retry-After instead.
     pub max_wait: Duration,
@@ -65,12 +73,14 @@ impl AirtableSettings {
     pub fn new(endpoint_url: impl Into<String>, api_key: Option<SecretString>) -> Self {
         Self {
             endpoint_url: endpoint_url.into(),
+            content_url: None,
             api_key,
             timeout: Duration::from_secs(8),
             connect_timeout: Duration::from_secs(2),
             max_retries: 2,
             base_rps: 5.0,
             token_rps: 50.0,
+            limiter_margin: Duration::from_millis(80),
             max_wait: Duration::from_secs(15),
             penalty: Duration::from_secs(30),
             ttl: Ttls {
@@ -87,12 +97,14 @@ impl AirtableSettings {
         let d = Self::new("https://api.airtable.com", None);
         Ok(Self {
             endpoint_url: var("AIRTABLE_ENDPOINT_URL").unwrap_or(d.endpoint_url),
+            content_url: var("AIRTABLE_CONTENT_URL"),
             api_key: secret("AIRTABLE_API_KEY"),
             timeout: millis("AIRTABLE_TIMEOUT_MS", d.timeout)?,
             connect_timeout: millis("AIRTABLE_CONNECT_TIMEOUT_MS", d.connect_timeout)?,
             max_retries: parse_or("AIRTABLE_MAX_RETRIES", d.max_retries)?,
             base_rps: rate("AIRTABLE_BASE_RPS", d.base_rps)?,
             token_rps: rate("AIRTABLE_TOKEN_RPS", d.token_rps)?,
+            limiter_margin: millis("AIRTABLE_LIMITER_MARGIN_MS", d.limiter_margin)?,
             max_wait: millis("AIRTABLE_LIMITER_MAX_WAIT_MS", d.max_wait)?,
             penalty: secs("AIRTABLE_PENALTY_SECS", d.penalty)?,
             ttl: Ttls {
@@ -105,6 +117,18 @@ impl AirtableSettings {
         })
     }
 
+    /// Where uploadAttachment goes: `AIRTABLE_CONTENT_URL`, else Airtable's content host for Airtable's API
+    /// host, else the endpoint itself (an emulator or a proxy serves both).
+    pub fn content_url(&self) -> String {
+        if let Some(url) = &self.content_url {
+            return url.clone();
+        }
+        match self.endpoint_url.trim_end_matches('/') {
+            "https://api.airtable.com" => "https://content.airtable.com".into(),
+            other => other.into(),
+        }
+    }
+
     /// The token, or the error that names the missing variable.
     pub fn require_api_key(&self) -> Result<SecretString, ConfigError> {
         self.api_key.clone().ok_or_else(|| ConfigError::Missing { name: "AIRTABLE_API_KEY".into() })
@@ -113,5 +137,23 @@ impl AirtableSettings {
     /// The longest a read may hold the cross-instance fill lock: queueing, then every attempt.
     pub fn fill_budget(&self) -> Duration {
         self.max_wait + self.timeout * (self.max_retries + 1) + Duration::from_secs(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_go_to_airtables_content_host_or_to_the_emulator_itself() {
+        let airtable = "https://content.airtable.com";
+        assert_eq!(AirtableSettings::new("https://api.airtable.com", None).content_url(), airtable);
+        assert_eq!(AirtableSettings::new("https://api.airtable.com/", None).content_url(), airtable);
+        // The local runner points the endpoint at its emulator after reading the environment.
+        let mut settings = AirtableSettings::new("https://api.airtable.com", None);
+        settings.endpoint_url = "http://127.0.0.1:9".into();
+        assert_eq!(settings.content_url(), "http://127.0.0.1:9");
+        settings.content_url = Some("https://uploads.example".into());
+        assert_eq!(settings.content_url(), "https://uploads.example");
     }
 }

@@ -38,6 +38,8 @@ pub struct UpstreamRequest {
 pub struct Upstream {
     http: reqwest::Client,
     endpoint: Url,
+    /// Where uploadAttachment goes (`AIRTABLE_CONTENT_URL`).
+    content: Url,
     timeout: Duration,
     max_retries: u32,
     limiter: Limiter,
@@ -47,16 +49,27 @@ pub struct Upstream {
 impl Upstream {
     pub fn new(settings: &AirtableSettings, limiter: Limiter, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let endpoint = Url::parse(&settings.endpoint_url).context("AIRTABLE_ENDPOINT_URL is not a valid URL")?;
+        let content = Url::parse(&settings.content_url()).context("AIRTABLE_CONTENT_URL is not a valid URL")?;
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .user_agent(concat!("pyairtable-serverless-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("Failed to build the Airtable HTTP client")?;
-        Ok(Self { http, endpoint, timeout: settings.timeout, max_retries: settings.max_retries, limiter, metrics })
+        Ok(Self {
+            http,
+            endpoint,
+            content,
+            timeout: settings.timeout,
+            max_retries: settings.max_retries,
+            limiter,
+            metrics,
+        })
     }
 
     fn url(&self, request: &UpstreamRequest) -> anyhow::Result<Url> {
-        let mut url = self.endpoint.clone();
+        // Airtable serves uploadAttachment on its content host, everything else on the API host.
+        let uploads = request.segments.last().is_some_and(|s| s == "uploadAttachment");
+        let mut url = if uploads { self.content.clone() } else { self.endpoint.clone() };
         url.path_segments_mut()
             .map_err(|()| anyhow::anyhow!("AIRTABLE_ENDPOINT_URL cannot carry a path"))?
             .pop_if_empty()
@@ -117,7 +130,12 @@ impl Upstream {
         let response = builder.send().await.map_err(unavailable)?;
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let body = response.bytes().await.map_err(unavailable)?;
-        if status.is_success() { Ok(body) } else { Err(GatewayError::Upstream { status, body }) }
+        if status.is_success() {
+            return Ok(body);
+        }
+        // After a 429 the base is penalised: the gateway sends nothing to it until the penalty ends.
+        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS).then(|| self.limiter.penalty());
+        Err(GatewayError::Upstream { status, body, retry_after })
     }
 
     async fn note_failure(&self, error: &GatewayError, request: &UpstreamRequest) {
@@ -146,4 +164,32 @@ impl Upstream {
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(100 * 2u64.pow(attempt.saturating_sub(1).min(4))).min(Duration::from_secs(2));
     base + base.mul_f64(rand::rng().random_range(0.0..0.5))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use storage::cache::embedded::MemoryCache;
+
+    use super::*;
+
+    #[test]
+    fn upload_attachment_goes_to_the_content_host_and_the_rest_to_the_api() {
+        let settings = AirtableSettings::new("https://api.airtable.com", None);
+        let metrics = Metrics::local();
+        let limiter = Limiter::new(Arc::new(MemoryCache::new()), "t-", &settings, metrics.clone());
+        let upstream = Upstream::new(&settings, limiter, metrics).unwrap();
+        let request = |segments: &[&str]| UpstreamRequest {
+            method: Method::POST,
+            segments: segments.iter().map(|s| s.to_string()).collect(),
+            query: Vec::new(),
+            body: None,
+            base: None,
+            read: false,
+        };
+        let upload = upstream.url(&request(&["v0", "appA", "recB", "Files", "uploadAttachment"])).unwrap();
+        assert_eq!(upload.as_str(), "https://content.airtable.com/v0/appA/recB/Files/uploadAttachment");
+        let create = upstream.url(&request(&["v0", "appA", "My Table"])).unwrap();
+        assert_eq!(create.as_str(), "https://api.airtable.com/v0/appA/My%20Table");
+    }
 }

@@ -11,7 +11,9 @@ impl ListQuery {
         #[derive(Deserialize, Default)]
         #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
         struct Body {
+            #[serde(deserialize_with = "whole_number")]
             page_size: Option<u32>,
+            #[serde(deserialize_with = "whole_number")]
             max_records: Option<u32>,
             offset: Option<String>,
             fields: Option<Vec<String>>,
@@ -55,5 +57,35 @@ impl ListQuery {
             record_metadata: body.record_metadata.unwrap_or_default(),
         }
         .check()
+    }
+}
+
+/// A JSON number that is a whole number in u32's range: `64` and `64.0` alike (JSON Schema's `integer`
+/// admits both, and so does Airtable, whose clients are JavaScript).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else { return Ok(None) };
+    let whole = number.as_u64().or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+    match whole.and_then(|n| u32::try_from(n).ok()) {
+        Some(n) => Ok(Some(n)),
+        None => Err(serde::de::Error::custom(format!("expected a whole number from 0 to {}, not {number}", u32::MAX))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_whole_number_may_be_written_as_a_float() {
+        for body in [r#"{"maxRecords": 64.0, "pageSize": 10}"#, r#"{"maxRecords": 64, "pageSize": 1e1}"#] {
+            let query = ListQuery::from_json(body.as_bytes(), &[]).unwrap();
+            assert_eq!((query.max_records, query.page_size), (Some(64), Some(10)), "{body}");
+        }
+        for body in
+            [r#"{"maxRecords": 64.5}"#, r#"{"maxRecords": -1}"#, r#"{"maxRecords": 1e20}"#, r#"{"pageSize": "5"}"#]
+        {
+            assert!(ListQuery::from_json(body.as_bytes(), &[]).is_err(), "{body}");
+        }
     }
 }

@@ -16,6 +16,35 @@ pub use render::RenderOptions;
 #[error("{0}")]
 pub struct QueryError(pub String);
 
+/// How Airtable begins the message of every `INVALID_FILTER_BY_FORMULA` refusal.
+pub const INVALID_FORMULA: &str = "The formula for filtering records is invalid";
+
+impl QueryError {
+    /// Airtable's error type for this refusal: `INVALID_FILTER_BY_FORMULA` for a formula the gateway
+    /// refuses before forwarding, `INVALID_REQUEST_UNKNOWN` for anything else.
+    pub fn kind(&self) -> &'static str {
+        if self.0.starts_with(INVALID_FORMULA) { "INVALID_FILTER_BY_FORMULA" } else { "INVALID_REQUEST_UNKNOWN" }
+    }
+
+    fn formula(reason: impl std::fmt::Display) -> Self {
+        QueryError(format!("{INVALID_FORMULA}: {reason}"))
+    }
+}
+
+/// The longest `filterByFormula` forwarded, in characters — the bound the Airtable emulator applies too.
+/// Airtable refuses request URLs beyond 16,000 characters, and the gateway forwards the formula in the
+/// query string, so nothing longer could succeed upstream; refusing it here keeps it from spending one of
+/// the base's five requests a second.
+pub const MAX_FORMULA_CHARS: usize = 16_384;
+
+/// Refuses a formula longer than [`MAX_FORMULA_CHARS`] (for a formula the gateway combines itself too).
+pub fn check_formula(formula: Option<&str>) -> Result<(), QueryError> {
+    if formula.is_some_and(|f| f.chars().nth(MAX_FORMULA_CHARS).is_some()) {
+        return Err(QueryError::formula(format!("the formula is longer than {MAX_FORMULA_CHARS} characters")));
+    }
+    Ok(())
+}
+
 pub(crate) fn bad(message: impl Into<String>) -> QueryError {
     QueryError(message.into())
 }
@@ -89,6 +118,7 @@ impl ListQuery {
     }
 
     fn check(mut self) -> Result<Self, QueryError> {
+        check_formula(self.filter_by_formula.as_deref())?;
         if self.page_size.is_some_and(|n| !(1..=100).contains(&n)) {
             return Err(bad("pageSize must be from 1 to 100"));
         }
@@ -197,5 +227,36 @@ mod tests {
             assert!(ListQuery::from_pairs(&parse_pairs(Some(q)), strict).is_err(), "{q}");
         }
         assert!(ListQuery::from_json(br#"{"unknown": 1}"#, &[]).is_err());
+    }
+
+    #[test]
+    fn a_formula_longer_than_airtable_could_take_is_refused_as_an_invalid_formula() {
+        let longest = format!("LEN('{}')>0", "x".repeat(MAX_FORMULA_CHARS - 9));
+        assert_eq!(longest.chars().count(), MAX_FORMULA_CHARS);
+        let too_long = format!("{longest} ");
+        let encoded =
+            |f: &str| form_urlencoded::Serializer::new(String::new()).append_pair("filterByFormula", f).finish();
+
+        let query = ListQuery::from_pairs(&parse_pairs(Some(&encoded(&longest))), strict).unwrap();
+        assert_eq!(query.filter_by_formula.as_deref(), Some(longest.as_str()));
+        let body = serde_json::json!({ "filterByFormula": longest }).to_string();
+        assert!(ListQuery::from_json(body.as_bytes(), &[]).is_ok());
+
+        let refused = [
+            ListQuery::from_pairs(&parse_pairs(Some(&encoded(&too_long))), strict).unwrap_err(),
+            ListQuery::from_json(serde_json::json!({ "filterByFormula": too_long }).to_string().as_bytes(), &[])
+                .unwrap_err(),
+        ];
+        for error in refused {
+            assert_eq!(error.kind(), "INVALID_FILTER_BY_FORMULA");
+            assert!(error.0.starts_with("The formula for filtering records is invalid: "), "{}", error.0);
+            assert!(error.0.contains("16384"), "{}", error.0);
+        }
+        // Characters, not bytes: a formula of multi-byte text at the bound is still accepted.
+        let wide = format!("'{}'", "é".repeat(MAX_FORMULA_CHARS - 2));
+        assert!(
+            ListQuery::from_json(serde_json::json!({ "filterByFormula": wide }).to_string().as_bytes(), &[]).is_ok()
+        );
+        assert_eq!(bad("pageSize must be from 1 to 100").kind(), "INVALID_REQUEST_UNKNOWN");
     }
 }

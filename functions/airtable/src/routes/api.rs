@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::respond::{cached_json, freshness, json as json_response};
+use super::v0::reads::AirtableRecordMetadata;
 use super::{base_id, record_id, table_ref};
 use crate::gateway::Gateway;
 use crate::query::{ListQuery, QueryError, RenderOptions, parse_pairs};
@@ -25,15 +26,29 @@ fn invalid_query(e: QueryError) -> ApiError {
 
 /// Bases visible to the platform's credential: Airtable's `{bases, offset?}`.
 #[utoipa::path(get, path = "/api/v1/airtable/bases", tag = "airtable",
-    params(("offset" = Option<String>, Query, description = "The offset of the previous page")),
-    responses((status = 200, description = "Airtable's list of bases; header X-Cache says HIT, MISS, STALE or BYPASS")))]
+    params(
+        ("offset" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses(
+        (status = 200, description = "Airtable's `{bases, offset?}`", headers(("X-Cache" = String, description = "HIT, MISS, STALE or BYPASS"))),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it and no cached copy can answer", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn list_bases(
     State(gateway): State<Gateway>,
     caller: Caller,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let offset = parse_pairs(query.as_deref()).into_iter().find(|(k, _)| k == "offset").map(|(_, v)| v);
+    let offset = parse_pairs(query.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "offset")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty());
     let outcome =
         gateway.read(&caller, requests::bases(offset), freshness(&headers)).await.map_err(|e| e.to_api_error())?;
     Ok(cached_json(&outcome, outcome.body.clone()))
@@ -41,8 +56,19 @@ pub async fn list_bases(
 
 /// One base (`{id, name, permissionLevel}`), from the cached list of bases.
 #[utoipa::path(get, path = "/api/v1/airtable/bases/{baseId}", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…")),
-    responses((status = 200, description = "The base"), (status = 404, description = "No such base")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+    ),
+    responses(
+        (status = 200, description = "The base (`{id, name, permissionLevel}`)", headers(("X-Cache" = String, description = "HIT, MISS, STALE or BYPASS"))),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it and no cached copy can answer", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn get_base(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -70,8 +96,19 @@ pub async fn get_base(
 
 /// A base's tables with their fields and views: Airtable's `{tables}`.
 #[utoipa::path(get, path = "/api/v1/airtable/bases/{baseId}/tables", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…")),
-    responses((status = 200, description = "The base's schema")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+    ),
+    responses(
+        (status = 200, description = "The base's schema: Airtable's `{tables}`", headers(("X-Cache" = String, description = "HIT, MISS, STALE or BYPASS"))),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it and no cached copy can answer", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn list_tables(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -88,8 +125,20 @@ pub async fn list_tables(
 
 /// One table's schema, by id or by name.
 #[utoipa::path(get, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name")),
-    responses((status = 200, description = "The table"), (status = 404, description = "No such table")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    responses(
+        (status = 200, description = "The table", headers(("X-Cache" = String, description = "HIT, MISS, STALE or BYPASS"))),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it and no cached copy can answer", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn get_table(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -116,14 +165,34 @@ pub async fn get_table(
 /// Lists records with every parameter Airtable takes, plus `filter[Field]=value` (exact matches,
 /// combined with `filterByFormula`; values are escaped, so they cannot alter the formula).
 #[utoipa::path(get, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name"),
-        ("pageSize" = Option<u32>, Query, description = "1–100"), ("maxRecords" = Option<u32>, Query, description = "Cap over all pages"),
-        ("offset" = Option<String>, Query, description = "From the previous page"), ("fields[]" = Option<Vec<String>>, Query, description = "Fields to return"),
-        ("sort[0][field]" = Option<String>, Query, description = "Sort field (more: sort[1]…)"), ("sort[0][direction]" = Option<String>, Query, description = "asc or desc"),
-        ("view" = Option<String>, Query, description = "View name or id"), ("filterByFormula" = Option<String>, Query, description = "Airtable formula"),
-        ("cellFormat" = Option<String>, Query, description = "json or string"), ("timeZone" = Option<String>, Query, description = "For cellFormat=string"),
-        ("userLocale" = Option<String>, Query, description = "For cellFormat=string"), ("returnFieldsByFieldId" = Option<bool>, Query, description = "Key fields by id")),
-    responses((status = 200, description = "Airtable's `{records, offset?}`; X-Cache says HIT, MISS, STALE or BYPASS")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("pageSize" = Option<u32>, Query, description = "Records per page", minimum = 1, maximum = 100),
+        ("maxRecords" = Option<u32>, Query, description = "Cap over all pages", minimum = 1),
+        ("offset" = Option<String>, Query, description = "From the previous page"),
+        ("view" = Option<String>, Query, description = "A view's name or id"),
+        ("fields[]" = Option<Vec<String>>, Query, description = "Fields to return"),
+        ("sort[0][field]" = Option<String>, Query, description = "Sort field (more: sort[1]…)"),
+        ("sort[0][direction]" = Option<String>, Query, description = "`asc` (default) or `desc`", pattern = "^(asc|desc)$"),
+        ("filterByFormula" = Option<String>, Query, description = "An Airtable formula; with the filter[…] conditions at most 16384 characters", max_length = 16384),
+        ("recordMetadata[]" = Option<Vec<AirtableRecordMetadata>>, Query, description = "`commentCount`"),
+        ("cellFormat" = Option<String>, Query, description = "`json` (default) or `string` (then timeZone and userLocale are required)", pattern = "^(json|string)$"),
+        ("timeZone" = Option<String>, Query, description = "For cellFormat=string, e.g. `Europe/Paris`"),
+        ("userLocale" = Option<String>, Query, description = "For cellFormat=string, e.g. `en-gb`"),
+        ("returnFieldsByFieldId" = Option<bool>, Query, description = "Key fields by id instead of name"),
+        ("filter[Field]" = Option<String>, Query, description = "Exact match on a field (any field name in the brackets), combined with filterByFormula"),
+    ),
+    responses(
+        (status = 200, description = "Airtable's `{records, offset?}`", headers(("X-Cache" = String, description = "HIT, MISS, STALE or BYPASS"))),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it and no cached copy can answer", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn list_records(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -144,7 +213,11 @@ pub async fn list_records(
         }
     })
     .map_err(invalid_query)?;
+    if list.max_records == Some(0) {
+        return Err(invalid_query(QueryError("maxRecords must be at least 1".into())));
+    }
     list.filter_by_formula = formula::both(list.filter_by_formula.as_deref(), formula::all_equal(&matches));
+    crate::query::check_formula(list.filter_by_formula.as_deref()).map_err(invalid_query)?;
     let outcome = gateway
         .read(&caller, requests::records(&base, &table, &list), freshness(&headers))
         .await
@@ -165,8 +238,21 @@ pub struct NewRecord {
 
 /// Creates one record: Airtable's record, 201.
 #[utoipa::path(post, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name")),
-    request_body = NewRecord, responses((status = 201, description = "The created record")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body = NewRecord,
+    responses(
+        (status = 201, description = "The created record"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn create_record(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -182,8 +268,25 @@ pub async fn create_record(
 
 /// One record (`cellFormat`, `timeZone`, `userLocale`, `returnFieldsByFieldId` apply).
 #[utoipa::path(get, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/{recordId}", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name"), ("recordId" = String, Path, description = "rec…")),
-    responses((status = 200, description = "The record; X-Cache says HIT, MISS, STALE or BYPASS"), (status = 404, description = "No such record")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("recordId" = String, Path, description = "The record (rec…)", pattern = "^rec[A-Za-z0-9]{14}$"),
+        ("cellFormat" = Option<String>, Query, description = "`json` (default) or `string` (then timeZone and userLocale are required)", pattern = "^(json|string)$"),
+        ("timeZone" = Option<String>, Query, description = "For cellFormat=string, e.g. `Europe/Paris`"),
+        ("userLocale" = Option<String>, Query, description = "For cellFormat=string, e.g. `en-gb`"),
+        ("returnFieldsByFieldId" = Option<bool>, Query, description = "Key fields by id instead of name"),
+    ),
+    responses(
+        (status = 200, description = "The record", headers(("X-Cache" = String, description = "HIT, MISS, STALE or BYPASS"))),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it and no cached copy can answer", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn get_record(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -213,8 +316,22 @@ pub struct RecordChanges {
 
 /// Updates one record: merges `fields` (or replaces the record with `replace: true`).
 #[utoipa::path(patch, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/{recordId}", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name"), ("recordId" = String, Path, description = "rec…")),
-    request_body = RecordChanges, responses((status = 200, description = "The updated record")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("recordId" = String, Path, description = "The record (rec…)", pattern = "^rec[A-Za-z0-9]{14}$"),
+    ),
+    request_body = RecordChanges,
+    responses(
+        (status = 200, description = "The updated record"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn update_record(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -231,8 +348,21 @@ pub async fn update_record(
 
 /// Deletes one record: `{id, deleted: true}`.
 #[utoipa::path(delete, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/{recordId}", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name"), ("recordId" = String, Path, description = "rec…")),
-    responses((status = 200, description = "Deleted")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("recordId" = String, Path, description = "The record (rec…)", pattern = "^rec[A-Za-z0-9]{14}$"),
+    ),
+    responses(
+        (status = 200, description = "`{id, deleted: true}`"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn delete_record(
     State(gateway): State<Gateway>,
     caller: Caller,

@@ -38,6 +38,7 @@ pub struct BatchRecord {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Batch {
+    #[schema(min_items = 1, max_items = 1000)]
     pub records: Vec<BatchRecord>,
     #[serde(default)]
     pub typecast: bool,
@@ -45,6 +46,7 @@ pub struct Batch {
     #[serde(default)]
     pub replace: bool,
     /// Upserts only: the 1–3 fields that identify a record.
+    #[schema(min_items = 1, max_items = 3)]
     #[serde(default)]
     pub fields_to_merge_on: Option<Vec<String>>,
 }
@@ -52,7 +54,99 @@ pub struct Batch {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchDelete {
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<String>,
+}
+
+// What each batch operation takes, as the OpenAPI document describes it (the handlers read [`Batch`] and
+// check the same rules).
+
+/// An Airtable record id.
+#[derive(Deserialize, ToSchema)]
+#[schema(pattern = "^rec[A-Za-z0-9]{14}$")]
+#[allow(dead_code)]
+pub struct AirtableRecordId(String);
+
+/// A new record: its cells.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchNewRecord {
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+}
+
+/// A record to update: its id and the cells to change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchChangedRecord {
+    #[schema(pattern = "^rec[A-Za-z0-9]{14}$")]
+    id: String,
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+}
+
+/// A record to upsert: matched on `fieldsToMergeOn` (or by id, if given).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchUpsertRecord {
+    #[schema(pattern = "^rec[A-Za-z0-9]{14}$")]
+    #[serde(default)]
+    id: Option<String>,
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+}
+
+/// `POST …/records/batch`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchCreate {
+    #[schema(min_items = 1, max_items = 1000)]
+    records: Vec<BatchNewRecord>,
+    #[serde(default)]
+    typecast: bool,
+}
+
+/// `PATCH …/records/batch`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchUpdate {
+    #[schema(min_items = 1, max_items = 1000)]
+    records: Vec<BatchChangedRecord>,
+    #[serde(default)]
+    typecast: bool,
+    /// Replace whole records (PUT) instead of merging (PATCH).
+    #[serde(default)]
+    replace: bool,
+}
+
+/// `POST …/records/upsert`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchUpsert {
+    #[schema(min_items = 1, max_items = 1000)]
+    records: Vec<BatchUpsertRecord>,
+    /// The 1–3 fields that identify a record.
+    #[schema(min_items = 1, max_items = 3)]
+    fields_to_merge_on: Vec<String>,
+    #[serde(default)]
+    typecast: bool,
+    #[serde(default)]
+    replace: bool,
+}
+
+/// `POST …/records/delete`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchDeleteDoc {
+    #[schema(min_items = 1, max_items = 1000)]
+    ids: Vec<AirtableRecordId>,
 }
 
 fn check_size(n: usize) -> Result<(), ApiError> {
@@ -142,8 +236,21 @@ fn chunk_bodies(batch: &Batch, with_ids: bool) -> Result<Vec<Chunk>, ApiError> {
 
 /// Creates many records: `{records}` in the order given.
 #[utoipa::path(post, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/batch", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name")),
-    request_body = Batch, responses((status = 201, description = "The created records")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body = BatchCreate,
+    responses(
+        (status = 201, description = "The created records"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn create_many(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -166,8 +273,21 @@ pub async fn create_many(
 
 /// Updates many records by id: merges, or replaces with `replace: true`.
 #[utoipa::path(patch, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/batch", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name")),
-    request_body = Batch, responses((status = 200, description = "The updated records")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body = BatchUpdate,
+    responses(
+        (status = 200, description = "The updated records"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn update_many(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -187,8 +307,21 @@ pub async fn update_many(
 
 /// Creates or updates records matched on `fieldsToMergeOn` (Airtable's `performUpsert`).
 #[utoipa::path(post, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/upsert", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name")),
-    request_body = Batch, responses((status = 200, description = "`{records, createdRecords, updatedRecords}`")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body = BatchUpsert,
+    responses(
+        (status = 200, description = "`{records, createdRecords, updatedRecords}`"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn upsert_many(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -210,8 +343,21 @@ pub async fn upsert_many(
 
 /// Deletes many records by id: `{records: [{id, deleted}]}`.
 #[utoipa::path(post, path = "/api/v1/airtable/bases/{baseId}/tables/{tableId}/records/delete", tag = "airtable",
-    params(("baseId" = String, Path, description = "app…"), ("tableId" = String, Path, description = "tbl… or the table's name")),
-    request_body = BatchDelete, responses((status = 200, description = "The deleted records")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableId" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body = BatchDeleteDoc,
+    responses(
+        (status = 200, description = "The deleted records"),
+        (status = 400, description = "An invalid id, parameter or body"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn delete_many(
     State(gateway): State<Gateway>,
     caller: Caller,

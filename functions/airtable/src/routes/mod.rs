@@ -44,6 +44,29 @@ pub fn router(gateway: Gateway) -> OpenApiRouter {
             v0::writes::put_record,
             v0::writes::delete_record
         ))
+        .routes(routes!(v0::comments::list_comments, v0::comments::create_comment))
+        .routes(routes!(v0::comments::update_comment, v0::comments::delete_comment))
+        .routes(routes!(v0::webhooks::list_webhooks, v0::webhooks::create_webhook))
+        .routes(routes!(v0::webhooks::delete_webhook))
+        .routes(routes!(v0::webhooks::refresh_webhook))
+        .routes(routes!(v0::webhooks::enable_notifications))
+        .routes(routes!(v0::webhooks::list_payloads))
+        .routes(routes!(v0::meta::create_table))
+        .routes(routes!(v0::meta::update_table))
+        .routes(routes!(v0::meta::create_field))
+        .routes(routes!(v0::meta::update_field))
+        .routes(routes!(v0::upload::upload_attachment))
+        // airtable.js writes to `/v0/{base}/{table}/` (a trailing slash). API Gateway (REST) routes that to
+        // the `/v0/{baseId}/{tableIdOrName}` resource and passes the path on as sent, so the function serves
+        // it too — undocumented: it is not a route of its own at API Gateway.
+        .route(
+            "/v0/{baseId}/{tableIdOrName}/",
+            axum::routing::get(v0::reads::list_records)
+                .post(v0::writes::create_records)
+                .patch(v0::writes::patch_records)
+                .put(v0::writes::put_records)
+                .delete(v0::writes::delete_records),
+        )
         .with_state(gateway)
 }
 

@@ -2,7 +2,14 @@
 //! (`Api(key, endpoint_url=…)`) and airtable.js (`new Airtable({apiKey, endpointUrl})`) work unchanged
 //! with a platform API key or access token as the bearer. Reads go through the same cache as /api/v1.
 
+mod body;
+pub mod comments;
+pub mod meta;
 pub mod reads;
+#[cfg(test)]
+mod surface_tests;
+pub mod upload;
+pub mod webhooks;
 pub mod writes;
 
 use axum::http::StatusCode;
@@ -35,8 +42,9 @@ fn record(id: &str) -> Result<RecordId, GatewayError> {
     })
 }
 
+/// A parameter refused before going upstream, with Airtable's error type for it.
 fn refuse(e: QueryError) -> GatewayError {
-    GatewayError::invalid(e.0)
+    GatewayError::Invalid { status: StatusCode::UNPROCESSABLE_ENTITY, kind: e.kind(), message: e.0 }
 }
 
 fn unknown_parameter(key: &str) -> GatewayError {

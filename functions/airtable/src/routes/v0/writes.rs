@@ -5,7 +5,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use bytes::Bytes;
 use platform::Caller;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::{Answer, MAX_BATCH, checked, ids, invalid_records, missing_field, record, unknown_parameter};
 use crate::gateway::{Gateway, Write};
@@ -13,15 +15,111 @@ use crate::query::parse_pairs;
 use crate::requests;
 use crate::routes::respond::json;
 
+// The bodies, as the OpenAPI document describes them. The handlers check their shape (`checked`) and pass
+// them through; Airtable judges the cells.
+
+/// One record's cells: `{fields, typecast?, returnFieldsByFieldId?}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AirtableRecordWrite {
+    /// Cell values by field name or id.
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+    /// Let Airtable convert values (and add select options; the base's cached schema is then dropped).
+    #[serde(default)]
+    typecast: Option<bool>,
+    #[serde(default)]
+    return_fields_by_field_id: Option<bool>,
+}
+
+/// A new record in a batch: `{fields}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AirtableNewRecord {
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+}
+
+/// Up to ten new records: `{records, typecast?, returnFieldsByFieldId?}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AirtableNewRecords {
+    #[schema(min_items = 1, max_items = 10)]
+    records: Vec<AirtableNewRecord>,
+    #[serde(default)]
+    typecast: Option<bool>,
+    #[serde(default)]
+    return_fields_by_field_id: Option<bool>,
+}
+
+/// `POST /v0/{baseId}/{tableIdOrName}`: one record (`{fields}`) or up to ten (`{records}`).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum AirtableCreate {
+    One(AirtableRecordWrite),
+    Many(AirtableNewRecords),
+}
+
+/// A record of a batch update: its id (optional in an upsert) and the cells.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AirtableRecordChange {
+    #[schema(pattern = "^rec[A-Za-z0-9]{14}$")]
+    #[serde(default)]
+    id: Option<String>,
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+}
+
+/// Upsert: records are matched on these fields instead of by id.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AirtablePerformUpsert {
+    #[schema(min_items = 1, max_items = 3)]
+    fields_to_merge_on: Vec<String>,
+}
+
+/// `PATCH|PUT /v0/{baseId}/{tableIdOrName}`: up to ten records, by id or (with `performUpsert`) by fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AirtableRecordChanges {
+    #[schema(min_items = 1, max_items = 10)]
+    records: Vec<AirtableRecordChange>,
+    #[serde(default)]
+    perform_upsert: Option<AirtablePerformUpsert>,
+    #[serde(default)]
+    typecast: Option<bool>,
+    #[serde(default)]
+    return_fields_by_field_id: Option<bool>,
+}
+
 async fn write(gateway: &Gateway, caller: &Caller, write: Write) -> Answer {
     let answer = gateway.write(caller, write).await?;
     Ok(json(StatusCode::OK, answer))
 }
 
 #[utoipa::path(post, path = "/v0/{baseId}/{tableIdOrName}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name")),
-    request_body(content = String, content_type = "application/json", description = "`{fields}` or `{records}` (at most 10)"),
-    responses((status = 200, description = "The created record, or `{records}`")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body(content = AirtableCreate, content_type = "application/json", description = "`{fields, typecast?}` or `{records}` (at most 10)"),
+    responses(
+        (status = 200, description = "The created record, or `{records}`"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn create_records(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -51,9 +149,20 @@ async fn update_records(
 
 /// Updates up to 10 records (merging), or upserts them with `performUpsert`.
 #[utoipa::path(patch, path = "/v0/{baseId}/{tableIdOrName}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name")),
-    request_body(content = String, content_type = "application/json", description = "`{records, performUpsert?}`"),
-    responses((status = 200, description = "`{records}` (+ createdRecords/updatedRecords for an upsert)")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body(content = AirtableRecordChanges, content_type = "application/json", description = "`{records, performUpsert?, typecast?}`"),
+    responses(
+        (status = 200, description = "`{records}` (+ createdRecords/updatedRecords for an upsert)"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn patch_records(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -65,9 +174,20 @@ pub async fn patch_records(
 
 /// Replaces up to 10 records, or upserts them with `performUpsert`.
 #[utoipa::path(put, path = "/v0/{baseId}/{tableIdOrName}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name")),
-    request_body(content = String, content_type = "application/json", description = "`{records, performUpsert?}`"),
-    responses((status = 200, description = "`{records}` (+ createdRecords/updatedRecords for an upsert)")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+    ),
+    request_body(content = AirtableRecordChanges, content_type = "application/json", description = "`{records, performUpsert?, typecast?}`"),
+    responses(
+        (status = 200, description = "`{records}` (+ createdRecords/updatedRecords for an upsert)"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn put_records(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -79,8 +199,20 @@ pub async fn put_records(
 
 /// Deletes up to 10 records named by `records[]`.
 #[utoipa::path(delete, path = "/v0/{baseId}/{tableIdOrName}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name")),
-    responses((status = 200, description = "`{records: [{id, deleted}]}`")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("records[]" = Vec<String>, Query, description = "1 to 10 record ids (rec…)"),
+    ),
+    responses(
+        (status = 200, description = "`{records: [{id, deleted}]}`"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn delete_records(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -114,10 +246,21 @@ async fn update_record(
 }
 
 #[utoipa::path(patch, path = "/v0/{baseId}/{tableIdOrName}/{recordId}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name"),
-        ("recordId" = String, Path, description = "rec…")),
-    request_body(content = String, content_type = "application/json", description = "`{fields, typecast?}`"),
-    responses((status = 200, description = "The record, fields merged")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("recordId" = String, Path, description = "The record (rec…)", pattern = "^rec[A-Za-z0-9]{14}$"),
+    ),
+    request_body(content = AirtableRecordWrite, content_type = "application/json", description = "`{fields, typecast?}`"),
+    responses(
+        (status = 200, description = "The record, fields merged"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn patch_record(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -128,10 +271,21 @@ pub async fn patch_record(
 }
 
 #[utoipa::path(put, path = "/v0/{baseId}/{tableIdOrName}/{recordId}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name"),
-        ("recordId" = String, Path, description = "rec…")),
-    request_body(content = String, content_type = "application/json", description = "`{fields, typecast?}`"),
-    responses((status = 200, description = "The record, fields replaced")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("recordId" = String, Path, description = "The record (rec…)", pattern = "^rec[A-Za-z0-9]{14}$"),
+    ),
+    request_body(content = AirtableRecordWrite, content_type = "application/json", description = "`{fields, typecast?}`"),
+    responses(
+        (status = 200, description = "The record, fields replaced"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn put_record(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -142,9 +296,20 @@ pub async fn put_record(
 }
 
 #[utoipa::path(delete, path = "/v0/{baseId}/{tableIdOrName}/{recordId}", tag = "airtable-v0",
-    params(("baseId" = String, Path, description = "app…"), ("tableIdOrName" = String, Path, description = "tbl… or the table's name"),
-        ("recordId" = String, Path, description = "rec…")),
-    responses((status = 200, description = "`{id, deleted: true}`")))]
+    params(
+        ("baseId" = String, Path, description = "The base (app…)", pattern = "^app[A-Za-z0-9]{14}$"),
+        ("tableIdOrName" = String, Path, description = "The table: its id (tbl…) or name (not blank, no control characters)", min_length = 1, max_length = 255, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"),
+        ("recordId" = String, Path, description = "The record (rec…)", pattern = "^rec[A-Za-z0-9]{14}$"),
+    ),
+    responses(
+        (status = 200, description = "`{id, deleted: true}`"),
+        (status = 404, description = "No such base, table or record"),
+        (status = 422, description = "A parameter or body Airtable refuses (with its error type)"),
+        (status = 429, description = "The base's request budget is spent, or Airtable rate-limited it", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "Airtable could not be reached, or failed"),
+        (status = 503, description = "Airtable is unavailable, or the gateway has no Airtable credential"),
+        (status = 504, description = "Airtable did not answer in time"),
+    ))]
 pub async fn delete_record(
     State(gateway): State<Gateway>,
     caller: Caller,
@@ -152,4 +317,70 @@ pub async fn delete_record(
 ) -> Answer {
     let ((base, table), id) = (ids(&base, &table)?, record(&id)?);
     write(&gateway, &caller, requests::write(Method::DELETE, &base, &table, Some(&id), Vec::new(), None)).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use airtable_emulator::{DEV_TOKEN, Emulator};
+    use axum::body::Body;
+    use axum::http::Request;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+    use lambda_http::request::RequestContext;
+    use platform::caller::AuthType;
+    use secrecy::SecretString;
+    use serde_json::json;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{AirtableSettings, Metrics, PlatformCredential};
+
+    /// On Lambda, API Gateway routes `/v0/{base}/{table}/` to the `/v0/{baseId}/{tableIdOrName}` resource and
+    /// passes the path on as sent (with its slash): the function answers it as Airtable does.
+    #[tokio::test]
+    async fn airtable_js_trailing_slash_paths_are_served_as_on_lambda() {
+        let running =
+            airtable_emulator::spawn(Emulator::demo(DEV_TOKEN.into()), ([127, 0, 0, 1], 0).into()).await.unwrap();
+        let settings = AirtableSettings::new(running.url(), Some(SecretString::from(DEV_TOKEN)));
+        let cache = Arc::new(storage::cache::embedded::MemoryCache::new());
+        let credentials = Arc::new(PlatformCredential::new(SecretString::from(DEV_TOKEN)));
+        let gateway = Gateway::new(&settings, cache, "t-", credentials, Metrics::local()).unwrap();
+        let (router, _) = crate::routes::router(gateway).split_for_parts();
+        let app = platform::app::finish(router, &platform::config::HttpSettings::default());
+        let caller = Caller {
+            user_id: "usr-1".into(),
+            tenant_id: "t1".into(),
+            roles: vec!["member".into()],
+            session_id: "s1".into(),
+            auth_type: AuthType::ApiKey,
+        };
+        let call = |method: &str, path: String, body: serde_json::Value| {
+            let mut context = ApiGatewayProxyRequestContext::default();
+            context.authorizer.fields = caller.to_context().into_iter().collect();
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            request.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
+            app.clone().oneshot(request)
+        };
+        let base = airtable_emulator::seed::DEMO_BASE;
+        let created =
+            call("POST", format!("/v0/{base}/Projects/"), json!({"fields": {"Name": "Slash"}})).await.unwrap();
+        assert_eq!(created.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(created.into_body(), usize::MAX).await.unwrap();
+        let id = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+        let patch = json!({"records": [{"id": id, "fields": {"Priority": 2}}]});
+        assert_eq!(
+            call("PATCH", format!("/v0/{base}/Projects/"), patch.clone()).await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(call("PUT", format!("/v0/{base}/Projects/"), patch).await.unwrap().status(), StatusCode::OK);
+        let listed = call("POST", format!("/v0/{base}/Projects/listRecords"), json!({"method": "post", "pageSize": 1}));
+        assert_eq!(listed.await.unwrap().status(), StatusCode::OK);
+    }
 }
