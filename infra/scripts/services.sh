@@ -32,6 +32,23 @@ ensure_venv() {
   fi
 }
 
+# airtable.js for the client suite (tests/node): `npm ci` from the committed lock file, again only when the lock
+# file changed since the last install. Without node/npm nothing is installed (the suite's test then says so).
+ensure_node_modules() {
+  local dir="$root/tests/node"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm not found: skipping npm ci in tests/node (the airtable.js suite needs node >= 18 and npm)"
+    return 0
+  fi
+  if [ ! -f "$dir/node_modules/.installed" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.installed" ] \
+    || [ "$dir/package.json" -nt "$dir/node_modules/.installed" ]; then
+    log "installing tests/node dependencies with npm ci"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+    touch "$dir/node_modules/.installed"
+  fi
+}
+
 ensure_redis() {
   if command -v redis-server >/dev/null 2>&1; then return; fi
   if [ "$(id -u)" = 0 ]; then
@@ -54,6 +71,7 @@ wait_for() { # name, command...
 
 start() {
   ensure_venv
+  ensure_node_modules
   ensure_redis
   local moto_port redis_port
   run=$(mktemp -d "$work/run.XXXXXX")
@@ -88,7 +106,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  install) ensure_venv; ensure_redis ;;
+  install) ensure_venv; ensure_node_modules; ensure_redis ;;
   venv) ensure_venv ;;
   *) echo "usage: $0 start|stop|install|venv" >&2; exit 2 ;;
 esac

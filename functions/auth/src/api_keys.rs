@@ -24,8 +24,16 @@ const MAX_LIFETIME_DAYS: u32 = 365;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// 1 to 100 characters as sent, not blank, no control characters except surrounding whitespace (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
     /// 1 to 365; omitted: the key does not expire.
+    #[schema(minimum = 1, maximum = 365)]
+    #[serde(default, deserialize_with = "platform::json::optional_whole_number")]
     pub expires_in_days: Option<u32>,
 }
 
@@ -90,7 +98,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     require_session(&caller)?;
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty() || body.name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(ApiError::bad_request("invalid_name", "name must be 1 to 100 characters"));
     }
     let days = body.expires_in_days;

@@ -23,10 +23,22 @@ use crate::state::{AuthState, SharedState};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    /// `local@domain` (dot-atom local part, letters, digits and hyphens in the domain); case is ignored.
+    #[schema(format = Email, min_length = 5, max_length = 254)]
     pub email: String,
-    #[schema(value_type = String, format = Password)]
+    /// 8 characters or more, at most 72 bytes; not a well-known password, nor the email or its local part.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 72)]
     pub password: SecretString,
+    /// At most 100 characters, none of them control characters except surrounding whitespace (trimmed).
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub first_name: Option<String>,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub last_name: Option<String>,
 }
 
@@ -53,8 +65,8 @@ pub async fn register(
 ) -> ApiResult<Response> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
     let password = Password::parse(body.password, Some(&email)).map_err(weak_password)?;
-    let first_name = parse_name("first_name", body.first_name.as_deref()).map_err(invalid_profile)?;
-    let last_name = parse_name("last_name", body.last_name.as_deref()).map_err(invalid_profile)?;
+    let first_name = name("first_name", body.first_name.as_deref()).map_err(invalid_profile)?;
+    let last_name = name("last_name", body.last_name.as_deref()).map_err(invalid_profile)?;
 
     let user = create_account(&state, &email, &password, (first_name, last_name), ROLE_TENANT_ADMIN).await?;
     let tokens = sessions::start(&state, &user).await?;
@@ -95,6 +107,18 @@ pub(crate) async fn create_account(
 
 pub(crate) fn weak_password(problem: PasswordProblem) -> ApiError {
     ApiError::bad_request("weak_password", problem.to_string())
+}
+
+/// The most characters a name may have as sent (surrounding whitespace included): the schema's `maxLength`.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A first or last name: at most [`MAX_NAME_CHARS`] as sent, then identity's rules (trimmed, no control
+/// characters, blank means none).
+pub fn name(field: &'static str, raw: Option<&str>) -> Result<Option<String>, ProfileProblem> {
+    if raw.is_some_and(|r| r.chars().count() > MAX_NAME_CHARS) {
+        return Err(ProfileProblem::InvalidName(field));
+    }
+    parse_name(field, raw)
 }
 
 fn invalid_profile(problem: ProfileProblem) -> ApiError {

@@ -11,7 +11,7 @@ use crate::view::{UserList, UserView};
 /// List users, oldest first.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     params(
-        ("limit" = Option<usize>, Query, description = "1 to 100 (default 20)"),
+        ("limit" = Option<usize>, Query, description = "1 to 100 (default 20)", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses(

@@ -2,7 +2,7 @@
 //! client read, admin-only roles and status, an email change that keeps emails unique.
 
 use events::{Action, AuditEvent, Origin};
-use identity::profile::{parse_name, parse_roles};
+use identity::profile::{ProfileProblem, parse_name, parse_roles};
 use identity::{Email, StoreFailure, User, UserStatus};
 use platform::{ApiError, ApiResult, Caller};
 use serde::Deserialize;
@@ -14,16 +14,58 @@ use crate::UsersState;
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// The `version` from the read this update is based on (required: no lost updates).
+    #[serde(deserialize_with = "platform::json::whole_number")]
     pub version: u64,
+    /// `local@domain` (dot-atom local part, letters, digits and hyphens in the domain); case is ignored.
+    #[schema(format = Email, min_length = 5, max_length = 254)]
     pub email: Option<String>,
-    /// Empty clears the name.
+    /// At most 100 characters, no control characters except surrounding whitespace (trimmed); blank clears
+    /// the name.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub first_name: Option<String>,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x1f\x7f-\x9f]*[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub last_name: Option<String>,
-    /// Admins only.
+    /// Admins only. None at all means a plain `member`.
+    #[schema(value_type = Option<Vec<Role>>)]
     pub roles: Option<Vec<String>>,
-    /// Admins only: `active` or `disabled`.
-    #[schema(value_type = Option<String>)]
+    /// Admins only.
+    #[schema(value_type = Option<Status>)]
     pub status: Option<UserStatus>,
+}
+
+/// A role (`platform_admin`: granted and removed by the platform admin only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum Role {
+    Member,
+    TenantAdmin,
+    PlatformAdmin,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum Status {
+    Active,
+    Disabled,
+}
+
+/// The most characters a name may have as sent (surrounding whitespace included): the schema's `maxLength`.
+const MAX_NAME_CHARS: usize = 100;
+
+/// A first or last name: at most [`MAX_NAME_CHARS`] as sent, then identity's rules.
+fn name(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
+    if raw.is_some_and(|r| r.chars().count() > MAX_NAME_CHARS) {
+        return Err(invalid(ProfileProblem::InvalidName(field)));
+    }
+    parse_name(field, raw).map_err(invalid)
 }
 
 fn invalid(e: impl ToString) -> ApiError {
@@ -51,11 +93,11 @@ pub async fn apply(
         changed.push("email");
     }
     if body.first_name.is_some() {
-        next.first_name = parse_name("first_name", body.first_name.as_deref()).map_err(invalid)?;
+        next.first_name = name("first_name", body.first_name.as_deref())?;
         changed.push("first_name");
     }
     if body.last_name.is_some() {
-        next.last_name = parse_name("last_name", body.last_name.as_deref()).map_err(invalid)?;
+        next.last_name = name("last_name", body.last_name.as_deref())?;
         changed.push("last_name");
     }
     if (body.roles.is_some() || body.status.is_some()) && !caller.is_tenant_admin() {
@@ -91,4 +133,37 @@ pub async fn apply(
         .detail("fields", changed);
     state.events.publish(event).await;
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    fn documented(schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) -> Vec<String> {
+        let value = serde_json::to_value(schema).unwrap();
+        value["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn the_documented_roles_and_statuses_are_the_ones_the_server_accepts() {
+        assert_eq!(documented(Role::schema()), identity::profile::ROLES);
+        let statuses = documented(Status::schema());
+        for status in &statuses {
+            serde_json::from_value::<UserStatus>(serde_json::json!(status)).unwrap();
+        }
+        assert_eq!(statuses.len(), 2);
+    }
+
+    #[test]
+    fn a_name_counts_its_characters_as_sent() {
+        let padded = format!(" {} ", "n".repeat(99));
+        assert!(name("first_name", Some(&padded)).is_err(), "101 characters as sent");
+        assert_eq!(name("first_name", Some(&"é".repeat(100))).unwrap(), Some("é".repeat(100)));
+        assert_eq!(name("first_name", Some("  Ann\n")).unwrap(), Some("Ann".into()));
+        assert!(name("first_name", Some("A\u{7}nn")).is_err());
+    }
 }

@@ -1,9 +1,11 @@
 //! The Airtable gateway through the whole runner — the authorizer in front, the embedded emulator behind
 //! (found at `/_local/airtable-emulator`, where scenarios stage outages and read its traffic counters).
 
+mod airtablejs;
 mod gateway;
 mod pyairtable;
 mod seed_routes;
+mod surface;
 mod v0;
 
 use reqwest::{Method, Response};

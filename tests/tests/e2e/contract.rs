@@ -2,13 +2,15 @@
 //!
 //! The router is probed over HTTP below the authorizer: a request whose method no operation of the path
 //! declares goes past the local gateway to the router, which answers 405 with `Allow` (the methods it routes
-//! for that path) when it knows the path, and 404 when it does not.
+//! for that path) when it knows the path, and 404 when it does not. Under `/v0` the shell answers that 405 as
+//! Airtable does, 404 `NOT_FOUND`, keeping the router's `Allow`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
 
+use crate::foundation::assert_airtable_error;
 use crate::support::{Adapters, TestApp, assert_error};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -65,7 +67,8 @@ async fn the_router_serves_every_documented_method_of_every_documented_path_and_
     for (path, documented) in &by_path {
         let url = app.at(&concrete(path));
         let response = app.client.request(reqwest::Method::TRACE, &url).send().await.unwrap();
-        assert_eq!(response.status(), 405, "TRACE {path}: the router does not know this documented path");
+        let expected = if path.starts_with("/v0/") { 404 } else { 405 };
+        assert_eq!(response.status(), expected, "TRACE {path}: the router does not know this documented path");
         let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         let routed: BTreeSet<String> = allow
             .split(',')
@@ -90,7 +93,12 @@ async fn paths_outside_the_document_are_404_in_the_error_shape() {
             continue;
         }
         let response = app.client.request(reqwest::Method::TRACE, app.at(&probe)).send().await.unwrap();
-        assert_error(response, 404, "not_found").await;
+        if probe.starts_with("/v0/") {
+            assert!(response.headers().get("allow").is_none(), "{probe}: an unknown path has no Allow");
+            assert_airtable_error(response, 404, "NOT_FOUND").await;
+        } else {
+            assert_error(response, 404, "not_found").await;
+        }
     }
 }
 
@@ -121,12 +129,18 @@ async fn every_operation_documents_its_errors_in_the_error_shape_and_its_securit
         if !is_public(op) {
             assert!(responses.contains_key("401") && responses.contains_key("403"), "{method} {path}: no 401/403");
         }
+        assert!(responses.contains_key("431"), "{method} {path}: no 431");
+        if path.starts_with("/v0/") {
+            assert!(responses.contains_key("404"), "{method} {path}: no 404");
+        }
         for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
             // Every error has a body schema: the platform's shape, Airtable's on /v0, or its own (503 /ready).
             let schema = &response["content"]["application/json"]["schema"];
             assert!(schema.is_object(), "{method} {path} {status}: no error body schema");
-            if ["401", "403", "500"].contains(&status.as_str()) {
-                assert_eq!(schema["$ref"], "#/components/schemas/Error", "{method} {path} {status}");
+            if ["401", "403", "431", "500"].contains(&status.as_str()) {
+                // Under /v0 every error is Airtable's, the gateway's and the shell's included.
+                let shape = if path.starts_with("/v0/") { "AirtableError" } else { "Error" };
+                assert_eq!(schema["$ref"], format!("#/components/schemas/{shape}"), "{method} {path} {status}");
             }
         }
     }

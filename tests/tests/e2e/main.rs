@@ -13,5 +13,6 @@ mod binary;
 mod contract;
 mod foundation;
 mod lambda_entry;
+mod schemathesis;
 mod template;
 mod users;

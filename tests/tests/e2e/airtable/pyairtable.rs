@@ -1,14 +1,24 @@
-//! The real pyairtable, installed from PyPI into the repo's venv (infra/scripts/requirements.txt), pointed
-//! at the runner with `Api(api_key, endpoint_url=…)`: tests/python/pyairtable_session.py.
+//! The real pyairtable (PyPI, 3.x — infra/scripts/requirements.txt, installed into the repo's venv) drives the
+//! runner's /v0 surface unchanged: tests/python/pyairtable_suite.py (records, pagination, formulas, views,
+//! cellFormat, field ids, typecast, comments, webhooks, schema, meta writes, uploadAttachment, the ORM and the
+//! errors pyairtable surfaces). The suite runs every check and prints a JSON summary; this test fails on any
+//! failed check, and when the number of checks changes (so none is dropped or skipped unnoticed).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
 
 use super::{BASE, Client};
 use crate::support::TestApp;
 
 crate::both_adapters!(real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface);
 
-fn repo() -> PathBuf {
+/// The checks in tests/python/pyairtable_suite.py.
+const PYAIRTABLE_CHECKS: usize = 32;
+
+pub(super) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
@@ -16,20 +26,53 @@ async fn real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface(app: T
     let client = Client::start(app).await;
     let python = repo().join(".venv/bin/python");
     assert!(python.exists(), "no {}: run infra/scripts/services.sh install (it installs pyairtable)", python.display());
-    let args = [
-        repo().join("tests/python/pyairtable_session.py").display().to_string(),
-        client.app.url.clone(),
-        client.api_key.clone(),
-        BASE.to_string(),
-    ];
-    let output = tokio::task::spawn_blocking(move || std::process::Command::new(python).args(args).output())
+    let summary =
+        run_suite(&client, &python, &repo().join("tests/python/pyairtable_suite.py"), PYAIRTABLE_CHECKS).await;
+    assert!(summary["version"].as_str().is_some_and(|v| v.starts_with("3.")), "pyairtable 3.x: {summary}");
+    assert_eq!(summary["observed"]["whoami"], client.account.user_id.as_str(), "whoami answers the caller");
+}
+
+/// Runs a client suite (`program script ENDPOINT KEY BASE`) against the runner and checks its JSON summary:
+/// `{"client", "version", "checks", "passed": [...], "failed": [{"check", "error"}]}` on the last stdout line.
+pub(super) async fn run_suite(client: &Client, program: &Path, script: &Path, checks: usize) -> Value {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .arg(script)
+        .args([client.app.url.as_str(), client.api_key.as_str(), BASE])
+        .current_dir(script.parent().unwrap())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output())
         .await
-        .unwrap()
-        .unwrap();
+        .unwrap_or_else(|_| panic!("{} did not finish in 300 s", script.display()))
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "pyairtable session failed:\n{stderr}");
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(seen["listed"], 30);
-    assert_eq!(seen["deleted"], 28);
-    assert_eq!(seen["whoami"], client.account.user_id.as_str());
+    let tail: String = stderr.chars().rev().take(20_000).collect::<Vec<_>>().into_iter().rev().collect();
+    let summary: Value = stdout
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| {
+            panic!("{} printed no JSON summary ({}):\n{stdout}\n{tail}", script.display(), output.status)
+        });
+    let failed = summary["failed"].as_array().cloned().unwrap_or_default();
+    let report: Vec<String> = failed
+        .iter()
+        .map(|f| format!("- {}: {}", f["check"].as_str().unwrap_or("?"), f["error"].as_str().unwrap_or("?")))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} {}: {} of {} checks failed:\n{}\n\n--- stderr (tail) ---\n{tail}",
+        summary["client"].as_str().unwrap_or("?"),
+        summary["version"].as_str().unwrap_or("?"),
+        failed.len(),
+        summary["checks"],
+        report.join("\n")
+    );
+    assert!(output.status.success(), "{} exited with {}:\n{tail}", script.display(), output.status);
+    assert_eq!(summary["checks"], checks, "the number of checks in {} changed: update the count", script.display());
+    assert_eq!(summary["passed"].as_array().map(Vec::len), Some(checks), "every check passed: {summary}");
+    summary
 }
