@@ -37,8 +37,9 @@ use crate::settings::AirtableSettings;
 /// starved process; Airtable's penalty would cost far more).
 const MAX_LATE_SLOTS: u32 = 8;
 
-/// How long before its slot a request checks whether the base was penalised meanwhile.
-const PENALTY_LOOKAHEAD: Duration = Duration::from_millis(10);
+/// How long before its slot a request checks whether the base was penalised meanwhile (a cache round trip,
+/// with room for a busy machine: a look that ends after the slot makes the request late).
+const PENALTY_LOOKAHEAD: Duration = Duration::from_millis(25);
 
 pub struct Limiter {
     shared: Arc<dyn Cache>,
