@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a Debian machine with Rust and Python:
-#   installs what it needs (a venv with moto[server] and cfn-lint; redis-server from apt when root),
+#   installs what it needs (a venv with moto[server], cfn-lint, pyairtable and schemathesis; airtable.js with
+#   npm ci in tests/node; redis-server from apt when root),
 #   starts moto_server and redis-server on free loopback ports, lints, runs every test, stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+last=$started
+# Each step's heading says how long the previous one took (CI's time budget is watched per phase).
+step() {
+  local now; now=$(date +%s)
+  printf '\n==> %s   (previous step %ss, %ss so far)\n' "$*" "$(( now - last ))" "$(( now - started ))"
+  last=$now
+}
 
 step "services: moto_server + redis-server"
 infra/scripts/services.sh install
@@ -33,4 +40,4 @@ cargo test --workspace --lib --bins --tests --quiet 2>&1 | tee .ci-work/test-out
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' .ci-work/test-output.log | tee .ci-work/test-summary.txt
 
-printf '\n==> all green in %ss\n' "$(( $(date +%s) - started ))"
+printf '\n==> all green in %ss (tests %ss)\n' "$(( $(date +%s) - started ))" "$(( $(date +%s) - last ))"

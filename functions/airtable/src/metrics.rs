@@ -3,18 +3,14 @@
 //! each event is also printed as a CloudWatch Embedded Metric Format line, which CloudWatch turns into
 //! metrics without an agent or an API call.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde_json::json;
 
 use crate::cache::CacheStatus;
-
-const NAMESPACE: &str = "PyAirtable";
 
 #[derive(Default)]
 pub struct Metrics {
@@ -116,20 +112,9 @@ impl Metrics {
     }
 
     fn emit(&self, name: &str, value: f64, unit: &str) {
-        if !self.emf {
-            return;
+        if self.emf {
+            platform::emf::emit("airtable", name, value, unit);
         }
-        let mut line = json!({
-            "_aws": {
-                "Timestamp": storage::now_millis(),
-                "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [["Service"]], "Metrics": [{ "Name": name, "Unit": unit }] }],
-            },
-            "Service": "airtable",
-        });
-        line[name] = json!(value);
-        let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, &line);
-        let _ = out.write_all(b"\n");
     }
 
     /// The Prometheus text exposition format.

@@ -8,6 +8,9 @@ use storage::queue::{OutgoingMessage, Queue};
 
 use crate::{ACTION_ATTRIBUTE, AuditEvent, REQUEST_ID_ATTRIBUTE};
 
+/// The metric counting events that could not be published (template.yaml alarms on it).
+pub const PUBLISH_FAILURES_METRIC: &str = "EventPublishFailures";
+
 #[derive(Clone)]
 pub struct Publisher {
     queue: Arc<dyn Queue>,
@@ -20,7 +23,8 @@ impl Publisher {
 
     /// Publishes the event, retrying once. The change it records has already happened, so a failure does
     /// not fail the request: it is logged at error level with the whole event (which holds no secrets), to
-    /// be alarmed on and replayed from the logs.
+    /// be replayed from the logs, and counted as the `EventPublishFailures` metric (on Lambda), which
+    /// template.yaml's `EventPublishFailureAlarm` watches.
     pub async fn publish(&self, event: AuditEvent) {
         let body = match serde_json::to_string(&event) {
             Ok(body) => body,
@@ -47,6 +51,7 @@ impl Publisher {
             event = %message.body,
             "audit event could not be published; it is only in this log line",
         );
+        platform::emf::emit("events", PUBLISH_FAILURES_METRIC, 1.0, "Count");
     }
 }
 

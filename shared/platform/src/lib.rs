@@ -7,6 +7,7 @@ pub mod caller;
 pub mod client_ip;
 pub mod config;
 pub mod dialect;
+pub mod emf;
 pub mod error;
 pub mod gateway;
 pub mod json;
