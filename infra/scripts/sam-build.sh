@@ -47,20 +47,5 @@ started=$(date +%s)
 sam build --build-dir "$build_dir" "$@"
 log "sam build took $(( $(date +%s) - started ))s"
 
-# Every function of the template has an arm64 bootstrap (ELF e_machine 183 = EM_AARCH64).
-python3 - "$build_dir" <<'PY'
-import os, sys
-build = sys.argv[1]
-failed = False
-for name in sorted(os.listdir(build)):
-    path = os.path.join(build, name, "bootstrap")
-    if not os.path.isfile(path):
-        continue
-    with open(path, "rb") as f:
-        head = f.read(20)
-    arm64 = head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == 183
-    size = os.path.getsize(path)
-    print(f"sam-build: {name:<28} {size / 1_048_576:6.1f} MiB  {'arm64' if arm64 else 'NOT arm64'}", file=sys.stderr)
-    failed |= not arm64
-sys.exit(1 if failed else 0)
-PY
+# Every function of the template has an arm64 bootstrap.
+python3 infra/scripts/check-arm64.py "$build_dir"/*/bootstrap
