@@ -26,3 +26,11 @@ pub use gateway::Gateway;
 pub use metrics::Metrics;
 pub use routes::router;
 pub use settings::AirtableSettings;
+
+use platform::group::{Function, Group, Kind, Use};
+
+/// The Airtable gateway: the cache (reads, single-flight, limiter) and its settings; no table or queue.
+pub static GROUP: Group = Group {
+    name: "airtable",
+    functions: &[Function { binary: "airtable", kind: Kind::Http, uses: &[Use::Cache], settings: settings::SETTINGS }],
+};

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use platform::config::{ConfigError, parse_or, secret, var};
+use platform::group::Setting;
 use secrecy::SecretString;
 
 #[derive(Clone, Debug)]
@@ -41,6 +42,26 @@ pub struct AirtableSettings {
     /// Airtable fails.
     pub max_stale: Duration,
 }
+
+/// The environment variables [`AirtableSettings::from_env`] reads.
+pub const SETTINGS: &[Setting] = &[
+    Setting::optional("AIRTABLE_ENDPOINT_URL"),
+    Setting::optional("AIRTABLE_CONTENT_URL"),
+    Setting::optional("AIRTABLE_API_KEY"),
+    Setting::optional("AIRTABLE_TIMEOUT_MS"),
+    Setting::optional("AIRTABLE_CONNECT_TIMEOUT_MS"),
+    Setting::optional("AIRTABLE_MAX_RETRIES"),
+    Setting::optional("AIRTABLE_BASE_RPS"),
+    Setting::optional("AIRTABLE_TOKEN_RPS"),
+    Setting::optional("AIRTABLE_LIMITER_MARGIN_MS"),
+    Setting::optional("AIRTABLE_LIMITER_MAX_WAIT_MS"),
+    Setting::optional("AIRTABLE_PENALTY_SECS"),
+    Setting::optional("AIRTABLE_CACHE_TTL_BASES_SECS"),
+    Setting::optional("AIRTABLE_CACHE_TTL_SCHEMA_SECS"),
+    Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
+    Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
+    Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
+];
 
 /// Cache TTLs per kind of read: `AIRTABLE_CACHE_TTL_{BASES,SCHEMA,RECORDS,RECORD}_SECS`.
 #[derive(Clone, Copy, Debug)]

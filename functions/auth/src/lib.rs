@@ -17,6 +17,43 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use settings::{AdminAccount, AuthSettings, ThrottleSettings};
+
+use platform::group::{Access, Function, Group, Kind, QueueAccess, Setting, Use};
+
+/// The auth group: the identity table, the events queue, and the cache (login throttles).
+pub static GROUP: Group = Group {
+    name: "auth",
+    functions: &[Function {
+        binary: "auth",
+        kind: Kind::Http,
+        uses: &[
+            Use::Table(identity::TABLE, Access::ReadWrite),
+            Use::Queue(events::QUEUE, QueueAccess::Send),
+            Use::Cache,
+        ],
+        settings: &[
+            Setting::required("JWT_SIGNING_KEY"),
+            Setting::optional("JWT_ALGORITHM"),
+            Setting::optional("JWT_VERIFYING_KEY"),
+            Setting::optional("JWT_KEY_ID"),
+            Setting::optional("JWT_ISSUER"),
+            Setting::optional("JWT_AUDIENCE"),
+            Setting::optional("ACCESS_TOKEN_TTL_SECS"),
+            Setting::optional("REFRESH_TOKEN_TTL_SECS"),
+            Setting::optional("SESSION_MAX_LIFETIME_SECS"),
+            Setting::optional("JWT_LEEWAY_SECS"),
+            Setting::required("BCRYPT_COST"),
+            Setting::optional("LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+            Setting::optional("LOGIN_MAX_FAILURES_PER_IP"),
+            Setting::optional("LOGIN_FAILURE_WINDOW_SECS"),
+            Setting::optional("PUBLIC_RATE_LIMIT_PER_IP"),
+            Setting::optional("PUBLIC_RATE_LIMIT_WINDOW_SECS"),
+            Setting::optional("ADMIN_EMAIL"),
+            Setting::optional("ADMIN_PASSWORD"),
+        ],
+    }],
+};
+
 pub use state::{AuthState, SharedState};
 
 pub fn router(state: Arc<AuthState>) -> OpenApiRouter {
@@ -30,4 +67,15 @@ pub fn router(state: Arc<AuthState>) -> OpenApiRouter {
     let protected =
         OpenApiRouter::new().routes(routes!(api_keys::create, api_keys::list)).routes(routes!(api_keys::revoke));
     public.merge(protected).with_state(state)
+}
+
+#[cfg(test)]
+mod declaration {
+    #[test]
+    fn auth_declares_every_token_setting_it_reads() {
+        let declared = &super::GROUP.functions[0].settings;
+        for setting in identity::TOKEN_SETTINGS {
+            assert!(declared.contains(setting), "{setting:?}");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use events::Publisher;
 use identity::password::PasswordHasher;
 use identity::{IdentityStore, TokenService};
-use storage::backend::Backend;
+use platform::group::Resources;
 
 use crate::settings::AuthSettings;
 use crate::throttle::Limiter;
@@ -22,17 +22,17 @@ impl AuthState {
     /// Opens the identity table, the events queue and the cache; makes the dummy hash (one bcrypt run).
     /// `cache_namespace` prefixes the limiters' keys in the shared cache (the deployment's `TABLE_PREFIX`).
     pub async fn build(
-        backend: &Backend,
+        resources: &Resources,
         settings: &AuthSettings,
         tokens: TokenService,
         cache_namespace: &str,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            store: IdentityStore::new(backend.table(identity::TABLE).await?),
+            store: IdentityStore::new(resources.table(identity::TABLE).await?),
             tokens,
             hasher: PasswordHasher::new(settings.bcrypt_cost).await?,
-            events: Publisher::new(backend.queue(&events::queue_spec()).await?),
-            limiter: Limiter::new(backend.cache().await?, settings.throttle.clone(), cache_namespace),
+            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
+            limiter: Limiter::new(resources.cache().await?, settings.throttle.clone(), cache_namespace),
         })
     }
 }

@@ -13,7 +13,18 @@ use identity::{IdentityStore, TokenService, TokenUse, User};
 use platform::Caller;
 use platform::caller::AuthType;
 use platform::gateway::{Authorizer, AuthorizerError, AuthorizerRequest, AuthorizerResponse};
-use storage::backend::Backend;
+use platform::group::{Access, Function, Group, Kind, Resources, Use};
+
+/// The authorizer: reads the identity table (tokens, keys, sessions, users) and verifies JWTs.
+pub static GROUP: Group = Group {
+    name: "authorizer",
+    functions: &[Function {
+        binary: "authorizer",
+        kind: Kind::Authorizer,
+        uses: &[Use::Table(identity::TABLE, Access::Read)],
+        settings: identity::TOKEN_SETTINGS,
+    }],
+};
 
 pub struct State {
     store: IdentityStore,
@@ -25,8 +36,8 @@ impl State {
         Self { store, tokens }
     }
 
-    pub async fn build(backend: &Backend, tokens: TokenService) -> anyhow::Result<Self> {
-        Ok(Self::new(IdentityStore::new(backend.table(identity::TABLE).await?), tokens))
+    pub async fn build(resources: &Resources, tokens: TokenService) -> anyhow::Result<Self> {
+        Ok(Self::new(IdentityStore::new(resources.table(identity::TABLE).await?), tokens))
     }
 }
 

@@ -8,7 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
+use platform::group::{Function, Group, Inventory, Kind, Resources, Use};
 use serde::Serialize;
+use storage::queue::QueueSpec;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,6 +103,45 @@ pub struct Ready {
     pub status: &'static str,
     /// Each dependency: `ok` or `unavailable`.
     pub checks: BTreeMap<String, &'static str>,
+}
+
+/// The health group: `/health`, and `/ready` over every table and queue the groups declare.
+pub static GROUP: Group = Group {
+    name: "health",
+    functions: &[Function { binary: "health", kind: Kind::Http, uses: &[Use::Readiness], settings: &[] }],
+};
+
+impl Readiness {
+    /// On Lambda: the tables and queues named by `READY_TABLES` and `READY_QUEUES` (template.yaml lists every
+    /// one the groups declare; tests/tests/e2e/template.rs checks).
+    pub async fn from_env(resources: &Resources) -> anyhow::Result<Self> {
+        let backend = resources.readiness()?;
+        let mut readiness = Self::default();
+        for name in platform::config::list("READY_TABLES") {
+            readiness.table(&name, backend.table(&name).await?);
+        }
+        for name in platform::config::list("READY_QUEUES") {
+            readiness.queue(backend.queue(&QueueSpec { name, dead_letter: None }).await?);
+        }
+        Ok(readiness)
+    }
+
+    /// Under the local runner: every table and queue `groups` declare, and the cache if one uses it.
+    pub async fn of(resources: &Resources, groups: &[&'static Group]) -> anyhow::Result<Self> {
+        let backend = resources.readiness()?;
+        let inventory = Inventory::of(groups);
+        let mut readiness = Self::default();
+        if inventory.cache {
+            readiness.cache(backend.cache().await?);
+        }
+        for name in inventory.tables {
+            readiness.table(name, backend.table(name).await?);
+        }
+        for name in inventory.queues {
+            readiness.queue(backend.queue(&QueueSpec { name: name.into(), dead_letter: None }).await?);
+        }
+        Ok(readiness)
+    }
 }
 
 pub fn router(readiness: Arc<Readiness>) -> OpenApiRouter {

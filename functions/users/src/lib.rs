@@ -15,9 +15,20 @@ use std::sync::Arc;
 
 use events::Publisher;
 use identity::IdentityStore;
-use storage::backend::Backend;
+use platform::group::{Access, Function, Group, Kind, QueueAccess, Resources, Use};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// The users group: one HTTP function over the identity table, publishing to the events queue.
+pub static GROUP: Group = Group {
+    name: "users",
+    functions: &[Function {
+        binary: "users",
+        kind: Kind::Http,
+        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Queue(events::QUEUE, QueueAccess::Send)],
+        settings: &[],
+    }],
+};
 
 pub struct UsersState {
     pub store: IdentityStore,
@@ -25,10 +36,10 @@ pub struct UsersState {
 }
 
 impl UsersState {
-    pub async fn build(backend: &Backend) -> anyhow::Result<Self> {
+    pub async fn build(resources: &Resources) -> anyhow::Result<Self> {
         Ok(Self {
-            store: IdentityStore::new(backend.table(identity::TABLE).await?),
-            events: Publisher::new(backend.queue(&events::queue_spec()).await?),
+            store: IdentityStore::new(resources.table(identity::TABLE).await?),
+            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
         })
     }
 }

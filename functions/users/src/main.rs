@@ -2,16 +2,10 @@
 
 use std::sync::Arc;
 
-use storage::backend::{Backend, StorageMode, StorageSettings};
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    platform::telemetry::init("users");
-    let http = platform::config::HttpSettings::from_env()?;
-    let storage = StorageSettings::from_env(StorageMode::Aws)?;
-    let backend = Backend::open(&storage).await?;
-    let state = users::UsersState::build(&backend).await?;
-
-    let (router, _) = platform::app::split(users::router(Arc::new(state)));
-    lambda_http::run(platform::app::finish(router, &http)).await
+    platform::lambda::http(&users::GROUP, "users", |resources| async move {
+        Ok(users::router(Arc::new(users::UsersState::build(&resources).await?)))
+    })
+    .await
 }

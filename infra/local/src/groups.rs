@@ -1,106 +1,203 @@
-//! The composition: which endpoint groups, consumers and schedules the local runner serves, each built from
-//! the same library code its Lambda function uses. Add a group here when its function lands.
+//! The composition: [`GROUPS`] lists every endpoint group with the function that builds its parts from the
+//! same library code its Lambda functions use. What each group may open (its [`Resources`]), which of its
+//! binaries are queue consumers (queue, batch, visibility) or schedules, and what `/ready` checks all come
+//! from the group's declaration (`platform::group`); a builder only says how to make its handlers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use identity::TokenService;
 use identity::tokens::KeySet;
 use platform::gateway::Authorizer;
+use platform::group::{Group, Kind, Resources};
 use storage::backend::Backend;
+use storage::queue::Queue;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::Settings;
-use crate::poller::Consumer;
-use crate::scheduler::Schedule;
+use crate::poller::{Consumer, SqsHandler};
+use crate::scheduler::{Schedule, ScheduledHandler};
 
-/// The events consumer's batch and visibility timeout (template.yaml: BatchSize 10, 6 × the timeout).
-const EVENTS_BATCH: usize = 10;
-const EVENTS_VISIBILITY: Duration = Duration::from_secs(60);
+/// What the runner shares between groups (as on AWS two functions share one secret).
+pub struct Context<'a> {
+    pub backend: Arc<Backend>,
+    pub settings: &'a Settings,
+    /// One key set for the auth routes and the authorizer: on AWS both read the same secret; here it is
+    /// generated once under the data dir unless JWT_SIGNING_KEY is set.
+    pub tokens: TokenService,
+    /// The groups being served (readiness checks what they declare).
+    pub served: Vec<&'static Group>,
+}
+
+/// What one group contributes.
+#[derive(Default)]
+pub struct Parts {
+    pub router: OpenApiRouter,
+    /// Local-only routes outside the API (the emulator's address, Prometheus metrics).
+    pub unrouted: axum::Router,
+    pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// A handler per consumer binary, with the queue it receives from.
+    pub consumers: Vec<(&'static str, Arc<dyn Queue>, SqsHandler)>,
+    /// A handler per scheduled binary.
+    pub schedules: Vec<(&'static str, ScheduledHandler)>,
+}
+
+type Build = for<'a> fn(Resources, &'a Context<'a>) -> BoxFuture<'a, anyhow::Result<Parts>>;
+
+/// Every group the runner can serve, in start order. A test checks this list against the crates under
+/// functions/ and template.yaml's functions.
+pub static GROUPS: &[(&Group, Build)] = &[
+    (&health::GROUP, |r, c| Box::pin(build_health(r, c))),
+    (&auth::GROUP, |r, c| Box::pin(build_auth(r, c))),
+    (&authorizer::GROUP, |r, c| Box::pin(build_authorizer(r, c))),
+    (&users::GROUP, |r, c| Box::pin(build_users(r, c))),
+    (&audit::GROUP, |r, c| Box::pin(build_audit(r, c))),
+    (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
+];
+
+/// Every group's declaration.
+pub fn declarations() -> Vec<&'static Group> {
+    GROUPS.iter().map(|(group, _)| *group).collect()
+}
 
 pub struct Composition {
     /// Every group's routes, with their part of the API document.
     pub router: OpenApiRouter,
-    /// Local-only routes that are not part of the API (the embedded blob store's presigned URLs).
     pub unrouted: axum::Router,
     pub authorizer: Arc<dyn Authorizer>,
     pub consumers: Vec<Consumer>,
     pub schedules: Vec<Schedule>,
 }
 
-pub async fn compose(
-    backend: &Backend,
-    settings: &Settings,
-    _public_url: &str,
-    airtable: Option<airtable::AirtableSettings>,
-) -> anyhow::Result<Composition> {
-    let events_queue = backend.queue(&events::queue_spec()).await?;
-    let mut readiness = health::Readiness::default();
-    readiness.cache(backend.cache().await?);
-    readiness.table(identity::TABLE, backend.table(identity::TABLE).await?);
-    readiness.table(audit::store::TABLE, backend.table(audit::store::TABLE).await?);
-    readiness.queue(events_queue.clone());
-
-    // One key set for the auth routes and the authorizer: on AWS both read the same secret; here it is
-    // generated once under the data dir unless JWT_SIGNING_KEY is set.
+pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Result<Composition> {
+    let served = selected(settings)?;
     let token_settings = &settings.auth.tokens;
     let keys = KeySet::from_settings(token_settings, Some(&settings.storage.data_dir))?;
     let tokens = TokenService::new(keys, token_settings.clone());
+    let context =
+        Context { backend: backend.clone(), settings, tokens, served: served.iter().map(|(g, _)| *g).collect() };
 
-    let namespace = &settings.storage.table_prefix;
-    let auth_state = Arc::new(auth::AuthState::build(backend, &settings.auth, tokens.clone(), namespace).await?);
-    if let Some(admin) = &settings.auth.admin {
-        auth::bootstrap::ensure_admin(&auth_state, admin).await?;
+    let mut router = OpenApiRouter::new();
+    let mut unrouted = axum::Router::new();
+    let mut authorizer = None;
+    let mut consumers = Vec::new();
+    let mut schedules = Vec::new();
+    for (group, build) in &served {
+        let parts = build(Resources::for_group(backend.clone(), group), &context).await?;
+        router = router.merge(parts.router);
+        unrouted = unrouted.merge(parts.unrouted);
+        authorizer = authorizer.or(parts.authorizer);
+        let mut handlers = parts.consumers;
+        let mut scheduled = parts.schedules;
+        for function in group.functions {
+            match function.kind {
+                Kind::Consumer { batch_size, visibility_secs, .. } => {
+                    let at = handlers.iter().position(|(binary, _, _)| *binary == function.binary);
+                    let Some(at) = at else {
+                        anyhow::bail!(
+                            "group {} declares consumer {} but builds no handler for it",
+                            group.name,
+                            function.binary
+                        )
+                    };
+                    let (_, queue, handler) = handlers.swap_remove(at);
+                    consumers.push(Consumer {
+                        queue,
+                        handler,
+                        batch_size: batch_size as usize,
+                        visibility: Duration::from_secs(visibility_secs.into()),
+                    });
+                }
+                Kind::Schedule { expression } => {
+                    let at = scheduled.iter().position(|(binary, _)| *binary == function.binary);
+                    let Some(at) = at else {
+                        anyhow::bail!(
+                            "group {} declares schedule {} but builds no handler for it",
+                            group.name,
+                            function.binary
+                        )
+                    };
+                    let (_, handler) = scheduled.swap_remove(at);
+                    let every = crate::scheduler::rate(expression)?;
+                    schedules.push(Schedule { rule: function.binary.to_string(), every, handler });
+                }
+                Kind::Http | Kind::Authorizer => {}
+            }
+        }
+        if let Some((binary, _, _)) = handlers.first() {
+            anyhow::bail!("group {} builds a consumer for {binary}, which it does not declare", group.name);
+        }
+        if let Some((binary, _)) = scheduled.first() {
+            anyhow::bail!("group {} builds a schedule for {binary}, which it does not declare", group.name);
+        }
     }
-    let users_state = Arc::new(users::UsersState::build(backend).await?);
-    let audit_state = Arc::new(audit::AuditState::build(backend).await?);
-    let authorizer = Arc::new(authorizer::State::build(backend, tokens).await?);
-    let (airtable_routes, airtable_local) = airtable_gateway(backend, settings, airtable).await?;
+    let Some(authorizer) = authorizer else { anyhow::bail!("no group built the authorizer") };
+    Ok(Composition { router, unrouted, authorizer, consumers, schedules })
+}
 
-    let router = OpenApiRouter::new()
-        .merge(health::router(Arc::new(readiness)))
-        .merge(auth::router(auth_state))
-        .merge(users::router(users_state))
-        .merge(audit::router(audit_state.clone()))
-        .merge(airtable_routes);
+/// `settings.groups` (default: all), with the authorizer always (it is API Gateway's part, not a choice).
+fn selected(settings: &Settings) -> anyhow::Result<Vec<(&'static Group, Build)>> {
+    let Some(names) = &settings.groups else { return Ok(GROUPS.to_vec()) };
+    for name in names {
+        if !GROUPS.iter().any(|(group, _)| group.name == name) {
+            let known: Vec<_> = GROUPS.iter().map(|(g, _)| g.name).collect();
+            anyhow::bail!("GROUPS names an unknown group {name} (known: {})", known.join(", "));
+        }
+    }
+    let wanted = |group: &Group| group.name == authorizer::GROUP.name || names.iter().any(|n| n == group.name);
+    Ok(GROUPS.iter().filter(|(group, _)| wanted(group)).copied().collect())
+}
 
-    let audit_consumer = Consumer {
-        queue: events_queue,
-        handler: Arc::new(move |event| {
-            let state = audit_state.clone();
-            Box::pin(async move { Ok(audit::consumer::handle(&state, event).await) })
-        }),
-        batch_size: EVENTS_BATCH,
-        visibility: EVENTS_VISIBILITY,
-    };
+// ---------------------------------------------------------------- the builders, one per group
 
-    Ok(Composition {
-        router,
-        unrouted: axum::Router::new().merge(airtable_local),
-        authorizer,
-        consumers: vec![audit_consumer],
-        schedules: Vec::new(),
+async fn build_health(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let readiness = health::Readiness::of(&resources, &context.served).await?;
+    Ok(Parts { router: health::router(Arc::new(readiness)), ..Default::default() })
+}
+
+async fn build_auth(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let settings = &context.settings.auth;
+    let state = auth::AuthState::build(&resources, settings, context.tokens.clone(), resources.namespace()).await?;
+    if let Some(admin) = &settings.admin {
+        auth::bootstrap::ensure_admin(&state, admin).await?;
+    }
+    Ok(Parts { router: auth::router(Arc::new(state)), ..Default::default() })
+}
+
+async fn build_authorizer(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let state = authorizer::State::build(&resources, context.tokens.clone()).await?;
+    Ok(Parts { authorizer: Some(Arc::new(state)), ..Default::default() })
+}
+
+async fn build_users(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
+    Ok(Parts { router: users::router(Arc::new(users::UsersState::build(&resources).await?)), ..Default::default() })
+}
+
+async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
+    let state = Arc::new(audit::AuditState::build(&resources).await?);
+    let queue = resources.queue(&events::queue_spec()).await?;
+    let consumer = state.clone();
+    let handler: SqsHandler = Arc::new(move |event| {
+        let state = consumer.clone();
+        Box::pin(async move { Ok(audit::consumer::handle(&state, event).await) })
+    });
+    Ok(Parts {
+        router: audit::router(state),
+        consumers: vec![("audit-consumer", queue, handler)],
+        ..Default::default()
     })
 }
 
-// ---------------------------------------------------------------- airtable (the gateway, issue 4)
-
-/// The Airtable gateway against `AIRTABLE_ENDPOINT_URL`, or (unset) against an embedded emulator serving
-/// the demo bases on its own loopback port. `airtable`: the gateway's settings (default: from `AIRTABLE_*`). Returns its routes and the local-only ones: `/metrics`
-/// (Prometheus text) and `/_local/airtable-emulator` (where the emulator listens: tests stage outages there).
-async fn airtable_gateway(
-    backend: &Backend,
-    settings: &Settings,
-    airtable: Option<airtable::AirtableSettings>,
-) -> anyhow::Result<(OpenApiRouter, axum::Router)> {
+/// The Airtable gateway against `settings.airtable.endpoint_url`, or (`emulate_airtable`) against an embedded
+/// emulator serving the demo bases on its own loopback port. Local-only routes: `/metrics` (Prometheus text)
+/// and `/_local/airtable-emulator` (where the emulator listens: tests stage outages there).
+async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     use secrecy::ExposeSecret;
 
-    let mut airtable = match airtable {
-        Some(airtable) => airtable,
-        None => airtable::AirtableSettings::from_env()?,
-    };
+    let mut airtable = context.settings.airtable.clone();
     let mut local = axum::Router::new();
-    if platform::config::var("AIRTABLE_ENDPOINT_URL").is_none() {
+    if context.settings.emulate_airtable {
         // The emulator accepts the configured token, or its dev token: either way it guards only demo data.
         let token =
             airtable.api_key.get_or_insert_with(|| airtable_emulator::DEV_TOKEN.into()).expose_secret().to_string();
@@ -114,7 +211,11 @@ async fn airtable_gateway(
     }
     let metrics = airtable::Metrics::local();
     let credentials = airtable::credentials::from_settings(airtable.api_key.clone());
-    let namespace = &settings.storage.table_prefix;
-    let gateway = airtable::Gateway::new(&airtable, backend.cache().await?, namespace, credentials, metrics.clone())?;
-    Ok((airtable::router(gateway), local.merge(airtable::metrics::router(metrics))))
+    let cache = resources.cache().await?;
+    let gateway = airtable::Gateway::new(&airtable, cache, resources.namespace(), credentials, metrics.clone())?;
+    Ok(Parts {
+        router: airtable::router(gateway),
+        unrouted: local.merge(airtable::metrics::router(metrics)),
+        ..Default::default()
+    })
 }

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use airtable::AirtableSettings;
+pub use groups::{GROUPS, declarations};
 pub use settings::Settings;
 
 pub struct Running {
@@ -46,19 +47,14 @@ impl Running {
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
-    start_with(settings, None).await
-}
-
-/// [`start`], with the Airtable gateway's settings given instead of read from the environment (`AIRTABLE_*`).
-pub async fn start_with(settings: Settings, airtable: Option<AirtableSettings>) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind((settings.bind.as_str(), settings.port))
         .await
         .with_context(|| format!("Failed to listen on {}:{}", settings.bind, settings.port))?;
     let addr = listener.local_addr()?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
-    let backend = Backend::open(&settings.storage).await.context("Failed to open storage")?;
-    let composition = groups::compose(&backend, &settings, &public_url, airtable).await?;
+    let backend = Arc::new(Backend::open(&settings.storage).await.context("Failed to open storage")?);
+    let composition = groups::compose(backend.clone(), &settings).await?;
     let (router, api) = platform::app::split(composition.router);
     let routes = RouteTable::from_openapi(&api)?;
     // The API's contract at /openapi.json and /docs: the runner's own routes, outside the gateway.

@@ -32,6 +32,25 @@ pub async fn run(schedule: Schedule, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// The period of an EventBridge `rate(N unit)` expression (minute(s), hour(s), day(s)).
+pub fn rate(expression: &str) -> anyhow::Result<Duration> {
+    let inner = expression.strip_prefix("rate(").and_then(|rest| rest.strip_suffix(')'));
+    let Some((count, unit)) = inner.and_then(|inner| inner.trim().split_once(' ')) else {
+        anyhow::bail!("schedule {expression:?}: the local scheduler runs `rate(N unit)` expressions only");
+    };
+    let count: u64 = count.parse().map_err(|_| anyhow::anyhow!("schedule {expression:?}: {count:?} is not a count"))?;
+    let unit = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        other => anyhow::bail!("schedule {expression:?}: unknown unit {other:?}"),
+    };
+    if count == 0 {
+        anyhow::bail!("schedule {expression:?}: the rate must be positive");
+    }
+    Ok(Duration::from_secs(count * unit))
+}
+
 pub fn scheduled_event(rule: &str) -> EventBridgeEvent {
     let mut event = EventBridgeEvent::default();
     event.version = Some("0".into());
@@ -84,5 +103,13 @@ mod tests {
         // The same JSON an EventBridge rule delivers to Lambda.
         let json = serde_json::to_value(event).unwrap();
         assert_eq!(json["detail-type"], "Scheduled Event");
+    }
+
+    #[test]
+    fn rates_parse_as_eventbridge_reads_them() {
+        assert_eq!(super::rate("rate(5 minutes)").ok(), Some(std::time::Duration::from_secs(300)));
+        assert_eq!(super::rate("rate(1 hour)").ok(), Some(std::time::Duration::from_secs(3600)));
+        assert!(super::rate("rate(0 days)").is_err());
+        assert!(super::rate("cron(0 12 * * ? *)").is_err());
     }
 }

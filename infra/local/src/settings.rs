@@ -1,8 +1,10 @@
 use platform::config::{ConfigError, HttpSettings, parse_or, var};
 use storage::backend::{StorageMode, StorageSettings};
 
-/// The runner's settings: `BIND` (127.0.0.1), `PORT` (8080), `PUBLIC_URL` (how clients reach it, for
-/// presigned blob URLs; default `http://BIND:PORT`), plus the storage, HTTP and auth settings.
+/// The runner's settings, read once: `BIND` (127.0.0.1), `PORT` (8080), `PUBLIC_URL` (how clients reach it,
+/// for presigned blob URLs; default `http://BIND:PORT`), `GROUPS` (comma-separated; default every group),
+/// plus every group's settings (storage, HTTP, auth, the Airtable gateway). Nothing below reads the
+/// environment again: tests build this struct and inherit nothing.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub bind: String,
@@ -13,10 +15,17 @@ pub struct Settings {
     /// The auth function's settings (tokens, bcrypt cost, throttling, admin bootstrap); the authorizer uses
     /// the same token settings. Without `JWT_SIGNING_KEY` a key is generated once under the data dir.
     pub auth: auth::AuthSettings,
+    /// The Airtable gateway's settings (`AIRTABLE_*`).
+    pub airtable: airtable::AirtableSettings,
+    /// `AIRTABLE_ENDPOINT_URL` unset: start the embedded emulator with the demo bases and use it.
+    pub emulate_airtable: bool,
+    /// The groups to serve (`GROUPS`); `None` = all. The authorizer always runs.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
+        let groups = platform::config::list("GROUPS");
         Ok(Self {
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse_or::<u16>("PORT", 8080)?,
@@ -24,6 +33,24 @@ impl Settings {
             storage: StorageSettings::from_env(StorageMode::Embedded)?,
             http: HttpSettings::from_env().map_err(|e: ConfigError| anyhow::anyhow!(e))?,
             auth: auth::AuthSettings::from_env()?,
+            airtable: airtable::AirtableSettings::from_env()?,
+            emulate_airtable: var("AIRTABLE_ENDPOINT_URL").is_none(),
+            groups: (!groups.is_empty()).then_some(groups),
         })
+    }
+
+    /// Every default, no environment: embedded storage under `data_dir`, the emulator for Airtable, every group.
+    pub fn defaults(storage: StorageSettings) -> Self {
+        Self {
+            bind: "127.0.0.1".into(),
+            port: 0,
+            public_url: None,
+            storage,
+            http: HttpSettings::default(),
+            auth: auth::AuthSettings::default(),
+            airtable: airtable::AirtableSettings::new("https://api.airtable.com", None),
+            emulate_airtable: true,
+            groups: None,
+        }
     }
 }

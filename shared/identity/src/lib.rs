@@ -20,6 +20,21 @@ pub use tokens::{Claims, TokenService, TokenSettings, TokenUse};
 /// keys: deleting a user must remove its sessions and keys in the same transaction.
 pub const TABLE: &str = "auth";
 
+/// The environment variables [`TokenSettings::from_env`] reads (a group that issues or verifies tokens
+/// declares them).
+pub const TOKEN_SETTINGS: &[platform::group::Setting] = &[
+    platform::group::Setting::required("JWT_SIGNING_KEY"),
+    platform::group::Setting::optional("JWT_ALGORITHM"),
+    platform::group::Setting::optional("JWT_VERIFYING_KEY"),
+    platform::group::Setting::optional("JWT_KEY_ID"),
+    platform::group::Setting::optional("JWT_ISSUER"),
+    platform::group::Setting::optional("JWT_AUDIENCE"),
+    platform::group::Setting::optional("ACCESS_TOKEN_TTL_SECS"),
+    platform::group::Setting::optional("REFRESH_TOKEN_TTL_SECS"),
+    platform::group::Setting::optional("SESSION_MAX_LIFETIME_SECS"),
+    platform::group::Setting::optional("JWT_LEEWAY_SECS"),
+];
+
 /// Now, as the RFC 3339 text every record and response carries.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()

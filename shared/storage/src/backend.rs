@@ -44,6 +44,20 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl StorageSettings {
+    /// Every default, no environment (tests build from here and inherit nothing): `mode`, `./.data`, prefix
+    /// `pyairtable-`, no endpoint, no provisioning, the in-process cache.
+    pub fn defaults(mode: StorageMode) -> Self {
+        Self {
+            mode,
+            data_dir: PathBuf::from(".data"),
+            aws: crate::aws::AwsSettings { endpoint_url: None, region: None },
+            table_prefix: "pyairtable-".into(),
+            provision: false,
+            cache_url: None,
+            elasticache: None,
+        }
+    }
+
     /// `default_mode`: what applies when `STORAGE` is unset (Lambda: aws; the local runner: embedded).
     pub fn from_env(default_mode: StorageMode) -> anyhow::Result<Self> {
         let mode = match env("STORAGE").as_deref() {
@@ -141,6 +155,10 @@ impl Backend {
             ),
         };
         Ok(Self { settings: settings.clone(), adapters, aws: AwsClients::default(), cache: OnceCell::new() })
+    }
+
+    pub fn settings(&self) -> &StorageSettings {
+        &self.settings
     }
 
     /// What was opened, for the start-up log line (never a URL: a cache URL may carry a password).

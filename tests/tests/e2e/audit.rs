@@ -33,7 +33,7 @@ async fn counts(app: &TestApp, query: &str, credential: &str) -> BTreeMap<String
     counts
 }
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "users", "audit"];
     tenant_admins_read_only_their_tenant_and_members_nothing,
     audit_logs_filter_by_action_and_page_with_a_cursor,
 );
@@ -175,10 +175,11 @@ async fn the_platform_admin_reads_every_tenant_and_tenantless_entries(app: TestA
 }
 
 /// Storage for driving the consumer directly (fresh tables, as the runner's would be).
-async fn backend(adapters: Adapters) -> (Backend, PathBuf) {
+/// Storage as the audit-consumer binary may open it.
+async fn backend(adapters: Adapters) -> (platform::group::Resources, PathBuf) {
     let unique = format!("t{}", uuid::Uuid::new_v4().simple());
     let dir = std::env::temp_dir().join(format!("pyairtable-e2e-{unique}"));
-    let mut storage = StorageSettings::from_env(StorageMode::Embedded).unwrap();
+    let mut storage = StorageSettings::defaults(StorageMode::Embedded);
     storage.data_dir = dir.clone();
     storage.table_prefix = format!("{unique}-");
     if let Adapters::Aws = adapters {
@@ -187,7 +188,8 @@ async fn backend(adapters: Adapters) -> (Backend, PathBuf) {
         storage.aws.endpoint_url = Some(std::env::var("MOTO_ENDPOINT_URL").unwrap());
         storage.aws.region = Some("us-east-1".into());
     }
-    (Backend::open(&storage).await.unwrap(), dir)
+    let backend = std::sync::Arc::new(Backend::open(&storage).await.unwrap());
+    (platform::group::Resources::for_function(backend, audit::GROUP.function("audit-consumer").unwrap()), dir)
 }
 
 fn message(id: &str, body: &str) -> SqsMessage {

@@ -105,7 +105,7 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> Response {
     app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": refresh_token})).await
 }
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "users"];
     registering_returns_201_with_tokens_that_reach_a_protected_route,
     a_new_user_owns_a_new_tenant_and_a_client_cannot_choose_one,
     registering_an_email_again_in_another_case_is_a_409,

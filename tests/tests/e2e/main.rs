@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod binary;
 mod contract;
+mod declarations;
 mod foundation;
 mod lambda_entry;
 mod schemathesis;

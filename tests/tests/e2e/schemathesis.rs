@@ -161,29 +161,20 @@ impl Runner {
     async fn start() -> Self {
         let unique = format!("st{}", uuid::Uuid::new_v4().simple());
         let data_dir = std::env::temp_dir().join(format!("pyairtable-e2e-{unique}"));
-        let mut storage = StorageSettings::from_env(StorageMode::Embedded).unwrap();
+        let mut storage = StorageSettings::defaults(StorageMode::Embedded);
         storage.data_dir = data_dir.clone();
         storage.table_prefix = format!("{unique}-");
-        storage.cache_url = None;
-        storage.elasticache = None;
         let mut auth = auth::AuthSettings { bcrypt_cost: 4, ..Default::default() };
         // The public routes' per-IP limits would answer most of the run 429 (documented, but nothing behind it
         // would be tested).
         auth.throttle.public_requests_per_ip = 1_000_000;
         auth.throttle.failures_per_ip = 1_000_000;
         auth.throttle.failures_per_account = 1_000_000;
-        let settings = local_runner::Settings {
-            bind: "127.0.0.1".into(),
-            port: 0,
-            public_url: None,
-            storage,
-            http: platform::config::HttpSettings::default(),
-            auth,
-        };
-        let mut airtable = local_runner::AirtableSettings::from_env().unwrap();
-        airtable.base_rps = 10_000.0;
-        airtable.token_rps = 100_000.0;
-        let running = local_runner::start_with(settings, Some(airtable)).await.unwrap();
+        let mut settings = local_runner::Settings::defaults(storage);
+        settings.auth = auth;
+        settings.airtable.base_rps = 10_000.0;
+        settings.airtable.token_rps = 100_000.0;
+        let running = local_runner::start(settings).await.unwrap();
         let runner = Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir };
         let emulator: Value =
             runner.client.get(runner.at("/_local/airtable-emulator")).send().await.unwrap().json().await.unwrap();

@@ -28,11 +28,9 @@ impl TestApp {
     pub async fn spawn_with(adapters: Adapters, tweak: impl FnOnce(&mut local_runner::Settings)) -> Self {
         let unique = format!("t{}", uuid::Uuid::new_v4().simple());
         let data_dir = std::env::temp_dir().join(format!("pyairtable-e2e-{unique}"));
-        let mut storage = StorageSettings::from_env(StorageMode::Embedded).unwrap();
+        let mut storage = StorageSettings::defaults(StorageMode::Embedded);
         storage.data_dir = data_dir.clone();
         storage.table_prefix = format!("{unique}-");
-        storage.cache_url = None;
-        storage.elasticache = None;
         if let Adapters::Aws = adapters {
             storage.mode = StorageMode::Aws;
             storage.provision = true;
@@ -40,15 +38,9 @@ impl TestApp {
             storage.aws.region = Some("us-east-1".into());
             storage.cache_url = Some(env_or_panic("REDIS_URL"));
         }
-        let mut settings = local_runner::Settings {
-            bind: "127.0.0.1".into(),
-            port: 0,
-            public_url: None,
-            storage,
-            http: platform::config::HttpSettings::default(),
-            // bcrypt's minimum cost: production's 12 would spend seconds per test in a debug build.
-            auth: auth::AuthSettings { bcrypt_cost: 4, ..Default::default() },
-        };
+        let mut settings = local_runner::Settings::defaults(storage);
+        // bcrypt's minimum cost: production's 12 would spend seconds per test in a debug build.
+        settings.auth.bcrypt_cost = 4;
         tweak(&mut settings);
         let running = local_runner::start(settings).await.unwrap();
         Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir: Some(data_dir) }
@@ -104,15 +96,30 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
 }
 
 /// Instantiates each listed async scenario `fn name(app: TestApp)` for both adapter sets:
-/// `embedded::name` and `aws::name`.
+/// `embedded::name` and `aws::name`. `groups [..];` first boots only those groups (and the authorizer).
 #[macro_export]
 macro_rules! both_adapters {
+    (groups [$($group:literal),* $(,)?]; $($name:ident),* $(,)?) => {
+        fn only_these_groups(settings: &mut local_runner::Settings) {
+            settings.groups = Some(vec![$($group.to_string()),*]);
+        }
+        $crate::both_adapters_in!(only_these_groups; $($name),*);
+    };
     ($($name:ident),* $(,)?) => {
+        fn every_group(_: &mut local_runner::Settings) {}
+        $crate::both_adapters_in!(every_group; $($name),*);
+    };
+}
+
+#[macro_export]
+macro_rules! both_adapters_in {
+    ($tweak:ident; $($name:ident),* $(,)?) => {
         mod embedded {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::support::TestApp::spawn($crate::support::Adapters::Embedded).await).await;
+                    let app = $crate::support::TestApp::spawn_with($crate::support::Adapters::Embedded, super::$tweak).await;
+                    super::$name(app).await;
                 }
             )*
         }
@@ -120,7 +127,8 @@ macro_rules! both_adapters {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::support::TestApp::spawn($crate::support::Adapters::Aws).await).await;
+                    let app = $crate::support::TestApp::spawn_with($crate::support::Adapters::Aws, super::$tweak).await;
+                    super::$name(app).await;
                 }
             )*
         }

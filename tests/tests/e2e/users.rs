@@ -24,7 +24,7 @@ fn assert_no_secrets(body: &Value) {
     assert!(!text.contains("password") && !text.contains("hash") && !text.contains("$2b$"), "{text}");
 }
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "users"];
     a_user_reads_and_updates_their_own_profile,
     an_update_with_a_stale_version_is_a_409_and_changes_nothing,
     concurrent_updates_from_one_version_let_exactly_one_win,

@@ -10,7 +10,7 @@ use super::Client;
 use super::pyairtable::{repo, run_suite};
 use crate::support::TestApp;
 
-crate::both_adapters!(real_airtable_js_from_npm_works_unchanged_against_the_v0_surface);
+crate::both_adapters!(groups ["auth", "airtable"];real_airtable_js_from_npm_works_unchanged_against_the_v0_surface);
 
 /// The checks in tests/node/airtablejs_suite.js.
 const AIRTABLE_JS_CHECKS: usize = 21;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{BASE, Client, records, unpack};
 use crate::support::TestApp;
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "airtable"];
     a_hundred_concurrent_identical_reads_make_one_upstream_call,
     a_write_invalidates_the_tables_cached_reads,
     an_upstream_outage_with_a_warm_cache_yields_stale_answers_not_errors,

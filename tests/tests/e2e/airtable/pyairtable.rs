@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{BASE, Client};
 use crate::support::TestApp;
 
-crate::both_adapters!(real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface);
+crate::both_adapters!(groups ["auth", "airtable"];real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface);
 
 /// The checks in tests/python/pyairtable_suite.py.
 const PYAIRTABLE_CHECKS: usize = 32;

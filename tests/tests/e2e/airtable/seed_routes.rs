@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{BASE, Client, PROJECTS, ids, records, unpack};
 use crate::support::{TestApp, assert_error};
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "airtable"];
     the_base_and_table_routes_describe_the_demo_base,
     listing_records_passes_every_parameter_through_and_pages_correctly,
     a_record_is_created_read_updated_and_deleted,

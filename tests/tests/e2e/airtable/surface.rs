@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{BASE, Client, unpack};
 use crate::support::TestApp;
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "airtable"];
     comments_round_trip_and_move_the_records_comment_count,
     webhooks_are_created_listed_paged_refreshed_toggled_and_deleted,
     meta_writes_change_the_schema_and_the_records_at_once,

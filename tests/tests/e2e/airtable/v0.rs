@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{BASE, Client, PROJECTS, ids, unpack};
 use crate::support::TestApp;
 
-crate::both_adapters!(
+crate::both_adapters!(groups ["auth", "airtable"];
     the_meta_routes_answer_as_airtable_does,
     list_records_by_get_and_by_post_agree_and_share_the_cache,
     errors_keep_airtables_shape,

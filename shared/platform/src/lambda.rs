@@ -1,0 +1,81 @@
+//! Lambda entry points derived from a group's declaration: each reads the platform's settings, opens the
+//! storage its binary declared ([`Resources`]), lets the group build its handler once at cold start, and runs
+//! it. A function's `main.rs` is one call.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use storage::backend::{Backend, StorageMode, StorageSettings};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::gateway::AuthorizerError;
+use crate::group::{Group, Kind, Resources};
+
+/// Telemetry, then the declared resources of `binary` (which must be of `kind`).
+async fn open(group: &'static Group, binary: &'static str, kind: fn(&Kind) -> bool) -> anyhow::Result<Resources> {
+    crate::telemetry::init(binary);
+    let function = group.function(binary)?;
+    if !kind(&function.kind) {
+        anyhow::bail!("binary {binary} is declared as {:?}", function.kind);
+    }
+    let storage = StorageSettings::from_env(StorageMode::Aws)?;
+    let backend = Arc::new(Backend::open(&storage).await?);
+    Ok(Resources::for_function(backend, function))
+}
+
+/// An HTTP function: API Gateway events through the group's router, in the platform's shell.
+pub async fn http<B, F>(group: &'static Group, binary: &'static str, build: B) -> Result<(), Error>
+where
+    B: FnOnce(Resources) -> F,
+    F: Future<Output = anyhow::Result<OpenApiRouter>>,
+{
+    let resources = open(group, binary, |k| *k == Kind::Http).await?;
+    let http = crate::config::HttpSettings::from_env()?;
+    let (router, _) = crate::app::split(build(resources).await?);
+    lambda_http::run(crate::app::finish(router, &http)).await
+}
+
+/// An SQS consumer with partial batch responses: `build` returns the handler of one batch.
+pub async fn consumer<B, F, H, R>(group: &'static Group, binary: &'static str, build: B) -> Result<(), Error>
+where
+    B: FnOnce(Resources) -> F,
+    F: Future<Output = anyhow::Result<H>>,
+    H: Fn(SqsEvent) -> R,
+    R: Future<Output = SqsBatchResponse>,
+{
+    let resources = open(group, binary, |k| matches!(k, Kind::Consumer { .. })).await?;
+    let handler = &build(resources).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, Error>(handler(event.payload).await)
+    }))
+    .await
+}
+
+/// API Gateway's REQUEST authorizer. A refusal fails the invocation with exactly the message "Unauthorized":
+/// that is how API Gateway knows to answer 401 (any other failure becomes a 500).
+pub async fn authorizer<B, F, H, R>(group: &'static Group, binary: &'static str, build: B) -> Result<(), Error>
+where
+    B: FnOnce(Resources) -> F,
+    F: Future<Output = anyhow::Result<H>>,
+    H: Fn(ApiGatewayCustomAuthorizerRequestTypeRequest) -> R,
+    R: Future<Output = Result<ApiGatewayCustomAuthorizerResponse, AuthorizerError>>,
+{
+    let resources = open(group, binary, |k| *k == Kind::Authorizer).await?;
+    let handler = &build(resources).await?;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
+            match handler(event.payload).await {
+                Ok(response) => Ok::<ApiGatewayCustomAuthorizerResponse, Error>(response),
+                Err(AuthorizerError::Unauthorized) => Err(Error::from("Unauthorized")),
+                Err(AuthorizerError::Failed(e)) => {
+                    tracing::error!(error = ?e, "authorizer failed");
+                    Err(Error::from("Authorizer failed"))
+                }
+            }
+        },
+    ))
+    .await
+}

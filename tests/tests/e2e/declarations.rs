@@ -1,0 +1,516 @@
+//! template.yaml against the groups' declarations (`platform::group`, listed in the runner's `GROUPS`): each
+//! deployed function is a declared binary and the reverse; it gets exactly the environment its declaration
+//! derives (a `TABLE_*` / `QUEUE_URL_*` / `BUCKET_*` per resource, `CACHE_URL` and the cache's VPC for the cache,
+//! the readiness lists) plus declared settings, required ones set; exactly the IAM policies its access needs
+//! (least privilege: nothing undeclared); a consumer its SQS event with partial batch responses and the
+//! declared batch, window and concurrency, its queue the declared visibility (≥ 6 × the timeout) and a DLQ
+//! with an alarm; the authorizer its place in the Api; every declared table and queue exists and nothing
+//! else; every function has a throttle alarm. Each test names the step of ARCHITECTURE.md's "add a group"
+//! recipe it guards.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use platform::group::{Access, Function, Group, Inventory, Kind, QueueAccess, Use, bucket_var, queue_var, table_var};
+use serde_norway::Value;
+
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+fn declared() -> Vec<(&'static Group, &'static Function)> {
+    local_runner::declarations().into_iter().flat_map(|g| g.functions.iter().map(move |f| (g, f))).collect()
+}
+
+/// `!Ref X` / `{Ref: X}` → ("Ref", "X"); `!GetAtt X.Y` → ("GetAtt", "X.Y"); `!Sub "…"` → ("Sub", "…").
+fn intrinsic(value: &Value) -> Option<(String, String)> {
+    match value {
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string().trim_start_matches('!').to_string();
+            let arg = match &tagged.value {
+                Value::String(s) => s.clone(),
+                Value::Sequence(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("."),
+                other => format!("{other:?}"),
+            };
+            Some((tag, arg))
+        }
+        Value::Mapping(map) if map.len() == 1 => {
+            let (key, arg) = map.iter().next()?;
+            let tag = key.as_str()?.trim_start_matches("Fn::").to_string();
+            Some((tag, arg.as_str().map(String::from).unwrap_or_else(|| format!("{arg:?}"))))
+        }
+        _ => None,
+    }
+}
+
+fn resources(template: &Value) -> BTreeMap<String, Value> {
+    let map = template["Resources"].as_mapping().unwrap();
+    map.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v.clone())).collect()
+}
+
+/// Logical table name → resource name: the DynamoDB tables named `${AWS::StackName}-<logical>`.
+fn named(template: &Value, kind: &str, name_field: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (resource, body) in resources(template) {
+        if body["Type"].as_str() != Some(kind) {
+            continue;
+        }
+        let name = intrinsic(&body["Properties"][name_field]).unwrap_or_else(|| panic!("{resource}: {name_field}"));
+        let logical = name.1.strip_prefix("${AWS::StackName}-").unwrap_or_else(|| panic!("{resource}: {name:?}"));
+        out.insert(logical.to_string(), resource);
+    }
+    out
+}
+
+fn tables(template: &Value) -> BTreeMap<String, String> {
+    named(template, "AWS::DynamoDB::Table", "TableName")
+}
+
+fn queues(template: &Value) -> BTreeMap<String, String> {
+    named(template, "AWS::SQS::Queue", "QueueName")
+}
+
+fn buckets(template: &Value) -> BTreeMap<String, String> {
+    named(template, "AWS::S3::Bucket", "BucketName")
+}
+
+/// The template's function resource for each `Metadata.BuildProperties.Binary`.
+fn functions(template: &Value) -> BTreeMap<String, (String, Value)> {
+    resources(template)
+        .into_iter()
+        .filter(|(_, body)| body["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(name, body)| (body["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_string(), (name, body)))
+        .collect()
+}
+
+fn inventory() -> Inventory {
+    Inventory::of(&local_runner::declarations())
+}
+
+/// Step "declare": every deployed function is a declared binary, and every declared binary is deployed.
+#[test]
+fn every_template_function_is_a_declared_binary_and_the_reverse() {
+    let template = template();
+    let in_template: BTreeSet<String> = functions(&template).into_keys().collect();
+    let declared: BTreeSet<String> = declared().iter().map(|(_, f)| f.binary.to_string()).collect();
+    assert_eq!(in_template, declared, "template.yaml's binaries (left) vs the runner's GROUPS declarations (right)");
+}
+
+/// Step "register": every crate under functions/ is in the runner's GROUPS (its binaries are the declared ones).
+#[test]
+fn every_function_crate_is_registered_with_the_runner() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let functions_dir = repo_root().join("functions");
+    let mut crate_binaries = BTreeSet::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        if !Path::new(package["manifest_path"].as_str().unwrap()).starts_with(&functions_dir) {
+            continue;
+        }
+        for target in package["targets"].as_array().unwrap() {
+            if target["kind"].as_array().unwrap().iter().any(|k| k == "bin") {
+                crate_binaries.insert(target["name"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let declared: BTreeSet<String> = declared().iter().map(|(_, f)| f.binary.to_string()).collect();
+    assert_eq!(crate_binaries, declared, "binaries under functions/ (left) vs declared in the runner's GROUPS (right)");
+}
+
+/// Step "environment": exactly the derived variables and declared settings, required ones present, resource
+/// variables pointing at the resource of that logical name.
+#[test]
+fn every_function_gets_exactly_the_environment_its_declaration_derives() {
+    let template = template();
+    let globals: BTreeSet<String> = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let (tables, queues, buckets) = (tables(&template), queues(&template), buckets(&template));
+    let inventory = inventory();
+    let functions = functions(&template);
+    let mut problems = Vec::new();
+    for (_, function) in declared() {
+        let Some((resource, body)) = functions.get(function.binary) else { continue };
+        let env: BTreeMap<String, Value> = body["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .map(|m| m.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v.clone())).collect())
+            .unwrap_or_default();
+        // name → (required, expected `!Ref`/`!GetAtt` target if any)
+        let mut wanted: BTreeMap<String, (bool, Option<(String, String)>)> = BTreeMap::new();
+        let table_ref = |name: &str| tables.get(name).map(|r| ("Ref".to_string(), r.clone()));
+        let queue_ref = |name: &str| queues.get(name).map(|r| ("Ref".to_string(), r.clone()));
+        for used in function.uses {
+            match *used {
+                Use::Table(name, _) => _ = wanted.insert(table_var(name), (true, table_ref(name))),
+                Use::Queue(name, QueueAccess::Send) => _ = wanted.insert(queue_var(name), (true, queue_ref(name))),
+                Use::Bucket(name, _) => {
+                    let target = buckets.get(name).map(|r| ("Ref".to_string(), r.clone()));
+                    wanted.insert(bucket_var(name), (true, target));
+                }
+                Use::Cache => _ = wanted.insert("CACHE_URL".into(), (true, None)),
+                Use::Readiness => {
+                    wanted.insert("READY_TABLES".into(), (true, None));
+                    wanted.insert("READY_QUEUES".into(), (true, None));
+                    for name in &inventory.tables {
+                        wanted.insert(table_var(name), (true, table_ref(name)));
+                    }
+                    for name in &inventory.queues {
+                        wanted.insert(queue_var(name), (true, queue_ref(name)));
+                    }
+                    let listed = |var: &str| env.get(var).and_then(Value::as_str).unwrap_or_default().to_string();
+                    let tables_listed: BTreeSet<&str> = listed("READY_TABLES").leak().split(',').collect();
+                    let queues_listed: BTreeSet<&str> = listed("READY_QUEUES").leak().split(',').collect();
+                    if tables_listed != inventory.tables.iter().copied().collect() {
+                        problems.push(format!(
+                            "{resource}: READY_TABLES {tables_listed:?}, declared {:?}",
+                            inventory.tables
+                        ));
+                    }
+                    if queues_listed != inventory.queues.iter().copied().collect() {
+                        problems.push(format!(
+                            "{resource}: READY_QUEUES {queues_listed:?}, declared {:?}",
+                            inventory.queues
+                        ));
+                    }
+                }
+            }
+        }
+        for setting in function.settings {
+            wanted.entry(setting.name.to_string()).or_insert((setting.required, None));
+        }
+        for (name, (required, target)) in &wanted {
+            match env.get(name) {
+                None if *required => problems.push(format!("{resource} lacks {name} (declared)")),
+                None => {}
+                Some(value) => {
+                    if let Some(target) = target
+                        && intrinsic(value).as_ref() != Some(target)
+                    {
+                        problems.push(format!("{resource}: {name} is {value:?}, expected !{} {}", target.0, target.1));
+                    }
+                }
+            }
+            if target.is_none() && name.starts_with("TABLE_") | name.starts_with("QUEUE_URL_") {
+                problems.push(format!("{resource}: {name} names no resource of the template"));
+            }
+        }
+        for name in env.keys() {
+            if !wanted.contains_key(name) && !globals.contains(name) {
+                problems.push(format!("{resource} sets {name}, which its declaration does not derive or declare"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+/// The SAM policy template each access needs.
+fn policy_for(
+    used: &Use,
+    tables: &BTreeMap<String, String>,
+    queues: &BTreeMap<String, String>,
+    buckets: &BTreeMap<String, String>,
+) -> Option<String> {
+    Some(match *used {
+        Use::Table(name, access) => {
+            let template = match access {
+                Access::Read => "DynamoDBReadPolicy",
+                Access::Write => "DynamoDBWritePolicy",
+                Access::ReadWrite => "DynamoDBCrudPolicy",
+            };
+            format!("{template} TableName=Ref {}", tables.get(name)?)
+        }
+        Use::Queue(name, QueueAccess::Send) => {
+            format!("SQSSendMessagePolicy QueueName=GetAtt {}.QueueName", queues.get(name)?)
+        }
+        Use::Bucket(name, access) => {
+            let template = match access {
+                Access::Read => "S3ReadPolicy",
+                Access::Write => "S3WritePolicy",
+                Access::ReadWrite => "S3CrudPolicy",
+            };
+            format!("{template} BucketName=Ref {}", buckets.get(name)?)
+        }
+        Use::Cache | Use::Readiness => return None,
+    })
+}
+
+/// A policy entry in the same words as [`policy_for`]; statements as "Statement <action> <resources>".
+fn describe_policy(entry: &Value) -> Vec<String> {
+    if let Value::Tagged(tagged) = entry {
+        // `!If [UseElastiCache, AWSLambdaVPCAccessExecutionRole, !Ref AWS::NoValue]`: the cache's VPC access.
+        return vec![format!("{} …", tagged.tag.to_string().trim_start_matches('!'))];
+    }
+    let Some(map) = entry.as_mapping() else { return vec![format!("{entry:?}")] };
+    let mut out = Vec::new();
+    for (key, value) in map {
+        let key = key.as_str().unwrap();
+        if key == "Statement" {
+            for statement in value.as_sequence().unwrap() {
+                let resources: Vec<String> = match &statement["Resource"] {
+                    Value::Sequence(items) => {
+                        items.iter().map(|r| intrinsic(r).map(|i| i.1).unwrap_or_default()).collect()
+                    }
+                    single => vec![intrinsic(single).map(|i| i.1).unwrap_or_default()],
+                };
+                let mut resources = resources;
+                resources.sort();
+                out.push(format!("Statement {} {}", statement["Action"].as_str().unwrap_or("?"), resources.join(",")));
+            }
+            continue;
+        }
+        let args: Vec<String> = value
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                let (tag, arg) = intrinsic(v).unwrap_or_default();
+                format!("{}={tag} {arg}", k.as_str().unwrap())
+            })
+            .collect();
+        out.push(format!("{key} {}", args.join(" ")));
+    }
+    out
+}
+
+/// Step "permissions": exactly the policies the declared access needs — no more (least privilege), no less.
+#[test]
+fn every_function_gets_exactly_the_iam_policies_its_declared_access_needs() {
+    let template = template();
+    let (tables, queues, buckets) = (tables(&template), queues(&template), buckets(&template));
+    let inventory = inventory();
+    let functions = functions(&template);
+    let mut problems = Vec::new();
+    for (_, function) in declared() {
+        let Some((resource, body)) = functions.get(function.binary) else { continue };
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        for used in function.uses {
+            match used {
+                Use::Readiness => {
+                    let mut arns: Vec<String> =
+                        inventory.tables.iter().filter_map(|t| tables.get(*t)).map(|r| format!("{r}.Arn")).collect();
+                    arns.sort();
+                    wanted.insert(format!("Statement dynamodb:DescribeTable {}", arns.join(",")));
+                    let mut arns: Vec<String> =
+                        inventory.queues.iter().filter_map(|q| queues.get(*q)).map(|r| format!("{r}.Arn")).collect();
+                    arns.sort();
+                    wanted.insert(format!("Statement sqs:GetQueueAttributes {}", arns.join(",")));
+                }
+                used => match policy_for(used, &tables, &queues, &buckets) {
+                    Some(policy) => _ = wanted.insert(policy),
+                    None if *used == Use::Cache => {}
+                    None => problems.push(format!("{resource}: {used:?} names no resource of the template")),
+                },
+            }
+        }
+        let has: Vec<String> =
+            body["Properties"]["Policies"].as_sequence().into_iter().flatten().flat_map(describe_policy).collect();
+        let uses_cache = function.uses.contains(&Use::Cache);
+        for policy in &has {
+            // SAM adds the VPC access role itself when VpcConfig is set; a function may name it under the same condition.
+            let vpc_role = policy == "If …" && uses_cache;
+            if !wanted.contains(policy) && !vpc_role {
+                problems.push(format!("{resource} has policy {policy:?}, which its declaration does not need"));
+            }
+        }
+        for policy in &wanted {
+            if !has.contains(policy) {
+                problems.push(format!("{resource} lacks policy {policy:?} (declared access)"));
+            }
+        }
+        // The cache is reached inside the VPC under CacheMode=elasticache.
+        let vpc = &body["Properties"]["VpcConfig"];
+        match (uses_cache, vpc.is_null()) {
+            (true, true) => problems.push(format!("{resource} uses the cache but has no VpcConfig")),
+            (false, false) => problems.push(format!("{resource} has a VpcConfig but declares no cache")),
+            _ => {}
+        }
+    }
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+fn timeout_of(template: &Value, function: &Value) -> u64 {
+    function["Properties"]["Timeout"].as_u64().or_else(|| template["Globals"]["Function"]["Timeout"].as_u64()).unwrap()
+}
+
+/// Step "trigger": a consumer's SQS event as declared with partial batch responses; its queue's visibility and
+/// DLQ; the authorizer wired into the Api; HTTP functions without other triggers.
+#[test]
+fn every_function_is_triggered_as_its_kind_declares() {
+    let template = template();
+    let all = resources(&template);
+    let queues = queues(&template);
+    let functions = functions(&template);
+    let mut problems = Vec::new();
+    for (_, function) in declared() {
+        let Some((resource, body)) = functions.get(function.binary) else { continue };
+        let events: Vec<&Value> =
+            body["Properties"]["Events"].as_mapping().map(|m| m.values().collect()).unwrap_or_default();
+        let non_api: Vec<&Value> = events.iter().copied().filter(|e| e["Type"].as_str() != Some("Api")).collect();
+        match function.kind {
+            Kind::Http => {
+                if !non_api.is_empty() {
+                    problems.push(format!("{resource} (HTTP) has non-Api events"));
+                }
+            }
+            Kind::Authorizer => {
+                let arn = intrinsic(
+                    &template["Resources"]["Api"]["Properties"]["Auth"]["Authorizers"]["LambdaAuthorizer"]["FunctionArn"],
+                );
+                if arn != Some(("GetAtt".into(), format!("{resource}.Arn"))) {
+                    problems.push(format!("the Api's LambdaAuthorizer is not {resource} ({arn:?})"));
+                }
+                if !events.is_empty() {
+                    problems.push(format!("{resource} (authorizer) has events"));
+                }
+            }
+            Kind::Schedule { expression } => {
+                let found = events.iter().any(|e| {
+                    matches!(e["Type"].as_str(), Some("Schedule" | "ScheduleV2"))
+                        && e["Properties"]["Schedule"].as_str().or(e["Properties"]["ScheduleExpression"].as_str())
+                            == Some(expression)
+                });
+                if !found {
+                    problems.push(format!("{resource} lacks its schedule {expression}"));
+                }
+            }
+            Kind::Consumer { queue, batch_size, batching_window_secs, max_concurrency, visibility_secs } => {
+                let Some(queue_resource) = queues.get(queue) else {
+                    problems.push(format!("{resource} consumes queue {queue}, which the template lacks"));
+                    continue;
+                };
+                let sqs: Vec<&Value> = non_api.iter().copied().filter(|e| e["Type"].as_str() == Some("SQS")).collect();
+                let [event] = sqs.as_slice() else {
+                    problems.push(format!("{resource}: {} SQS events, expected one", sqs.len()));
+                    continue;
+                };
+                let props = &event["Properties"];
+                let checks = [
+                    ("Queue", intrinsic(&props["Queue"]) == Some(("GetAtt".into(), format!("{queue_resource}.Arn")))),
+                    ("BatchSize", props["BatchSize"].as_u64() == Some(batch_size.into())),
+                    (
+                        "MaximumBatchingWindowInSeconds",
+                        props["MaximumBatchingWindowInSeconds"].as_u64() == Some(batching_window_secs.into()),
+                    ),
+                    (
+                        "FunctionResponseTypes",
+                        props["FunctionResponseTypes"]
+                            .as_sequence()
+                            .is_some_and(|t| t.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures"))),
+                    ),
+                    (
+                        "ScalingConfig.MaximumConcurrency",
+                        props["ScalingConfig"]["MaximumConcurrency"].as_u64() == Some(max_concurrency.into()),
+                    ),
+                ];
+                for (what, ok) in checks {
+                    if !ok {
+                        problems.push(format!("{resource}: SQS event {what} differs from the declaration"));
+                    }
+                }
+                let queue_props = &all[queue_resource]["Properties"];
+                if queue_props["VisibilityTimeout"].as_u64() != Some(visibility_secs.into()) {
+                    problems.push(format!("{queue_resource}: VisibilityTimeout is not the declared {visibility_secs}"));
+                }
+                if u64::from(visibility_secs) < 6 * timeout_of(&template, body) {
+                    problems.push(format!("{resource}: visibility {visibility_secs} s is under 6 × its timeout"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+/// Step "resources": every declared table, queue and bucket exists, each queue with a DLQ that has an alarm;
+/// and the template holds none that no group declares.
+#[test]
+fn the_template_holds_exactly_the_declared_tables_queues_and_buckets() {
+    let template = template();
+    let all = resources(&template);
+    let inventory = inventory();
+    let mut problems = Vec::new();
+    let table_names: BTreeSet<String> = tables(&template).into_keys().collect();
+    let declared_tables: BTreeSet<String> = inventory.tables.iter().map(|t| t.to_string()).collect();
+    if table_names != declared_tables {
+        problems.push(format!("tables {table_names:?}, declared {declared_tables:?}"));
+    }
+    let bucket_names: BTreeSet<String> = buckets(&template).into_keys().collect();
+    let declared_buckets: BTreeSet<String> = inventory.buckets.iter().map(|t| t.to_string()).collect();
+    if bucket_names != declared_buckets {
+        problems.push(format!("buckets {bucket_names:?}, declared {declared_buckets:?}"));
+    }
+    let queues = queues(&template);
+    let mut dead_letter_queues = BTreeSet::new();
+    for name in &inventory.queues {
+        let Some(resource) = queues.get(*name) else {
+            problems.push(format!("declared queue {name} is not in the template"));
+            continue;
+        };
+        let redrive = &all[resource]["Properties"]["RedrivePolicy"];
+        let dlq =
+            intrinsic(&redrive["deadLetterTargetArn"]).and_then(|(_, arn)| arn.strip_suffix(".Arn").map(String::from));
+        let Some(dlq) = dlq.filter(|d| all.get(d).is_some_and(|r| r["Type"].as_str() == Some("AWS::SQS::Queue")))
+        else {
+            problems.push(format!("{resource} has no dead-letter queue"));
+            continue;
+        };
+        if redrive["maxReceiveCount"].as_u64().is_none_or(|n| n == 0) {
+            problems.push(format!("{resource}: RedrivePolicy.maxReceiveCount"));
+        }
+        let alarmed = all.values().any(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && r["Properties"]["Namespace"].as_str() == Some("AWS/SQS")
+                && r["Properties"]["Dimensions"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| intrinsic(&d["Value"]) == Some(("GetAtt".into(), format!("{dlq}.QueueName"))))
+        });
+        if !alarmed {
+            problems.push(format!("{dlq} (the DLQ of {resource}) has no alarm"));
+        }
+        dead_letter_queues.insert(dlq);
+    }
+    for (name, resource) in &queues {
+        if !inventory.queues.contains(name.as_str()) && !dead_letter_queues.contains(resource) {
+            problems.push(format!("queue {name} ({resource}) is declared by no group"));
+        }
+    }
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+/// Step "alarms": every function has its own throttle alarm (one alarm per function scales past CloudWatch's
+/// ten metrics per metric-math alarm).
+#[test]
+fn every_function_has_a_throttle_alarm() {
+    let template = template();
+    let all = resources(&template);
+    let mut problems = Vec::new();
+    for (binary, (resource, _)) in functions(&template) {
+        let alarmed = all.values().any(|r| {
+            let props = &r["Properties"];
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && props["Namespace"].as_str() == Some("AWS/Lambda")
+                && props["MetricName"].as_str() == Some("Throttles")
+                && props["Dimensions"].as_sequence().into_iter().flatten().any(|d| {
+                    d["Name"].as_str() == Some("FunctionName")
+                        && intrinsic(&d["Value"]) == Some(("Ref".into(), resource.clone()))
+                })
+        });
+        if !alarmed {
+            problems.push(format!("{resource} ({binary}) has no throttle alarm"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
