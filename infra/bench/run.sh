@@ -34,8 +34,19 @@ wants() { # any of the named sections asked for (or all)?
   return 1
 }
 
-# Every function binary, as `crate:binary`.
-functions=(airtable:airtable audit:audit-api audit:audit-consumer auth:auth authorizer:authorizer health:health users:users)
+# Every function binary template.yaml deploys, as `crate:binary` (its CodeUri's crate and its Binary), so a new
+# function is benchmarked without a list to edit here.
+mapfile -t functions < <(python3 - <<'PY'
+import re
+text = open("template.yaml").read()
+for block in re.split(r"\n  (?=[A-Za-z0-9]+:\n)", text):
+    binary = re.search(r"^ +Binary: *([A-Za-z0-9_-]+) *$", block, re.M)
+    code = re.search(r"^ +CodeUri: *functions/([A-Za-z0-9_-]+)/? *$", block, re.M)
+    if binary and code:
+        print(f"{code.group(1)}:{binary.group(1)}")
+PY
+)
+(( ${#functions[@]} > 0 )) || { log "template.yaml names no function"; exit 1; }
 
 # ---------------------------------------------------------------- tools
 if wants http && ! command -v wrk >/dev/null 2>&1; then

@@ -2,17 +2,24 @@
 //!
 //! Within an instance, the first miss spawns the fetch and the others await the same shared future. The
 //! fetch runs as its own task, so it completes (and fills the cache) even if every waiting client hangs
-//! up, and it removes itself from the table when done. Across instances, see [`crate::gateway`]'s fill
-//! lock (`set_if_absent` on the cache port).
+//! up, and it removes itself from the table when done. Across instances, [`fill`] elects one filler with a
+//! short lock (`set_if_absent` on the cache port).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
+use storage::cache::Cache;
+
+use crate::cache::{Kind, ReadCache};
 use crate::error::{Failure, GatewayError};
+
+/// How often a read waiting on another instance's fill looks for the result.
+const FILL_POLL: Duration = Duration::from_millis(25);
 
 pub type Outcome = Result<Bytes, Failure>;
 
@@ -52,6 +59,74 @@ impl Flights {
             }
         };
         (flight.await, led)
+    }
+}
+
+/// What a read saw before deciding to fill: when it began, and the entry it found too old (if any).
+pub struct Seen {
+    pub started_ms: i64,
+    pub stored_at_ms: Option<i64>,
+}
+
+impl Seen {
+    /// Another filler's entry answers this read if it is newer than the one found too old, and was
+    /// stored about when this read began or later (a little slack for clock skew between instances).
+    fn answered_by(&self, stored_at_ms: i64) -> bool {
+        self.stored_at_ms.is_none_or(|seen| stored_at_ms > seen) && stored_at_ms >= self.started_ms - 250
+    }
+}
+
+/// Single-flight across instances: fills one cache entry with `fetch`'s answer. A short lock
+/// (`set_if_absent`, held at most `budget`) elects one filler; the others poll the cache for its result, and
+/// fetch themselves only if it never comes.
+pub async fn fill(
+    read_cache: &ReadCache,
+    key: &str,
+    kind: Kind,
+    budget: Duration,
+    seen: Seen,
+    fetch: impl Future<Output = Outcome>,
+) -> Outcome {
+    let cache = read_cache.port();
+    let lock = format!("{key}:filling");
+    let deadline = Instant::now() + budget;
+    let answers_us = |stored_at_ms: i64| seen.answered_by(stored_at_ms);
+    let mut holds_lock = false;
+    loop {
+        match cache.set_if_absent(&lock, b"1", budget).await {
+            Ok(true) => {
+                holds_lock = true;
+                break;
+            }
+            Ok(false) if Instant::now() < deadline => {
+                tokio::time::sleep(FILL_POLL).await;
+                if let Some(entry) = read_cache.get(key).await.filter(|e| answers_us(e.stored_at_ms)) {
+                    return Ok(entry.body);
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                tracing::warn!(error = ?e, "fill lock unavailable; fetching without it");
+                break;
+            }
+        }
+    }
+    // Another instance may have filled it between our miss and our lock.
+    if let Some(entry) = read_cache.get(key).await.filter(|e| answers_us(e.stored_at_ms)) {
+        release(cache, &lock, holds_lock).await;
+        return Ok(entry.body);
+    }
+    let outcome = fetch.await;
+    if let Ok(body) = &outcome {
+        read_cache.put(key, kind, body).await;
+    }
+    release(cache, &lock, holds_lock).await;
+    outcome
+}
+
+async fn release(cache: &Arc<dyn Cache>, lock: &str, held: bool) {
+    if held && let Err(e) = cache.delete(lock).await {
+        tracing::warn!(error = ?e, "could not release a fill lock; it expires on its own");
     }
 }
 

@@ -2,7 +2,7 @@
 //! writes straight upstream (then invalidating the table), everything paced by the limiter.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use platform::Caller;
@@ -10,9 +10,9 @@ use storage::cache::Cache;
 use tracing::Instrument;
 
 use crate::cache::{CacheStatus, Kind, ReadCache, ReadKey};
-use crate::credentials::{Credential, CredentialResolver};
+use crate::credentials::CredentialResolver;
 use crate::error::{Failure, GatewayError};
-use crate::flight::{Flights, Outcome};
+use crate::flight::{Flights, Seen};
 use crate::ids::{BaseId, TableRef};
 use crate::limiter::Limiter;
 use crate::metrics::Metrics;
@@ -62,9 +62,6 @@ struct Inner {
     metrics: Arc<Metrics>,
     fill_budget: Duration,
 }
-
-/// How often a read waiting on another instance's fill looks for the result.
-const FILL_POLL: Duration = Duration::from_millis(25);
 
 impl Gateway {
     /// `namespace` prefixes every cache key (one Redis may serve several stacks).
@@ -119,7 +116,13 @@ impl Gateway {
         }
         let seen = Seen { started_ms, stored_at_ms: cached.as_ref().map(|e| e.stored_at_ms) };
         // The fill runs as its own task (it outlives a client that hangs up); it logs under this request.
-        let fill = fill(self.clone(), key.clone(), read.kind, credential, request, seen).in_current_span();
+        let (gateway, fill_key, kind) = (self.clone(), key.clone(), read.kind);
+        let fill = async move {
+            let inner = &gateway.inner;
+            let fetch = async { Ok(inner.upstream.send(&credential, &request).await?) };
+            crate::flight::fill(&inner.cache, &fill_key, kind, inner.fill_budget, seen, fetch).await
+        }
+        .in_current_span();
         match inner.flights.run(&key, fill).await {
             (Ok(body), true) => Ok(self.answer(body, CacheStatus::Miss, Duration::ZERO)),
             (Ok(body), false) => Ok(self.answer(body, CacheStatus::Hit, Duration::ZERO)),
@@ -210,74 +213,6 @@ pub(crate) async fn cache_key(cache: &ReadCache, scope: &str, read: &Read) -> St
 fn typecasts(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
         .is_ok_and(|v| v.get("typecast") == Some(&serde_json::Value::Bool(true)))
-}
-
-/// What a read saw before deciding to fill: when it began, and the entry it found too old (if any).
-struct Seen {
-    started_ms: i64,
-    stored_at_ms: Option<i64>,
-}
-
-impl Seen {
-    /// Another filler's entry answers this read if it is newer than the one found too old, and was
-    /// stored about when this read began or later (a little slack for clock skew between instances).
-    fn answered_by(&self, stored_at_ms: i64) -> bool {
-        self.stored_at_ms.is_none_or(|seen| stored_at_ms > seen) && stored_at_ms >= self.started_ms - 250
-    }
-}
-
-/// Fills one cache entry from upstream. Across instances, a short lock (`set_if_absent`) elects one filler;
-/// the others poll the cache for its result, and fetch themselves only if it never comes.
-async fn fill(
-    gateway: Gateway,
-    key: String,
-    kind: Kind,
-    credential: Arc<Credential>,
-    request: UpstreamRequest,
-    seen: Seen,
-) -> Outcome {
-    let inner = &gateway.inner;
-    let cache = inner.cache.port();
-    let lock = format!("{key}:filling");
-    let deadline = Instant::now() + inner.fill_budget;
-    let answers_us = |stored_at_ms: i64| seen.answered_by(stored_at_ms);
-    let mut holds_lock = false;
-    loop {
-        match cache.set_if_absent(&lock, b"1", inner.fill_budget).await {
-            Ok(true) => {
-                holds_lock = true;
-                break;
-            }
-            Ok(false) if Instant::now() < deadline => {
-                tokio::time::sleep(FILL_POLL).await;
-                if let Some(entry) = inner.cache.get(&key).await.filter(|e| answers_us(e.stored_at_ms)) {
-                    return Ok(entry.body);
-                }
-            }
-            Ok(false) => break,
-            Err(e) => {
-                tracing::warn!(error = ?e, "fill lock unavailable; fetching without it");
-                break;
-            }
-        }
-    }
-    // Another instance may have filled it between our miss and our lock.
-    if let Some(entry) = inner.cache.get(&key).await.filter(|e| answers_us(e.stored_at_ms)) {
-        release(cache, &lock, holds_lock).await;
-        return Ok(entry.body);
-    }
-    let outcome = inner.upstream.send(&credential, &request).await;
-    if let Ok(body) = &outcome {
-        inner.cache.put(&key, kind, body).await;
-    }
-    release(cache, &lock, holds_lock).await;
-    Ok(outcome?)
-}
-
-async fn release(cache: &Arc<dyn Cache>, lock: &str, held: bool) {
-    if held && let Err(e) = cache.delete(lock).await {
-        tracing::warn!(error = ?e, "could not release a fill lock; it expires on its own");
-    }
 }
 
 #[cfg(test)]

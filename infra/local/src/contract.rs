@@ -71,12 +71,9 @@ pub fn router(document: &Value) -> anyhow::Result<axum::Router> {
         .route(DOCS_PATH, get(move || async move { Html(html) })))
 }
 
-/// An operation is public when one of its security requirements is empty (the gateway's rule too).
+/// An operation is public when one of its security requirements is empty (the gateway's rule).
 pub fn is_public(operation: &Map<String, Value>) -> bool {
-    operation
-        .get("security")
-        .and_then(Value::as_array)
-        .is_some_and(|reqs| reqs.iter().any(|r| r.as_object().is_some_and(Map::is_empty)))
+    platform::gateway::is_public_operation(&Value::Object(operation.clone()))
 }
 
 fn info() -> Value {

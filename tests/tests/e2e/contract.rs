@@ -40,7 +40,7 @@ fn concrete(template: &str) -> String {
 }
 
 fn is_public(op: &Value) -> bool {
-    op["security"].as_array().is_some_and(|reqs| reqs.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())))
+    platform::gateway::is_public_operation(op)
 }
 
 #[tokio::test]
