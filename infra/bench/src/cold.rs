@@ -4,14 +4,14 @@
 //!
 //! The functions run as on Lambda: AWS adapters (against moto), no provisioning at init, the in-process
 //! cache (template.yaml's default `CacheMode`), Airtable at an emulator. A seeding pass first replays
-//! `events/auth/` through the auth binary (provisioning the tables and the queue, and capturing the tokens
-//! and ids the other functions' events refer to as `${NAME}`).
+//! `events/auth/` through the auth binary with `lambda_sim::replay` (provisioning the tables and the queue,
+//! and capturing the tokens and ids the other functions' events refer to as `${NAME}`).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use lambda_sim::replay::{self, Captured, Plan};
 use lambda_sim::{Function, Outcome, RuntimeApi};
 use serde_json::Value;
 
@@ -58,7 +58,8 @@ pub async fn run(budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
     let unlimited = serde_json::json!({"base_rps": 0.0, "token_rps": 0.0});
     reqwest::Client::new().patch(format!("{}/_emulator/config", emulator.url())).json(&unlimited).send().await?;
     let mut env = function_env(&emulator.url())?;
-    let captured = seed(&dir, &mut env).await?;
+    let plan = Plan::load(&repo_root().join("events"))?;
+    let captured = seed(&dir, &plan, &mut env).await?;
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     // The same starts with one CA bundle as the trust store, close to Lambda's AL2023 image, whose certificate
@@ -97,7 +98,7 @@ pub async fn run(budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
     let mut worst_bundle = 0.0_f64;
     let mut missed = Vec::new();
     for (name, event_file) in FUNCTIONS {
-        let event = load_event(name, event_file, &captured)?;
+        let event = plan.fixture(name, event_file)?.event(&captured)?;
         let figures = measure(&dir.join(name), name, &event, &env_refs, WARM_INVOKES).await?;
         let with_bundle = measure(&dir.join(name), name, &event, &env_bundle, 0).await?;
         let ratio = figures.init.as_secs_f64() / hello.init.as_secs_f64().max(1e-9);
@@ -188,35 +189,28 @@ fn function_env(airtable_url: &str) -> anyhow::Result<Vec<(String, String)>> {
     Ok(env)
 }
 
-/// Provisions what the functions use (as a deployment would, before any cold start) by replaying
-/// `events/auth/` through the auth binary with `STORAGE_PROVISION=true`, and `audit-api` likewise; keeps
-/// the values the events capture; then points the functions at the provisioned queue.
-async fn seed(dir: &Path, env: &mut Vec<(String, String)>) -> anyhow::Result<BTreeMap<String, String>> {
+/// Provisions what the functions use (as a deployment would, before any cold start): starts `audit-api` with
+/// `STORAGE_PROVISION=true` (its tables), then replays `events/auth/` (and whatever it replays after) through
+/// the auth binary likewise, checking every answer and keeping the values the events capture; then points
+/// the functions at the provisioned queue.
+async fn seed(dir: &Path, plan: &Plan, env: &mut Vec<(String, String)>) -> anyhow::Result<Captured> {
     let mut provisioning = env.clone();
     provisioning.push(("STORAGE_PROVISION".into(), "true".into()));
     let refs: Vec<(&str, &str)> = provisioning.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut captured = BTreeMap::new();
-    for function in ["auth", "audit-api"] {
+    {
+        let api = RuntimeApi::start().await?;
+        let mut process = Function::spawn(&dir.join("audit-api"), &api, "audit-api", &refs)?;
+        ready(&mut process, &api, "audit-api", Duration::from_secs(60)).await?;
+    }
+    let mut captured = Captured::new();
+    for fixtures in plan.only(&["auth"])?.groups() {
+        let function = fixtures.binary.as_str();
         let api = RuntimeApi::start().await?;
         let mut process = Function::spawn(&dir.join(function), &api, function, &refs)?;
         ready(&mut process, &api, function, Duration::from_secs(60)).await?;
-        if function != "auth" {
-            continue;
-        }
-        let events = repo_root().join("events/auth");
-        let expected: BTreeMap<String, Value> =
-            serde_json::from_str(&std::fs::read_to_string(events.join("expected.json"))?)?;
-        for (file, want) in &expected {
-            let event: Value =
-                serde_json::from_str(&substitute(&std::fs::read_to_string(events.join(file))?, &captured)?)?;
-            let Outcome::Response(mut response) = api.invoke(event, Duration::from_secs(60)).await? else { continue };
-            response["body_json"] =
-                serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or_default();
-            for (var, pointer) in want.get("capture").and_then(Value::as_object).into_iter().flatten() {
-                let value = pointer.as_str().and_then(|p| response.pointer(p)).cloned().unwrap_or_default();
-                captured.insert(var.clone(), value.as_str().map(String::from).unwrap_or_else(|| value.to_string()));
-            }
-        }
+        replay::replay(&api, fixtures, &mut captured, Duration::from_secs(60))
+            .await
+            .with_context(|| format!("seeding: replaying events/{function}/"))?;
     }
     let prefix = env.iter().find(|(k, _)| k == "TABLE_PREFIX").map(|(_, v)| v.clone()).unwrap_or_default();
     let moto = env.iter().find(|(k, _)| k == "AWS_ENDPOINT_URL").map(|(_, v)| v.clone()).unwrap_or_default();
@@ -246,29 +240,6 @@ async fn queue_url(moto: &str, name: &str) -> anyhow::Result<String> {
         .await?;
     let url = body.split("<QueueUrl>").nth(1).and_then(|rest| rest.split("</QueueUrl>").next());
     url.map(String::from).ok_or_else(|| anyhow::anyhow!("no QueueUrl for {name} in moto's answer: {body}"))
-}
-
-fn load_event(function: &str, file: &str, captured: &BTreeMap<String, String>) -> anyhow::Result<Value> {
-    let path: PathBuf = repo_root().join("events").join(function).join(file);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("Failed to read {}", path.display()))?;
-    Ok(serde_json::from_str(&substitute(&text, captured)?)?)
-}
-
-/// Replaces every `${NAME}` with a captured value (inside JSON strings, so JSON-escaped).
-fn substitute(text: &str, captured: &BTreeMap<String, String>) -> anyhow::Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let end = rest[start..].find('}').map(|e| start + e).context("unclosed ${")?;
-        let name = &rest[start + 2..end];
-        let value = captured.get(name).with_context(|| format!("${{{name}}} was not captured"))?;
-        let quoted = serde_json::to_string(value)?;
-        out.push_str(&rest[..start]);
-        out.push_str(&quoted[1..quoted.len() - 1]);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// A short description of an answer: the HTTP status, or `error`/`ok` for other functions.

@@ -1,6 +1,8 @@
 //! A loopback stand-in for the Lambda Runtime API (`/2018-06-01/runtime/...`), so a function's real release
 //! or debug binary runs exactly as on Lambda: it polls `invocation/next`, gets an event, posts a response or
-//! an error. Used to replay `events/` through each function's entry point and to time cold starts.
+//! an error. Used to replay `events/` through each function's entry point ([`replay`]) and to time cold starts.
+
+pub mod replay;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use storage::backend::{Backend, StorageMode, StorageSettings};
 
-use crate::auth::{
+use crate::support::accounts::{
     ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, call, eventually, get_as, login, login_ok, register, unique_email,
     with_admin,
 };

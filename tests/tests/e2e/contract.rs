@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::foundation::assert_airtable_error;
+use crate::support::assert_airtable_error;
 use crate::support::{Adapters, TestApp, assert_error};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

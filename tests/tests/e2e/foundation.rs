@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::airtable::{BASE, Client, PROJECTS, records};
-use crate::support::{TestApp, assert_error};
+use crate::support::airtable::{BASE, Client, PROJECTS, records};
+use crate::support::{TestApp, assert_airtable_error, assert_error};
 
 crate::both_adapters!(
     health_answers_ok,
@@ -23,19 +23,6 @@ crate::both_adapters!(
     v0_and_api_v1_rate_limits_answer_each_their_shape,
     v0_and_api_v1_refusals_of_a_base_answer_each_their_shape,
 );
-
-/// Asserts Airtable's `{"error": {"type", "message"}}` and the X-Request-ID header; returns the body.
-pub async fn assert_airtable_error(response: reqwest::Response, status: u16, kind: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
-    assert!(id.is_some_and(|id| platform::request_id::is_well_formed(&id)), "X-Request-ID");
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["type"], kind, "type in {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
-    assert!(body.get("code").is_none() && body.get("request_id").is_none(), "the platform's fields in {body}");
-    body
-}
 
 const V0_PATHS: [&str; 3] = ["/v0/meta/bases", "/v0/meta/whoami", "/v0/appXXXXXXXXXXXXXX/Projects"];
 

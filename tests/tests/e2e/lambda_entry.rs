@@ -1,22 +1,17 @@
 //! Every file in events/ replayed through its function's real binary (the lambda_http / lambda_runtime entry
-//! point, not the Router), running against a loopback Lambda Runtime API. `events/<binary>/expected.json`
-//! maps each event file to what the function must give:
-//! - a number: an API event's status code (an error status also needs the platform's error shape);
-//! - an object: a subset of the response, objects compared key by key (`{"statusCode": 200,
-//!   "multiValueHeaders": {"x-request-id": ["r1"]}}`); `body_json` is matched against the decoded body, and
-//!   `capture` (`{"NAME": "/body_json/json/pointer"}`) keeps a value of the response for later events;
-//! - a string: the invocation must fail with that error message (the authorizer's `"Unauthorized"`).
-//!
-//! Directories replay in name order, each directory's files in name order, so a value captured by one event
-//! (`auth/01-…` registers a user and keeps its tokens) is there for the next ones, in any directory: `${NAME}`
-//! in an event or in its expected entry is replaced by it (an authorizer event carries a real token).
+//! point, not the Router), running against a loopback Lambda Runtime API. `lambda_sim::replay` loads each
+//! `events/<binary>/` directory, orders the binaries by their expected.json's `"after"` (a binary replays after
+//! the ones whose captured `${NAME}` values or writes its events use), and checks every answer against
+//! expected.json (its module documentation describes the format, and the compact form of API events).
 //! Every function shares one set of tables in moto, one signing key, and an Airtable emulator.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lambda_sim::{Function, Outcome, RuntimeApi};
+use lambda_sim::replay::{self, Captured, Fixtures, Plan};
+use lambda_sim::{Function, RuntimeApi};
+use platform::group::{Inventory, Kind};
 use serde_json::Value;
 
 /// The signing key every replayed function shares (auth signs, the authorizer verifies).
@@ -26,15 +21,19 @@ fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
+fn events_dir() -> PathBuf {
+    repo_root().join("events")
+}
+
 /// target/<profile>/ — where this test binary's sibling executables are.
 fn binaries_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
-/// Environment a function gets in these replays: AWS adapters against moto, cache on redis-server, Airtable
-/// at `airtable_url`.
-fn function_env(airtable_url: &str) -> Vec<(String, String)> {
+/// Environment `binary` gets in these replays: AWS adapters against moto (provisioning what it opens, under
+/// this run's table prefix), cache on redis-server, Airtable at `airtable_url`.
+fn function_env(binary: &str, airtable_url: &str) -> Vec<(String, String)> {
     let mut env = vec![("STORAGE".to_string(), "aws".to_string()), ("STORAGE_PROVISION".into(), "true".into())];
     for name in ["MOTO_ENDPOINT_URL", "REDIS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
         if let Ok(value) = std::env::var(name) {
@@ -46,122 +45,140 @@ fn function_env(airtable_url: &str) -> Vec<(String, String)> {
             env.push((key.into(), value));
         }
     }
-    env.push(("TABLE_PREFIX".into(), format!("replay{}-", std::process::id())));
+    let prefix = format!("replay{}-", std::process::id());
+    env.push(("TABLE_PREFIX".into(), prefix.clone()));
     // A test-only HMAC key (≥ 32 bytes) for the functions that issue or verify tokens.
-    env.push(("JWT_SIGNING_KEY".into(), "replay-signing-key-0123456789abcdef0123456789".into()));
     env.push(("JWT_SIGNING_KEY".into(), JWT_SIGNING_KEY.into()));
     env.push(("BCRYPT_COST".into(), "10".into()));
     env.push(("AIRTABLE_ENDPOINT_URL".into(), airtable_url.into()));
     env.push(("AIRTABLE_API_KEY".into(), airtable_emulator::DEV_TOKEN.into()));
-    env
-}
-
-/// Replaces every `${NAME}` with a captured value; an unknown name is a broken fixture.
-fn substitute(text: &str, captured: &BTreeMap<String, String>, at: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let end = rest[start..].find('}').map(|e| start + e).unwrap_or_else(|| panic!("{at}: unclosed ${{"));
-        let name = &rest[start + 2..end];
-        let value =
-            captured.get(name).unwrap_or_else(|| panic!("{at}: ${{{name}}} was not captured by an earlier event"));
-        out.push_str(&rest[..start]);
-        // Values land inside JSON strings.
-        let quoted = serde_json::to_string(value).unwrap();
-        out.push_str(&quoted[1..quoted.len() - 1]);
-        rest = &rest[end + 1..];
+    if binary == "health" {
+        // As template.yaml configures it: /ready checks every table and queue the groups declare, the very
+        // tables the other functions use. Each queue's URL comes from provisioning (`STORAGE_PROVISION`).
+        let inventory = Inventory::of(&local_runner::declarations());
+        let tables: Vec<&str> = inventory.tables.iter().copied().collect();
+        let queues: Vec<&str> = inventory.queues.iter().copied().collect();
+        env.push(("READY_TABLES".into(), tables.join(",")));
+        env.push(("READY_QUEUES".into(), queues.join(",")));
+        for table in tables {
+            env.push((platform::group::table_var(table), format!("{prefix}{table}")));
+        }
     }
-    out.push_str(rest);
-    out
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_in_events_is_answered_as_expected_by_its_function_binary() {
+    let plan = Plan::load(&events_dir()).unwrap_or_else(|e| panic!("{e:#}"));
     let airtable = airtable_emulator::spawn(
         airtable_emulator::Emulator::demo(airtable_emulator::DEV_TOKEN.into()),
         ([127, 0, 0, 1], 0).into(),
     )
     .await
     .unwrap();
-    let events_dir = repo_root().join("events");
-    let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir(&events_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    dirs.sort();
-    let mut captured = BTreeMap::new();
+    let mut captured = Captured::new();
     let mut replayed = 0;
-    for dir in dirs {
-        let function = dir.file_name().unwrap().to_str().unwrap().to_string();
-        let expected: BTreeMap<String, Value> =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    for fixtures in plan.groups() {
+        let binary = fixtures.binary.as_str();
         let api = RuntimeApi::start().await.unwrap();
-        let env = function_env(&airtable.url());
+        let env = function_env(binary, &airtable.url());
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let mut process = Function::spawn(&binaries_dir().join(&function), &api, &function, &env).unwrap();
-        process.wait_ready(&api, Duration::from_secs(20)).await.unwrap();
-
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.iter().filter(|f| f.file_name().unwrap() != "expected.json") {
-            let name = file.file_name().unwrap().to_str().unwrap();
-            let at = format!("{function}/{name}");
-            let want =
-                expected.get(name).unwrap_or_else(|| panic!("events/{function}/expected.json has no entry for {name}"));
-            let want: Value = serde_json::from_str(&substitute(&want.to_string(), &captured, &at)).unwrap();
-            let event = substitute(&std::fs::read_to_string(file).unwrap(), &captured, &at);
-            let event: Value = serde_json::from_str(&event).unwrap();
-            let outcome = api.invoke(event, Duration::from_secs(20)).await.unwrap();
-            match (outcome, &want) {
-                (Outcome::Response(response), Value::Number(status)) => {
-                    assert_eq!(response["statusCode"].as_u64(), status.as_u64(), "{at}: {response}");
-                    if status.as_u64().is_some_and(|s| s >= 400) {
-                        let body = body_json(&response);
-                        assert!(body["code"].is_string() && body["request_id"].is_string(), "{at}: error shape {body}");
-                    }
-                }
-                (Outcome::Response(mut response), Value::Object(shape)) => {
-                    let body = body_json(&response);
-                    response["body_json"] = body;
-                    for (key, value) in shape.iter().filter(|(k, _)| *k != "capture") {
-                        assert_subset(&response[key], value, &format!("{at}: {key} in {response}"));
-                    }
-                    for (var, pointer) in shape.get("capture").and_then(Value::as_object).into_iter().flatten() {
-                        let value = response
-                            .pointer(pointer.as_str().unwrap())
-                            .unwrap_or_else(|| panic!("{at}: nothing at {pointer} to capture as {var} in {response}"));
-                        let value = value.as_str().map(String::from).unwrap_or_else(|| value.to_string());
-                        captured.insert(var.clone(), value);
-                    }
-                }
-                (Outcome::Error(error), Value::String(message)) => {
-                    assert_eq!(error["errorMessage"].as_str(), Some(message.as_str()), "{at}: {error}");
-                }
-                (outcome, want) => panic!("{at}: got {outcome:?}, expected {want}"),
-            }
-            replayed += 1;
+        let mut process = Function::spawn(&binaries_dir().join(binary), &api, binary, &env).unwrap();
+        if let Err(e) = process.wait_ready(&api, Duration::from_secs(20)).await {
+            panic!("{binary} did not start: {e:#}\nit printed:\n{}", printed(process).await);
         }
-        drop(process);
+        match replay::replay(&api, fixtures, &mut captured, Duration::from_secs(20)).await {
+            Ok(count) => replayed += count,
+            Err(e) => panic!("{e:#}\n{binary} printed:\n{}", printed(process).await),
+        }
     }
     assert!(replayed > 0, "no events replayed");
 }
 
-fn body_json(response: &Value) -> Value {
-    serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
-}
-
-/// `want` is part of `got`: objects compare key by key (extra keys in `got` are fine), anything else equal.
-fn assert_subset(got: &Value, want: &Value, at: &str) {
-    match want {
-        Value::Object(fields) => {
-            for (key, value) in fields {
-                assert_subset(&got[key], value, &format!("{at} / {key}"));
-            }
-        }
-        _ => assert_eq!(got, want, "{at}"),
+/// What a function printed, once stopped (for a failure's message).
+async fn printed(mut process: Function) -> String {
+    use tokio::io::AsyncReadExt;
+    let _ = process.child.start_kill();
+    let mut out = String::new();
+    if let Some(mut stdout) = process.child.stdout.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), stdout.read_to_string(&mut out)).await;
     }
+    if let Some(mut stderr) = process.child.stderr.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut out)).await;
+    }
+    out
 }
 
+/// Checked without running anything: the replay order is the dependency order, whatever the names.
 #[test]
-fn captured_values_replace_their_placeholders_as_json_string_content() {
-    let captured = BTreeMap::from([("TOKEN".to_string(), "a\"b".to_string())]);
-    assert_eq!(substitute(r#"{"h": "Bearer ${TOKEN}"}"#, &captured, "t"), r#"{"h": "Bearer a\"b"}"#);
+fn binaries_replay_after_the_ones_whose_captured_values_they_use() {
+    let plan = Plan::load(&events_dir()).unwrap_or_else(|e| panic!("{e:#}"));
+    let order: Vec<&str> = plan.groups().iter().map(|f| f.binary.as_str()).collect();
+    let position = |binary: &str| order.iter().position(|b| *b == binary).unwrap_or_else(|| panic!("{binary}"));
+    for fixtures in plan.groups() {
+        for before in &fixtures.after {
+            assert!(position(before) < position(&fixtures.binary), "{before} replays before {}", fixtures.binary);
+        }
+    }
+    assert!(position("auth") < position("users") && position("auth") < position("authorizer"), "{order:?}");
+}
+
+/// Every declared binary has events whose expectations say something: an HTTP function at least one 2xx
+/// answer's body, a consumer its `batchItemFailures`, the authorizer an allow (a policy) and a refusal. And
+/// every directory of events/ is a declared binary's.
+#[test]
+fn every_declared_binary_has_events_with_real_expectations() {
+    let mut problems = Vec::new();
+    let mut declared = BTreeSet::new();
+    for function in local_runner::declarations().into_iter().flat_map(|g| g.functions) {
+        let binary = function.binary;
+        declared.insert(binary.to_string());
+        let fixtures = match Fixtures::load(&events_dir(), binary) {
+            Ok(fixtures) => fixtures,
+            Err(e) => {
+                problems.push(format!("{binary}: {e:#}"));
+                continue;
+            }
+        };
+        let expectations: Vec<&Value> = fixtures.events.iter().map(|e| &e.expected).collect();
+        if expectations.is_empty() {
+            problems.push(format!("events/{binary}/ has no events"));
+            continue;
+        }
+        let has = |what: &str, test: &dyn Fn(&Value) -> bool| {
+            (!expectations.iter().any(|e| test(e))).then(|| format!("events/{binary}/expected.json: no {what}"))
+        };
+        let missing = match function.kind {
+            Kind::Http => vec![has("2xx expectation that checks a body_json field (only statuses)", &checks_a_body)],
+            Kind::Authorizer => vec![
+                has("allow (an expectation with a policyDocument)", &|e| e.get("policyDocument").is_some()),
+                has("refusal (an expected error message)", &Value::is_string),
+            ],
+            Kind::Consumer { .. } => {
+                vec![has("expectation on batchItemFailures", &|e| e.get("batchItemFailures").is_some())]
+            }
+            Kind::Schedule { .. } => Vec::new(),
+        };
+        problems.extend(missing.into_iter().flatten());
+    }
+    for entry in std::fs::read_dir(events_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if path.is_dir() && !declared.contains(&name) {
+            problems.push(format!("events/{name}/ is no declared binary's"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A 2xx expectation with a `body_json` that checks something (not `{}` or null).
+fn checks_a_body(expected: &Value) -> bool {
+    let status = expected.get("statusCode").and_then(Value::as_u64);
+    let body = expected.get("body_json");
+    let checks = body.is_some_and(|b| match b {
+        Value::Object(fields) => !fields.is_empty(),
+        Value::Null => false,
+        _ => true,
+    });
+    status.is_some_and(|s| (200..300).contains(&s)) && checks
 }

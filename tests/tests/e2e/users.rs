@@ -3,7 +3,7 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::auth::{
+use crate::support::accounts::{
     ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, call, get_as, login, login_ok, register, unique_email, with_admin,
 };
 use crate::support::{TestApp, assert_error};

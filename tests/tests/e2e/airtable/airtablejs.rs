@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use super::Client;
 use super::pyairtable::{repo, run_suite};
 use crate::support::TestApp;
+use crate::support::airtable::Client;
 
 crate::both_adapters!(groups ["auth", "airtable"];real_airtable_js_from_npm_works_unchanged_against_the_v0_surface);
 

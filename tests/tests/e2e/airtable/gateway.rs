@@ -6,8 +6,8 @@ use std::time::Instant;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{BASE, Client, records, unpack};
 use crate::support::TestApp;
+use crate::support::airtable::{BASE, Client, records, unpack};
 
 crate::both_adapters!(groups ["auth", "airtable"];
     a_hundred_concurrent_identical_reads_make_one_upstream_call,

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{BASE, Client};
 use crate::support::TestApp;
+use crate::support::airtable::{BASE, Client};
 
 crate::both_adapters!(groups ["auth", "airtable"];real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface);
 

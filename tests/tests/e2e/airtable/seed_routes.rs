@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{BASE, Client, PROJECTS, ids, records, unpack};
+use crate::support::airtable::{BASE, Client, PROJECTS, ids, records, unpack};
 use crate::support::{TestApp, assert_error};
 
 crate::both_adapters!(groups ["auth", "airtable"];

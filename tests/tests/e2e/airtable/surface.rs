@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{BASE, Client, unpack};
 use crate::support::TestApp;
+use crate::support::airtable::{BASE, Client, unpack};
 
 crate::both_adapters!(groups ["auth", "airtable"];
     comments_round_trip_and_move_the_records_comment_count,

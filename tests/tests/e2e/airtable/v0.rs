@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{BASE, Client, PROJECTS, ids, unpack};
 use crate::support::TestApp;
+use crate::support::airtable::{BASE, Client, PROJECTS, ids, unpack};
 
 crate::both_adapters!(groups ["auth", "airtable"];
     the_meta_routes_answer_as_airtable_does,
@@ -138,7 +138,7 @@ async fn a_session_driven_the_way_pyairtable_drives_airtable_works(app: TestApp)
 async fn each_record_read_answers_that_record_and_an_unknown_id_is_404(app: TestApp) {
     let client = Client::start(app).await;
     let (a, b, unknown) = ("recProj0000000001", "recProj0000000002", "recProj0000000999");
-    for path in [|id: &str| table(&format!("/{id}")), |id: &str| super::records(&format!("/{id}"))] {
+    for path in [|id: &str| table(&format!("/{id}")), |id: &str| crate::support::airtable::records(&format!("/{id}"))] {
         let (status, _, first) = unpack(client.get(&path(a)).await).await;
         assert_eq!((status, first["id"].as_str()), (200, Some(a)), "{first}");
         let (status, cache, second) = unpack(client.get(&path(b)).await).await;

@@ -1,6 +1,11 @@
-//! `TestApp`: one running local runner per test, on fresh storage.
+//! Every helper the end-to-end scenarios share: `TestApp` (one running local runner per test, on fresh
+//! storage, only the groups it needs), the adapter macros, the error-shape assertions; accounts and
+//! authenticated calls (`accounts`); the Airtable client and emulator (`airtable`).
 
 #![allow(dead_code)]
+
+pub mod accounts;
+pub mod airtable;
 
 use std::path::PathBuf;
 
@@ -133,4 +138,17 @@ macro_rules! both_adapters_in {
             )*
         }
     };
+}
+
+/// Asserts Airtable's `{"error": {"type", "message"}}` and the X-Request-ID header; returns the body.
+pub async fn assert_airtable_error(response: reqwest::Response, status: u16, kind: &str) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
+    assert!(id.is_some_and(|id| platform::request_id::is_well_formed(&id)), "X-Request-ID");
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], kind, "type in {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    assert!(body.get("code").is_none() && body.get("request_id").is_none(), "the platform's fields in {body}");
+    body
 }
