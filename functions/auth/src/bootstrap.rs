@@ -80,6 +80,7 @@ mod tests {
             hasher: PasswordHasher::new(4).await.unwrap(),
             events: Publisher::new(env.queue(events::queue_spec())),
             limiter: Limiter::new(Arc::new(MemoryCache::new()), ThrottleSettings::default(), "test-"),
+            plans: identity::plans::Plans::default(),
         };
         Fixture { state, dir }
     }

@@ -1,5 +1,6 @@
 //! The auth function: accounts, sessions and API keys. See each route's module for its rules.
 
+pub mod accept;
 pub mod api_keys;
 pub mod bootstrap;
 pub mod login;
@@ -43,6 +44,7 @@ pub static GROUP: Group = Group {
             Setting::optional("SESSION_MAX_LIFETIME_SECS"),
             Setting::optional("JWT_LEEWAY_SECS"),
             Setting::required("BCRYPT_COST"),
+            Setting::optional("LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_IP"),
             Setting::optional("LOGIN_MAX_FAILURES_PER_ACCOUNT"),
             Setting::optional("LOGIN_MAX_FAILURES_PER_IP"),
             Setting::optional("LOGIN_FAILURE_WINDOW_SECS"),
@@ -50,6 +52,7 @@ pub static GROUP: Group = Group {
             Setting::optional("PUBLIC_RATE_LIMIT_WINDOW_SECS"),
             Setting::optional("ADMIN_EMAIL"),
             Setting::optional("ADMIN_PASSWORD"),
+            Setting::optional("TENANT_PLANS"),
         ],
     }],
 };
@@ -63,6 +66,7 @@ pub fn router(state: Arc<AuthState>) -> OpenApiRouter {
         .routes(routes!(login::login))
         .routes(routes!(refresh::refresh))
         .routes(routes!(logout::logout))
+        .routes(routes!(accept::accept))
         .route_layer(axum::middleware::from_fn_with_state(state.limiter.clone(), throttle::public_limit));
     let protected =
         OpenApiRouter::new().routes(routes!(api_keys::create, api_keys::list)).routes(routes!(api_keys::revoke));

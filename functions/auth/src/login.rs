@@ -2,7 +2,9 @@
 //!
 //! Unknown email, wrong password, disabled account: one 401 with one body, and the same work (a bcrypt
 //! verification, against a dummy hash when there is no account), so neither the answer nor its timing says
-//! whether an email is registered. Failed attempts count towards the per-IP and per-account locks.
+//! whether an email is registered. Failed attempts count towards the locks of [`crate::throttle`]: per
+//! (account, client IP), per IP and, far higher, per account, so one source's wrong passwords lock out that
+//! source and not the account's owner signing in from elsewhere.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,7 +33,7 @@ pub struct LoginRequest {
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
         (status = 401, description = "Invalid email or password (the same answer for every reason)"),
-        (status = 429, description = "Too many failed attempts for this IP or account"),
+        (status = 429, description = "Too many failed attempts from this IP (for this account or in all), or for this account from everywhere"),
     ))]
 pub async fn login(
     State(state): State<SharedState>,

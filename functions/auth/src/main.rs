@@ -11,7 +11,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         let settings = auth::AuthSettings::from_env()?;
         let tokens = TokenService::new(KeySet::from_settings(&settings.tokens, None)?, settings.tokens.clone());
         let namespace = resources.namespace().to_string();
-        let state = auth::AuthState::build(&resources, &settings, tokens, &namespace).await?;
+        let plans = identity::plans::Plans::from_env()?;
+        let state = auth::AuthState::build(&resources, &settings, tokens, &namespace, plans).await?;
         if let Some(admin) = &settings.admin {
             auth::bootstrap::ensure_admin(&state, admin).await?;
         }

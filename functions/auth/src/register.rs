@@ -97,7 +97,7 @@ pub(crate) async fn create_account(
         updated_at: now.clone(),
         version: 0,
     };
-    let tenant = Tenant { tenant_id: user.tenant_id.clone(), owner_user_id: user.id.clone(), created_at: now };
+    let tenant = Tenant::new(user.tenant_id.clone(), user.id.clone(), now);
     match state.store.create_account(&tenant, &user).await {
         Ok(()) => Ok(user),
         Err(StoreFailure::EmailTaken) => Err(ApiError::conflict("email_taken", "This email is already registered")),

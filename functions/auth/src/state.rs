@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use events::Publisher;
 use identity::password::PasswordHasher;
+use identity::plans::Plans;
 use identity::{IdentityStore, TokenService};
 use platform::group::Resources;
 
@@ -16,6 +17,8 @@ pub struct AuthState {
     pub hasher: PasswordHasher,
     pub events: Publisher,
     pub limiter: Limiter,
+    /// The plans' limits (`TENANT_PLANS`): accepting an invitation checks the members limit.
+    pub plans: Plans,
 }
 
 impl AuthState {
@@ -26,6 +29,7 @@ impl AuthState {
         settings: &AuthSettings,
         tokens: TokenService,
         cache_namespace: &str,
+        plans: Plans,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             store: IdentityStore::new(resources.table(identity::TABLE).await?),
@@ -33,6 +37,7 @@ impl AuthState {
             hasher: PasswordHasher::new(settings.bcrypt_cost).await?,
             events: Publisher::new(resources.queue(&events::queue_spec()).await?),
             limiter: Limiter::new(resources.cache().await?, settings.throttle.clone(), cache_namespace),
+            plans,
         })
     }
 }

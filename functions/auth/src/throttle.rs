@@ -1,8 +1,25 @@
 //! Rate limits on the public auth routes, in the shared cache so they hold across Lambda instances:
 //! - every public route: a fixed window of requests per client IP;
-//! - login: failed attempts per IP and per account (the normalised email, known or not, so the limit
-//!   reveals nothing about which emails exist). At the threshold a lock is set for the rest of the window;
-//!   while it stands, login answers 429 before checking any password.
+//! - login: three counts of failed attempts over one window (`LOGIN_FAILURE_WINDOW_SECS`, 900 s), each of
+//!   which, at its threshold, sets a lock for the rest of its window; while any lock that applies stands,
+//!   login answers 429 before checking any password:
+//!
+//!   | count | key | threshold (default) | what a lock stops |
+//!   | --- | --- | --- | --- |
+//!   | per account and IP | the email's digest + the client IP | `LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_IP` (10) | that IP, for that email only |
+//!   | per IP | the client IP | `LOGIN_MAX_FAILURES_PER_IP` (50) | that IP, for every email |
+//!   | per account | the email's digest | `LOGIN_MAX_FAILURES_PER_ACCOUNT` (100) | that email, from every IP |
+//!
+//!   One attacker guessing one account's password is stopped by the first lock after 10 guesses, and locks out
+//!   only itself: the owner, signing in from another address, is not refused (before this scheme, ten wrong
+//!   passwords from anywhere locked the account for everyone). One attacker spraying many accounts is stopped
+//!   by the per-IP lock. A distributed attack on one account (many addresses, 10 guesses each) is still
+//!   bounded by the per-account lock, at a threshold ten addresses must reach together within one window:
+//!   the one case where the owner is locked out too.
+//!
+//!   Accounts are the normalised email, known or not, so the limits reveal nothing about which emails exist.
+//!   Locked sources are refused before their attempt is counted, so a locked attacker cannot push the
+//!   per-account count on.
 //!
 //! Cache failures: the general limit fails open (an outage of the cache should not take sign-in down);
 //! the login lock fails closed (an outage must not lift brute-force protection).
@@ -50,25 +67,39 @@ impl Limiter {
         }
     }
 
-    /// 429 while the IP or the account is locked out.
-    pub async fn check_login(&self, ip: &str, email: &str) -> ApiResult<()> {
-        for key in [self.key("login-lock-ip", ip), self.key("login-lock-account", &digest(email))] {
-            let lock = self.cache.get(&key).await.context("Failed to read a login lock")?;
-            if let Some(until) = lock.and_then(|v| String::from_utf8(v).ok()).and_then(|v| v.parse::<i64>().ok()) {
-                let left = (until - storage::now_millis()).max(1000);
-                return Err(too_many(Duration::from_millis(left.unsigned_abs())));
-            }
-        }
-        Ok(())
+    /// The failure counts a login attempt by `email` from `ip` falls under, with their thresholds.
+    fn login_subjects(&self, ip: &str, email: &str) -> [(&'static str, String, u64); 3] {
+        let account = digest(email);
+        [
+            ("account-ip", format!("{account}:{ip}"), self.settings.failures_per_account_and_ip),
+            ("ip", ip.to_string(), self.settings.failures_per_ip),
+            ("account", account, self.settings.failures_per_account),
+        ]
     }
 
-    /// Counts a failed login; at a threshold, locks the IP or the account for the rest of its window.
+    /// 429 while the (account, IP) pair, the IP or the account is locked out; Retry-After is the last of
+    /// the locks that stand to lift.
+    pub async fn check_login(&self, ip: &str, email: &str) -> ApiResult<()> {
+        let mut longest: Option<i64> = None;
+        for (kind, subject, _) in self.login_subjects(ip, email) {
+            let key = self.key(&format!("login-lock-{kind}"), &subject);
+            let lock = self.cache.get(&key).await.context("Failed to read a login lock")?;
+            if let Some(until) = lock.and_then(|v| String::from_utf8(v).ok()).and_then(|v| v.parse::<i64>().ok()) {
+                longest = longest.max(Some(until));
+            }
+        }
+        match longest {
+            Some(until) => {
+                let left = (until - storage::now_millis()).max(1000);
+                Err(too_many(Duration::from_millis(left.unsigned_abs())))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login; at a threshold, locks the pair, the IP or the account for the rest of its window.
     pub async fn login_failed(&self, ip: &str, email: &str) -> anyhow::Result<()> {
-        let subjects = [
-            ("ip", ip.to_string(), self.settings.failures_per_ip),
-            ("account", digest(email), self.settings.failures_per_account),
-        ];
-        for (kind, subject, limit) in subjects {
+        for (kind, subject, limit) in self.login_subjects(ip, email) {
             let window = self.settings.failure_window;
             let hits = self.cache.incr_window(&self.key(&format!("login-failures-{kind}"), &subject), window).await?;
             if hits.count >= limit {
@@ -114,7 +145,12 @@ mod tests {
     use super::*;
 
     fn limiter(per_account: u64, per_ip: u64) -> Limiter {
+        limiter_with_pairs(per_account.min(10), per_account, per_ip)
+    }
+
+    fn limiter_with_pairs(per_pair: u64, per_account: u64, per_ip: u64) -> Limiter {
         let settings = ThrottleSettings {
+            failures_per_account_and_ip: per_pair,
             failures_per_account: per_account,
             failures_per_ip: per_ip,
             public_requests_per_ip: 2,
@@ -140,6 +176,45 @@ mod tests {
         let wait = retry_after(limiter.check_login("10.0.0.4", "ann@example.com").await).unwrap();
         assert!((1..=900).contains(&wait), "{wait}");
         assert!(limiter.check_login("10.0.0.4", "bob@example.com").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn one_ips_failures_lock_that_ip_out_of_the_account_but_not_the_owner_elsewhere() {
+        let limiter = limiter_with_pairs(3, 100, 50);
+        for _ in 0..3 {
+            limiter.check_login("10.0.0.66", "ann@example.com").await.unwrap();
+            limiter.login_failed("10.0.0.66", "ann@example.com").await.unwrap();
+        }
+        let wait = retry_after(limiter.check_login("10.0.0.66", "ann@example.com").await).unwrap();
+        assert!((1..=900).contains(&wait), "{wait}");
+        // The owner from another address, and the attacker's IP on another account, are let through.
+        assert!(limiter.check_login("10.0.0.1", "ann@example.com").await.is_ok());
+        assert!(limiter.check_login("10.0.0.66", "bob@example.com").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_distributed_attack_still_meets_the_per_account_bound() {
+        let limiter = limiter_with_pairs(2, 6, 50);
+        for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+            for _ in 0..2 {
+                limiter.check_login(ip, "ann@example.com").await.unwrap();
+                limiter.login_failed(ip, "ann@example.com").await.unwrap();
+            }
+        }
+        assert!(retry_after(limiter.check_login("10.0.0.4", "ann@example.com").await).is_some());
+        assert!(limiter.check_login("10.0.0.4", "bob@example.com").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_that_of_the_last_lock_to_lift() {
+        let limiter = limiter_with_pairs(1, 100, 50);
+        limiter.login_failed("10.0.0.5", "ann@example.com").await.unwrap();
+        // A longer lock on the IP, set by hand: the answer must wait for it, not for the pair's.
+        let until = storage::now_millis() + 3_600_000;
+        let lock = limiter.key("login-lock-ip", "10.0.0.5");
+        limiter.cache.set(&lock, until.to_string().as_bytes(), Duration::from_secs(3600)).await.unwrap();
+        let wait = retry_after(limiter.check_login("10.0.0.5", "ann@example.com").await).unwrap();
+        assert!(wait > 900, "{wait}");
     }
 
     #[tokio::test]

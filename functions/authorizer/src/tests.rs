@@ -48,11 +48,7 @@ async fn fixture() -> Fixture {
         updated_at: identity::now_rfc3339(),
         version: 0,
     };
-    let tenant = Tenant {
-        tenant_id: user.tenant_id.clone(),
-        owner_user_id: user.id.clone(),
-        created_at: identity::now_rfc3339(),
-    };
+    let tenant = Tenant::new(user.tenant_id.clone(), user.id.clone(), identity::now_rfc3339());
     store.create_account(&tenant, &user).await.unwrap();
     let session_id = uuid::Uuid::new_v4().to_string();
     let session = Session {

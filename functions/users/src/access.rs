@@ -22,6 +22,12 @@ pub async fn visible_user(state: &UsersState, caller: &Caller, id: &str) -> ApiR
     user.ok_or_else(not_found)
 }
 
+/// Whether `user` owns its tenant (the owner cannot be demoted, disabled or deleted here).
+pub async fn is_owner(state: &UsersState, user: &User) -> ApiResult<bool> {
+    let tenant = state.store.tenant(&user.tenant_id).await?;
+    Ok(tenant.is_some_and(|t| t.owner_user_id == user.id))
+}
+
 /// The caller's own record (gone only if deleted since the authorizer looked).
 pub async fn own_user(state: &UsersState, caller: &Caller) -> ApiResult<User> {
     state.store.user(&caller.tenant_id, &caller.user_id).await?.ok_or_else(|| ApiError::not_found("No such user"))

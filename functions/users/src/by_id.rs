@@ -42,9 +42,11 @@ pub async fn update_user(
     Ok(Json(apply(&state, &caller, &origin, target, body).await?.into()))
 }
 
-/// Delete a user: login, tokens and API keys stop working at once.
+/// Delete a user: login, tokens and API keys stop working at once. A tenant's owner alone in it takes the
+/// tenant along.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such user in reach")))]
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such user in reach"),
+        (status = 409, description = "The tenant's owner cannot be deleted while it has other members (`owner_cannot_leave`)")))]
 pub async fn delete_user(
     State(state): State<SharedState>,
     caller: Caller,
@@ -52,7 +54,21 @@ pub async fn delete_user(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let target = visible_user(&state, &caller, &id).await?;
+    // The owner goes only with the tenant: alone in it, the account and the tenant are deleted together;
+    // with other members, ownership must move first.
+    let owned = state.store.tenant(&target.tenant_id).await?.filter(|t| t.owner_user_id == target.id);
+    if let Some(tenant) = &owned
+        && state.store.count_users(&tenant.tenant_id).await? > 1
+    {
+        return Err(platform::ApiError::conflict(
+            "owner_cannot_leave",
+            "The tenant's owner cannot be deleted while it has other members; transfer ownership first",
+        ));
+    }
     state.store.delete_user(&target).await?;
+    if let Some(tenant) = &owned {
+        state.store.delete_tenant(tenant).await?;
+    }
     let event = AuditEvent::new(Action::UserDeleted, &origin)
         .tenant(&target.tenant_id)
         .actor(&caller.user_id)

@@ -4,6 +4,7 @@
 use events::{Action, AuditEvent, Origin};
 use identity::profile::{ProfileProblem, parse_name, parse_roles};
 use identity::{Email, StoreFailure, User, UserStatus};
+use platform::caller::ROLE_TENANT_ADMIN;
 use platform::{ApiError, ApiResult, Caller};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -113,6 +114,16 @@ pub async fn apply(
     if let Some(status) = body.status {
         next.status = status;
         changed.push("status");
+    }
+    // The tenant's owner stays an active admin: ownership moves only by a transfer (tenants group).
+    // (A platform admin may still disable one.)
+    let demotes = !next.roles.iter().any(|r| r == ROLE_TENANT_ADMIN)
+        || (next.status != UserStatus::Active && !caller.is_platform_admin());
+    if demotes && crate::access::is_owner(state, &target).await? {
+        return Err(ApiError::conflict(
+            "owner_role_fixed",
+            "The tenant's owner stays an active admin; transfer ownership first",
+        ));
     }
     if changed.is_empty() {
         return Ok(target);

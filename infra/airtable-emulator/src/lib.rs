@@ -46,7 +46,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 
 pub use config::{ConfigPatch, EmulatorConfig};
-pub use state::{BaseStats, DEV_TOKEN, Emulator, Stats};
+pub use state::{BaseStats, DEV_TOKEN, Emulator, Stats, random_token};
 
 /// The emulator's routes (Airtable's and `/_emulator/…`).
 pub fn router(emulator: Emulator) -> axum::Router {

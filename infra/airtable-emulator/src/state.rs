@@ -14,8 +14,18 @@ use crate::list::Iterators;
 use crate::model::Base;
 use crate::traffic::Buckets;
 
-/// The token the emulator accepts unless told otherwise. Not a secret: it opens a local demo.
+/// The token the standalone emulator (`cargo run -p airtable-emulator`) accepts unless told otherwise, and
+/// the one tests that spawn their own emulator use. Not a secret: any local process may know it, which is why
+/// the local runner gives its embedded emulator a [`random_token`] instead.
 pub const DEV_TOKEN: &str = "patLocalEmulator.dev-token";
+
+/// A token for one emulator's lifetime, for callers that hand it only to the client they mean to serve:
+/// `pat` and 32 random alphanumerics (about 190 bits, from the thread-local CSPRNG).
+pub fn random_token() -> String {
+    use rand::Rng;
+    let suffix: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(32).map(char::from).collect();
+    format!("pat{suffix}")
+}
 
 /// The user every accepted token belongs to (`/v0/meta/whoami`, comment authors, webhook payloads).
 pub const USER_ID: &str = "usrEmulatorUser01";
@@ -136,8 +146,12 @@ impl Emulator {
         self.traffic().stats = Stats::default();
     }
 
+    /// Whether `token` is one of the accepted tokens, compared in time independent of where they differ.
     pub fn accepts(&self, token: &str) -> bool {
-        self.inner.tokens.iter().any(|t| t == token)
+        let same = |t: &String| {
+            t.len() == token.len() && t.bytes().zip(token.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+        };
+        self.inner.tokens.iter().fold(false, |found, t| found | same(t))
     }
 
     pub fn elapsed_ms(&self) -> u64 {
@@ -153,5 +167,25 @@ impl World {
 
     pub fn base_mut(&mut self, id: &str) -> AirtableResult<&mut Base> {
         self.bases.iter_mut().find(|b| b.id == id).ok_or_else(AirtableError::base_not_found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_random_token_is_new_each_time_and_the_only_one_accepted() {
+        let (token, other) = (random_token(), random_token());
+        assert_ne!(token, other);
+        assert_eq!(token.len(), 35);
+        assert!(token.starts_with("pat") && token[3..].chars().all(|c| c.is_ascii_alphanumeric()), "{token}");
+        let emulator = Emulator::demo(token.clone());
+        assert!(emulator.accepts(&token));
+        for refused in [other.as_str(), DEV_TOKEN, &token[..34], "", &format!("{token}x")] {
+            assert!(!emulator.accepts(refused), "{refused}");
+        }
     }
 }

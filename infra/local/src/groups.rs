@@ -52,6 +52,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&auth::GROUP, |r, c| Box::pin(build_auth(r, c))),
     (&authorizer::GROUP, |r, c| Box::pin(build_authorizer(r, c))),
     (&users::GROUP, |r, c| Box::pin(build_users(r, c))),
+    (&tenants::GROUP, |r, c| Box::pin(build_tenants(r, c))),
     (&audit::GROUP, |r, c| Box::pin(build_audit(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
 ];
@@ -158,7 +159,9 @@ async fn build_health(resources: Resources, context: &Context<'_>) -> anyhow::Re
 
 async fn build_auth(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     let settings = &context.settings.auth;
-    let state = auth::AuthState::build(&resources, settings, context.tokens.clone(), resources.namespace()).await?;
+    let plans = context.settings.tenants.plans.clone();
+    let state =
+        auth::AuthState::build(&resources, settings, context.tokens.clone(), resources.namespace(), plans).await?;
     if let Some(admin) = &settings.admin {
         auth::bootstrap::ensure_admin(&state, admin).await?;
     }
@@ -172,6 +175,11 @@ async fn build_authorizer(resources: Resources, context: &Context<'_>) -> anyhow
 
 async fn build_users(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
     Ok(Parts { router: users::router(Arc::new(users::UsersState::build(&resources).await?)), ..Default::default() })
+}
+
+async fn build_tenants(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let state = tenants::TenantsState::build(&resources, context.settings.tenants.clone()).await?;
+    Ok(Parts { router: tenants::router(Arc::new(state)), ..Default::default() })
 }
 
 async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
@@ -191,16 +199,22 @@ async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Pa
 
 /// The Airtable gateway against `settings.airtable.endpoint_url`, or (`emulate_airtable`) against an embedded
 /// emulator serving the demo bases on its own loopback port. Local-only routes: `/metrics` (Prometheus text)
-/// and `/_local/airtable-emulator` (where the emulator listens: tests stage outages there).
+/// and `/_local/airtable-emulator` (`{"url"}`, where the emulator listens: tests stage outages and read its
+/// counters through its tokenless `/_emulator/…` routes; its token is not served).
 async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     use secrecy::ExposeSecret;
 
     let mut airtable = context.settings.airtable.clone();
     let mut local = axum::Router::new();
     if context.settings.emulate_airtable {
-        // The emulator accepts the configured token, or its dev token: either way it guards only demo data.
-        let token =
-            airtable.api_key.get_or_insert_with(|| airtable_emulator::DEV_TOKEN.into()).expose_secret().to_string();
+        // The emulator accepts the configured token or else a token made for this run and handed to the
+        // gateway only, never printed nor served: another local process cannot reach the emulator's /v0 around
+        // the gateway (as it could with the well-known dev token, kept for the standalone emulator).
+        let token = airtable
+            .api_key
+            .get_or_insert_with(|| secrecy::SecretString::from(airtable_emulator::random_token()))
+            .expose_secret()
+            .to_string();
         let emulator =
             airtable_emulator::spawn(airtable_emulator::Emulator::demo(token), ([127, 0, 0, 1], 0).into()).await?;
         let url = emulator.url();

@@ -15,6 +15,8 @@ pub struct Settings {
     /// The auth function's settings (tokens, bcrypt cost, throttling, admin bootstrap); the authorizer uses
     /// the same token settings. Without `JWT_SIGNING_KEY` a key is generated once under the data dir.
     pub auth: auth::AuthSettings,
+    /// The tenant service's settings (plans, invitation lifetime).
+    pub tenants: tenants::TenantSettings,
     /// The Airtable gateway's settings (`AIRTABLE_*`).
     pub airtable: airtable::AirtableSettings,
     /// `AIRTABLE_ENDPOINT_URL` unset: start the embedded emulator with the demo bases and use it.
@@ -33,6 +35,7 @@ impl Settings {
             storage: StorageSettings::from_env(StorageMode::Embedded)?,
             http: HttpSettings::from_env().map_err(|e: ConfigError| anyhow::anyhow!(e))?,
             auth: auth::AuthSettings::from_env()?,
+            tenants: tenants::TenantSettings::from_env()?,
             airtable: airtable::AirtableSettings::from_env()?,
             emulate_airtable: var("AIRTABLE_ENDPOINT_URL").is_none(),
             groups: (!groups.is_empty()).then_some(groups),
@@ -48,6 +51,7 @@ impl Settings {
             storage,
             http: HttpSettings::default(),
             auth: auth::AuthSettings::default(),
+            tenants: tenants::TenantSettings::default(),
             airtable: airtable::AirtableSettings::new("https://api.airtable.com", None),
             emulate_airtable: true,
             groups: None,

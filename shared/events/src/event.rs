@@ -32,10 +32,28 @@ pub enum Action {
     UserUpdated,
     #[serde(rename = "user.deleted")]
     UserDeleted,
+    #[serde(rename = "tenant.updated")]
+    TenantUpdated,
+    #[serde(rename = "tenant.plan_changed")]
+    TenantPlanChanged,
+    #[serde(rename = "tenant.member_role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "tenant.member_removed")]
+    MemberRemoved,
+    #[serde(rename = "tenant.ownership_transferred")]
+    OwnershipTransferred,
+    #[serde(rename = "tenant.invitation_created")]
+    InvitationCreated,
+    #[serde(rename = "tenant.invitation_resent")]
+    InvitationResent,
+    #[serde(rename = "tenant.invitation_revoked")]
+    InvitationRevoked,
+    #[serde(rename = "tenant.invitation_accepted")]
+    InvitationAccepted,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 19] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -46,6 +64,15 @@ impl Action {
         Self::ApiKeyRevoked,
         Self::UserUpdated,
         Self::UserDeleted,
+        Self::TenantUpdated,
+        Self::TenantPlanChanged,
+        Self::MemberRoleChanged,
+        Self::MemberRemoved,
+        Self::OwnershipTransferred,
+        Self::InvitationCreated,
+        Self::InvitationResent,
+        Self::InvitationRevoked,
+        Self::InvitationAccepted,
     ];
 
     /// The wire name, e.g. `auth.login_failed`.
@@ -61,6 +88,15 @@ impl Action {
             Self::ApiKeyRevoked => "api_key.revoked",
             Self::UserUpdated => "user.updated",
             Self::UserDeleted => "user.deleted",
+            Self::TenantUpdated => "tenant.updated",
+            Self::TenantPlanChanged => "tenant.plan_changed",
+            Self::MemberRoleChanged => "tenant.member_role_changed",
+            Self::MemberRemoved => "tenant.member_removed",
+            Self::OwnershipTransferred => "tenant.ownership_transferred",
+            Self::InvitationCreated => "tenant.invitation_created",
+            Self::InvitationResent => "tenant.invitation_resent",
+            Self::InvitationRevoked => "tenant.invitation_revoked",
+            Self::InvitationAccepted => "tenant.invitation_accepted",
         }
     }
 }

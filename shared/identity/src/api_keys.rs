@@ -36,6 +36,16 @@ pub fn generate() -> anyhow::Result<NewKeyMaterial> {
     })
 }
 
+/// Another single-purpose bearer secret (an invitation token): `prefix` + 32 random bytes (base64url), and
+/// the SHA-256 it is stored as.
+pub fn generate_secret(prefix: &str) -> anyhow::Result<(SecretString, String)> {
+    let mut bytes = [0u8; ENTROPY_BYTES];
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
+    let plaintext = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let stored = hash(&plaintext);
+    Ok((SecretString::from(plaintext), stored))
+}
+
 /// The stored form of a presented key.
 pub fn hash(presented: &str) -> String {
     hex::encode(Sha256::digest(presented.as_bytes()))

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod email;
 pub mod password;
+pub mod plans;
 pub mod profile;
 pub mod records;
 pub mod store;
@@ -12,7 +13,7 @@ pub mod tokens;
 
 pub use email::Email;
 pub use password::Password;
-pub use records::{ApiKey, Session, User, UserStatus};
+pub use records::{ApiKey, Invitation, InvitationStatus, Session, Tenant, TenantRole, User, UserStatus};
 pub use store::{IdentityStore, Listing, StoreFailure};
 pub use tokens::{Claims, TokenService, TokenSettings, TokenUse};
 

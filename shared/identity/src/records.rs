@@ -41,12 +41,113 @@ impl User {
     }
 }
 
-/// A tenant; created with its first user, who owns it.
+/// A tenant (an organization); created with its first user, who owns it. Fields added after the first
+/// release default when absent, so older items read as tenants on the default plan with no name.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tenant {
     pub tenant_id: String,
     pub owner_user_id: String,
     pub created_at: String,
+    #[serde(default)]
+    pub name: String,
+    /// Unique across tenants (claimed like emails).
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default = "default_plan")]
+    pub plan: String,
+    /// Free-form settings the tenant's admins keep (a JSON object, at most 8 KiB encoded).
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// The optimistic lock (the port's item version; not an attribute).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+fn default_plan() -> String {
+    crate::plans::DEFAULT_PLAN.into()
+}
+
+impl Tenant {
+    pub fn new(tenant_id: String, owner_user_id: String, created_at: String) -> Self {
+        Self {
+            tenant_id,
+            owner_user_id,
+            created_at,
+            name: String::new(),
+            slug: None,
+            plan: default_plan(),
+            settings: serde_json::Map::new(),
+            updated_at: None,
+            version: 0,
+        }
+    }
+}
+
+/// A member's role in their tenant: the owner (one per tenant, changed only by a transfer), admins, members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl TenantRole {
+    pub fn of(tenant: &Tenant, user: &User) -> Self {
+        if tenant.owner_user_id == user.id {
+            Self::Owner
+        } else if user.roles.iter().any(|r| r == platform::caller::ROLE_TENANT_ADMIN) {
+            Self::Admin
+        } else {
+            Self::Member
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+}
+
+/// An invitation to join a tenant. The token is random, single use and expiring; only its SHA-256 is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: String,
+    pub tenant_id: String,
+    /// Normalised.
+    pub email: String,
+    /// `admin` or `member`.
+    pub role: TenantRole,
+    pub invited_by: String,
+    pub created_at: String,
+    /// Epoch seconds. (At rest under another name: `expires_at` is the table's TTL attribute.)
+    #[serde(rename = "valid_until")]
+    pub expires_at: i64,
+    pub status: InvitationStatus,
+    pub token_hash: String,
+    #[serde(default)]
+    pub accepted_by: Option<String>,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Invitation {
+    pub fn is_usable(&self, now: i64) -> bool {
+        self.status == InvitationStatus::Pending && now < self.expires_at
+    }
 }
 
 /// A login session: one refresh-token family. Only the newest refresh token (`refresh_jti`) is accepted;

@@ -1,5 +1,9 @@
 //! The embedded environment for `cargo run`: one crash-safe redb database under the data dir holds every
 //! table and queue; blob bytes live in files beside it. No cloud account, no set-up.
+//!
+//! Everything here is readable by the user running it only: the data dir is created 0700 (an existing one is
+//! narrowed to 0700), `store.redb` and the blob files 0600. The store holds password hashes, sessions and API
+//! key digests, and the blobs' signing key lives beside it; other local users must not read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,9 +28,15 @@ pub struct EmbeddedEnv {
 impl EmbeddedEnv {
     /// Opens (or creates) the store under `dir`. Only one process may hold it at a time.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create data dir {}", dir.display()))?;
+        create_private_dir(dir).with_context(|| format!("Failed to create data dir {}", dir.display()))?;
+        restrict(dir, 0o700);
         let path = dir.join("store.redb");
-        let db = redb::Database::create(&path).with_context(|| {
+        let file = private_file(&path, false)
+            .with_context(|| format!("Failed to open the embedded store {}", path.display()))?;
+        restrict(&path, 0o600);
+        let backend = redb::backends::FileBackend::new(file)
+            .with_context(|| format!("Failed to open the embedded store {}", path.display()))?;
+        let db = redb::Database::builder().create_with_backend(backend).with_context(|| {
             format!("Failed to open the embedded store {} (is another runner using it?)", path.display())
         })?;
         Ok(Self { db: Arc::new(db), dir: dir.to_path_buf(), buckets: Arc::default() })
@@ -57,5 +67,97 @@ impl EmbeddedEnv {
     pub fn blob_router(&self) -> axum::Router {
         let buckets = self.buckets.lock().map(|b| b.clone()).unwrap_or_default();
         crate::blobs::embedded::router(buckets)
+    }
+}
+
+/// Creates `dir` and any missing parent with mode 0700 (on unix; elsewhere, the platform's default).
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens `path` for reading and writing, creating it with mode 0600 (on unix) if absent; `truncate` empties it.
+pub(crate) fn private_file(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(truncate);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Narrows the mode of something that existed before (made by an earlier version, or by hand) to `mode` if it
+/// grants anything to the group or others. Best effort: a path this user does not own keeps its mode, with a
+/// warning.
+fn restrict(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = match std::fs::metadata(path) {
+            Ok(metadata) => metadata.permissions().mode(),
+            Err(e) => return tracing::warn!(path = %path.display(), error = %e, "cannot read the mode"),
+        };
+        if current & 0o077 != 0
+            && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot make it private to this user");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn temp_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("storage-private-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    #[tokio::test]
+    async fn the_data_dir_the_store_and_blob_files_are_private_to_this_user() {
+        let root = temp_dir();
+        let dir = root.join("nested").join("data");
+        let env = EmbeddedEnv::open(&dir).unwrap();
+        let blobs = env.blobs("private-bucket", "http://127.0.0.1:1").unwrap();
+        blobs.put("a/key", bytes::Bytes::from_static(b"secret"), None).await.unwrap();
+        assert_eq!(mode(&root.join("nested")), 0o700);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("store.redb")), 0o600);
+        let data = dir.join("blobs").join("private-bucket").join("data");
+        for d in [dir.join("blobs"), dir.join("blobs").join("private-bucket"), data.clone()] {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+        }
+        let files: Vec<_> = std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(mode(&files[0]), 0o600);
+        drop((blobs, env));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_existing_data_dir_and_store_are_narrowed() {
+        let dir = temp_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        drop(EmbeddedEnv::open(&dir).unwrap());
+        std::fs::set_permissions(dir.join("store.redb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Reopening an existing store narrows both.
+        let env = EmbeddedEnv::open(&dir).unwrap();
+        assert_eq!((mode(&dir), mode(&dir.join("store.redb"))), (0o700, 0o600));
+        drop(env);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -4,7 +4,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::support::accounts::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, call, get_as, login, login_ok, register, unique_email, with_admin,
+    ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, call, get_as, join, login, login_ok, register, unique_email, with_admin,
 };
 use crate::support::{TestApp, assert_error};
 
@@ -24,7 +24,7 @@ fn assert_no_secrets(body: &Value) {
     assert!(!text.contains("password") && !text.contains("hash") && !text.contains("$2b$"), "{text}");
 }
 
-crate::both_adapters!(groups ["auth", "users"];
+crate::both_adapters!(groups ["auth", "users", "tenants"];
     a_user_reads_and_updates_their_own_profile,
     an_update_with_a_stale_version_is_a_409_and_changes_nothing,
     concurrent_updates_from_one_version_let_exactly_one_win,
@@ -136,24 +136,22 @@ async fn a_tenant_admin_cannot_grant_platform_admin(app: TestApp) {
 }
 
 async fn a_member_cannot_change_roles_or_list_users(app: TestApp) {
-    let account = register(&app).await;
-    let version = read(&app, "/api/v1/users/me", &account.access).await["version"].clone();
-    // The owner steps down to member (an admin may change roles)…
-    let demoted: Value =
-        put_as(&app, "/api/v1/users/me", &account.access, json!({"version": version, "roles": ["member"]}))
-            .await
-            .json()
-            .await
-            .unwrap();
-    assert_eq!(demoted["roles"], json!(["member"]));
-    // …and from then on, with the same token (roles come from the user record), cannot climb back.
-    let body = json!({"version": demoted["version"], "roles": ["tenant_admin"]});
+    let owner = register(&app).await;
+    let version = read(&app, "/api/v1/users/me", &owner.access).await["version"].clone();
+    // The owner cannot step down (ownership moves only by a transfer)…
+    let body = json!({"version": version, "roles": ["member"]});
+    assert_error(put_as(&app, "/api/v1/users/me", &owner.access, body).await, 409, "owner_role_fixed").await;
+    // …and a member who joined by invitation cannot climb, disable anyone or list users.
+    let account = join(&app, &owner.access, "member").await;
+    let me = read(&app, "/api/v1/users/me", &account.access).await;
+    assert_eq!(me["roles"], json!(["member"]));
+    let body = json!({"version": me["version"], "roles": ["tenant_admin"]});
     assert_error(put_as(&app, "/api/v1/users/me", &account.access, body).await, 403, "forbidden").await;
-    let body = json!({"version": demoted["version"], "status": "disabled"});
+    let body = json!({"version": me["version"], "status": "disabled"});
     assert_error(put_as(&app, "/api/v1/users/me", &account.access, body).await, 403, "forbidden").await;
     assert_error(get_as(&app, "/api/v1/users", &account.access).await, 403, "forbidden").await;
     // Their own profile stays theirs to edit.
-    let body = json!({"version": demoted["version"], "first_name": "Still me"});
+    let body = json!({"version": me["version"], "first_name": "Still me"});
     assert_eq!(put_as(&app, "/api/v1/users/me", &account.access, body).await.status(), 200);
 }
 

@@ -8,6 +8,9 @@
 //! | API key | `{tenant}#USER#{user}` | `APIKEY#{key}` | |
 //! | email claim | `EMAIL#{email}` | `EMAIL` | |
 //! | API key lookup | `APIKEY#{sha256}` | `APIKEY` | |
+//! | slug claim | `SLUG#{slug}` | `SLUG` | |
+//! | invitation | `{tenant}#INVITES` | `INVITE#{invitation}` | |
+//! | invitation lookup | `INVITE#{sha256 of the token}` | `INVITE` | |
 //!
 //! Tenant data keys start with the tenant id. The two global items are pointers that login and the
 //! authorizer need before they know the tenant; the email claim is also what makes emails unique (a
@@ -15,7 +18,9 @@
 //! across tenants. A user's sessions and keys share one partition, so deleting a user finds them all.
 
 mod api_keys;
+mod invitations;
 mod sessions;
+mod tenants;
 mod users;
 
 use std::sync::Arc;
@@ -36,6 +41,10 @@ pub struct IdentityStore {
 pub enum StoreFailure {
     #[error("the email address is already registered")]
     EmailTaken,
+    #[error("the slug is taken")]
+    SlugTaken,
+    #[error("the invitation cannot be used")]
+    InvitationUnusable,
     #[error("the record changed since it was read")]
     VersionConflict,
     #[error("invalid pagination cursor")]
@@ -97,6 +106,18 @@ mod keys {
     }
     pub fn api_key_lookup(hash: &str) -> Key {
         Key::new(format!("APIKEY#{hash}"), "APIKEY")
+    }
+    pub fn slug(slug: &str) -> Key {
+        Key::new(format!("SLUG#{slug}"), "SLUG")
+    }
+    pub fn invitations_partition(tenant: &str) -> String {
+        format!("{tenant}#INVITES")
+    }
+    pub fn invitation(tenant: &str, id: &str) -> Key {
+        Key::new(invitations_partition(tenant), format!("INVITE#{id}"))
+    }
+    pub fn invitation_lookup(hash: &str) -> Key {
+        Key::new(format!("INVITE#{hash}"), "INVITE")
     }
 }
 

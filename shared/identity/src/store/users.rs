@@ -30,7 +30,7 @@ struct EmailClaim {
     tenant_id: String,
 }
 
-fn user_item(user: &User) -> anyhow::Result<Item> {
+pub(super) fn user_item(user: &User) -> anyhow::Result<Item> {
     let stored = Stored {
         user_id: user.id.clone(),
         tenant_id: user.tenant_id.clone(),
@@ -66,7 +66,7 @@ fn user_from(item: &Item) -> anyhow::Result<User> {
     })
 }
 
-fn email_claim(user: &User) -> anyhow::Result<Item> {
+pub(super) fn email_claim(user: &User) -> anyhow::Result<Item> {
     let claim = EmailClaim { user_id: user.id.clone(), tenant_id: user.tenant_id.clone() };
     Ok(Item::new(keys::email(&user.email), to_attrs(&claim)?))
 }

@@ -103,7 +103,12 @@ fn short_digest(domain: &[u8], bytes: &[u8]) -> String {
 fn local_key(dir: &Path) -> anyhow::Result<SecretString> {
     let path = dir.join(LOCAL_KEY_FILE);
     if !path.exists() {
-        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+        // The data dir, when this makes it, is private too (as the embedded store makes it).
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
         let mut bytes = [0u8; 48];
         OsRng.try_fill_bytes(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
         write_private(&path, URL_SAFE_NO_PAD.encode(bytes).as_bytes())?;
@@ -152,6 +157,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(dir.join(LOCAL_KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

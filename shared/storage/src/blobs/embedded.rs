@@ -63,7 +63,7 @@ impl EmbeddedBlobs {
         let root = dir.join("blobs");
         let (tmp, data) = (root.join(bucket).join("tmp"), root.join(bucket).join("data"));
         for d in [&tmp, &data] {
-            std::fs::create_dir_all(d).with_context(|| format!("Failed to create {}", d.display()))?;
+            crate::embedded::create_private_dir(d).with_context(|| format!("Failed to create {}", d.display()))?;
         }
         let signer = Signer::load_or_create(&root)?;
         let table = format!("blobs/{bucket}");
@@ -111,7 +111,8 @@ impl Inner {
     fn put(&self, key: &str, bytes: &[u8], content_type: Option<String>) -> anyhow::Result<()> {
         let file = uuid::Uuid::new_v4().to_string();
         let (tmp, path) = (self.tmp.join(&file), self.data.join(&file));
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("Failed to create {}", tmp.display()))?;
+        let mut f =
+            crate::embedded::private_file(&tmp, true).with_context(|| format!("Failed to create {}", tmp.display()))?;
         f.write_all(bytes).with_context(|| format!("Failed to write {}", tmp.display()))?;
         f.sync_all().with_context(|| format!("Failed to fsync {}", tmp.display()))?;
         std::fs::rename(&tmp, &path).with_context(|| format!("Failed to move {} into place", tmp.display()))?;

@@ -115,3 +115,31 @@ where
     }
     panic!("condition not met within 15 s");
 }
+
+/// An invitation to the caller's tenant: `(answer, token)`; the answer is the 201 body.
+pub async fn invite(app: &TestApp, admin: &str, email: &str, role: &str) -> (Value, String) {
+    let body = json!({"email": email, "role": role});
+    let response = call(app, Method::POST, "/api/v1/tenants/current/invitations", admin, Some(body)).await;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "inviting {email}: {answer}");
+    let token = answer["token"].as_str().unwrap().to_string();
+    (answer, token)
+}
+
+/// Accepts an invitation token: the raw answer.
+pub async fn accept(app: &TestApp, token: &str) -> Response {
+    app.post_json("/api/v1/invitations/accept", &json!({"token": token, "password": PASSWORD, "first_name": "New"}))
+        .await
+}
+
+/// A new member of `admin`'s tenant in `role` (`admin` or `member`), signed in.
+pub async fn join(app: &TestApp, admin: &str, role: &str) -> Account {
+    let email = unique_email();
+    let (_, token) = invite(app, admin, &email, role).await;
+    let response = accept(app, &token).await;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "accepting the invitation of {email}: {answer}");
+    Account::from_tokens(&email, &answer)
+}

@@ -31,6 +31,11 @@ impl TestApp {
 
     /// Starts a runner; `tweak` may adjust the settings first.
     pub async fn spawn_with(adapters: Adapters, tweak: impl FnOnce(&mut local_runner::Settings)) -> Self {
+        // RUST_LOG=… shows the runner's logs (with --nocapture).
+        static LOGS: std::sync::Once = std::sync::Once::new();
+        if std::env::var_os("RUST_LOG").is_some() {
+            LOGS.call_once(|| platform::telemetry::init("e2e"));
+        }
         let unique = format!("t{}", uuid::Uuid::new_v4().simple());
         let data_dir = std::env::temp_dir().join(format!("pyairtable-e2e-{unique}"));
         let mut storage = StorageSettings::defaults(StorageMode::Embedded);

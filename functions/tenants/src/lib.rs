@@ -1,0 +1,68 @@
+//! The tenant service: the caller's organization (`/api/v1/tenants/current`), its members and their tenant
+//! roles (`owner`, `admin`, `member`), ownership transfer, invitations, and plans with limits.
+//!
+//! Who may do what: every member reads the tenant, its usage and its members; admins and the owner change
+//! the tenant, roles, members and invitations; only the owner transfers ownership; only a platform admin sets
+//! a plan. Nothing of another tenant is reachable: every read is keyed by the caller's tenant, so another
+//! tenant's member or invitation is a 404 like one that does not exist. Accepting an invitation is the auth
+//! function's (`POST /api/v1/invitations/accept`): it creates the account and signs it in.
+
+pub mod access;
+pub mod invitations;
+pub mod members;
+pub mod settings;
+pub mod tenant;
+pub mod views;
+
+use std::sync::Arc;
+
+use events::Publisher;
+use identity::IdentityStore;
+use platform::group::{Access, Function, Group, Kind, QueueAccess, Resources, Setting, Use};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use settings::TenantSettings;
+
+/// The tenants group: one HTTP function over the identity table, publishing to the events queue.
+pub static GROUP: Group = Group {
+    name: "tenants",
+    functions: &[Function {
+        binary: "tenants",
+        kind: Kind::Http,
+        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Queue(events::QUEUE, QueueAccess::Send)],
+        settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
+    }],
+};
+
+pub struct TenantsState {
+    pub store: IdentityStore,
+    pub events: Publisher,
+    pub settings: TenantSettings,
+}
+
+impl TenantsState {
+    pub async fn build(resources: &Resources, settings: TenantSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: IdentityStore::new(resources.table(identity::TABLE).await?),
+            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
+            settings,
+        })
+    }
+}
+
+pub type SharedState = Arc<TenantsState>;
+
+pub fn router(state: SharedState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(tenant::get_current, tenant::update_current))
+        .routes(routes!(tenant::usage))
+        .routes(routes!(tenant::set_plan))
+        .routes(routes!(members::list))
+        .routes(routes!(members::update, members::remove))
+        .routes(routes!(members::transfer_ownership))
+        .routes(routes!(invitations::create, invitations::list))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::resend))
+        .with_state(state)
+}
