@@ -81,6 +81,7 @@ mod tests {
             events: Publisher::new(env.queue(events::queue_spec())),
             limiter: Limiter::new(Arc::new(MemoryCache::new()), ThrottleSettings::default(), "test-"),
             plans: identity::plans::Plans::default(),
+            registration: crate::settings::RegistrationMode::Open,
         };
         Fixture { state, dir }
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use settings::{AdminAccount, AuthSettings, ThrottleSettings};
+pub use settings::{AdminAccount, AuthSettings, RegistrationMode, ThrottleSettings};
 
 use platform::group::{Access, Function, Group, Kind, QueueAccess, Setting, Use};
 
@@ -53,6 +53,7 @@ pub static GROUP: Group = Group {
             Setting::optional("ADMIN_EMAIL"),
             Setting::optional("ADMIN_PASSWORD"),
             Setting::optional("TENANT_PLANS"),
+            Setting::optional("REGISTRATION_MODE"),
         ],
     }],
 };

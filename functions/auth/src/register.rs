@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::sessions::{self, TokenPair};
+use crate::settings::RegistrationMode;
 use crate::state::{AuthState, SharedState};
 
 #[derive(Deserialize, ToSchema)]
@@ -55,6 +56,7 @@ pub struct RegisterResponse {
     responses(
         (status = 201, description = "Registered and signed in", body = RegisterResponse),
         (status = 400, description = "Invalid email, weak password or unknown field"),
+        (status = 403, description = "REGISTRATION_MODE=invite_only: accounts come from invitations (`registration_closed`)"),
         (status = 409, description = "The email is already registered"),
         (status = 429, description = "Too many requests from this IP"),
     ))]
@@ -63,6 +65,14 @@ pub async fn register(
     origin: Origin,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
+    if state.registration == RegistrationMode::InviteOnly {
+        // The same answer whatever the body: nothing here tells a registered email from another.
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "registration_closed",
+            "Registration is by invitation only: ask a tenant's admin to invite you",
+        ));
+    }
     let email = Email::parse(&body.email).map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
     let password = Password::parse(body.password, Some(&email)).map_err(weak_password)?;
     let first_name = name("first_name", body.first_name.as_deref()).map_err(invalid_profile)?;

@@ -16,6 +16,20 @@ pub struct AuthSettings {
     pub throttle: ThrottleSettings,
     /// `ADMIN_EMAIL` + `ADMIN_PASSWORD`: a platform admin created at start-up when absent.
     pub admin: Option<AdminAccount>,
+    /// `REGISTRATION_MODE` (`open`).
+    pub registration: RegistrationMode,
+}
+
+/// Who may create an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// Anyone registers (and owns a new tenant). Registration then answers `409 email_taken` for a registered
+    /// address: it cannot hide who has an account.
+    #[default]
+    Open,
+    /// Only invitations create accounts; registration answers every request the same `403
+    /// registration_closed`, whatever the email.
+    InviteOnly,
 }
 
 #[derive(Clone, Debug)]
@@ -61,7 +75,13 @@ impl Default for ThrottleSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { tokens: TokenSettings::default(), bcrypt_cost: 12, throttle: ThrottleSettings::default(), admin: None }
+        Self {
+            tokens: TokenSettings::default(),
+            bcrypt_cost: 12,
+            throttle: ThrottleSettings::default(),
+            admin: None,
+            registration: RegistrationMode::Open,
+        }
     }
 }
 
@@ -98,7 +118,17 @@ impl AuthSettings {
             (None, None) => None,
             _ => return Err(invalid("ADMIN_EMAIL", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together")),
         };
-        Ok(Self { tokens: TokenSettings::from_env()?, bcrypt_cost, throttle, admin })
+        let registration = match var("REGISTRATION_MODE").as_deref() {
+            None | Some("open") => RegistrationMode::Open,
+            Some("invite_only") => RegistrationMode::InviteOnly,
+            Some(_) => {
+                return Err(invalid(
+                    "REGISTRATION_MODE",
+                    "expected open or invite_only (verify_email comes with the notifications service)",
+                ));
+            }
+        };
+        Ok(Self { tokens: TokenSettings::from_env()?, bcrypt_cost, throttle, admin, registration })
     }
 }
 

@@ -8,7 +8,7 @@ use identity::plans::Plans;
 use identity::{IdentityStore, TokenService};
 use platform::group::Resources;
 
-use crate::settings::AuthSettings;
+use crate::settings::{AuthSettings, RegistrationMode};
 use crate::throttle::Limiter;
 
 pub struct AuthState {
@@ -19,6 +19,7 @@ pub struct AuthState {
     pub limiter: Limiter,
     /// The plans' limits (`TENANT_PLANS`): accepting an invitation checks the members limit.
     pub plans: Plans,
+    pub registration: RegistrationMode,
 }
 
 impl AuthState {
@@ -38,6 +39,7 @@ impl AuthState {
             events: Publisher::new(resources.queue(&events::queue_spec()).await?),
             limiter: Limiter::new(resources.cache().await?, settings.throttle.clone(), cache_namespace),
             plans,
+            registration: settings.registration,
         })
     }
 }

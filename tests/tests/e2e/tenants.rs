@@ -362,3 +362,29 @@ async fn only_platform_admins_set_plans(app: TestApp) {
     let seen = read(&app, CURRENT, &tenant_owner.access).await;
     assert_eq!((seen["plan"].clone(), seen["limits"]["members"].clone()), (json!("pro"), json!(50)));
 }
+
+crate::both_adapters_with!(invite_only, closed_registration;
+    invite_only_registration_refuses_everyone_alike_and_invitations_still_work,
+);
+
+fn closed_registration(settings: &mut local_runner::Settings) {
+    with_admin(settings);
+    settings.auth.registration = auth::RegistrationMode::InviteOnly;
+}
+
+async fn invite_only_registration_refuses_everyone_alike_and_invitations_still_work(app: TestApp) {
+    let admin = login_ok(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let register = |email: String| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/auth/register", &json!({"email": email, "password": "a long enough passphrase"}))
+                .await
+        }
+    };
+    // A registered address and a fresh one get the same answer.
+    let taken = assert_error(register(ADMIN_EMAIL.to_string()).await, 403, "registration_closed").await;
+    let fresh = assert_error(register(unique_email()).await, 403, "registration_closed").await;
+    assert_eq!(taken["error"], fresh["error"]);
+    let member = join(&app, &admin.access, "member").await;
+    assert_eq!(read(&app, CURRENT, &member.access).await["id"], admin.tenant_id.as_str());
+}
