@@ -3,13 +3,14 @@
 //! `Authorization: Bearer <credential>` where the credential is an access JWT or an API key (`pyat_…`).
 //! A JWT must verify (see [`identity::tokens`]) and its session must still exist; for both kinds the user
 //! must still exist and be active. The caller's roles come from the user record, not the token, so a
-//! demotion applies at once. Every refusal is `Unauthorized` (API Gateway answers 401); storage failures
+//! demotion applies at once. The context also carries the tenant's plan (read beside the user, concurrently;
+//! a missing tenant record reads as the default plan), for the gateway's per-tenant rate. Every refusal is `Unauthorized` (API Gateway answers 401); storage failures
 //! are `Failed` (500): the authorizer fails closed.
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use identity::{IdentityStore, TokenService, TokenUse, User};
+use identity::{IdentityStore, Tenant, TokenService, TokenUse, User};
 use platform::Caller;
 use platform::caller::AuthType;
 use platform::gateway::{Authorizer, AuthorizerError, AuthorizerRequest, AuthorizerResponse};
@@ -62,15 +63,16 @@ impl Authorizer for State {
 
 async fn by_access_token(state: &State, token: &str) -> Result<Caller, AuthorizerError> {
     let claims = state.tokens.verify(token, TokenUse::Access).map_err(|e| deny(e.0))?;
-    let (session, user) = tokio::try_join!(
+    let (session, user, tenant) = tokio::try_join!(
         state.store.session(&claims.tenant, &claims.sub, &claims.sid),
         state.store.user(&claims.tenant, &claims.sub),
+        state.store.tenant(&claims.tenant),
     )?;
     if session.is_none() {
         return Err(deny("session revoked or ended"));
     }
     let user = active(user)?;
-    Ok(caller(&user, claims.sid, AuthType::Jwt))
+    Ok(caller(&user, claims.sid, AuthType::Jwt, tenant))
 }
 
 async fn by_api_key(state: &State, key: &str) -> Result<Caller, AuthorizerError> {
@@ -79,21 +81,25 @@ async fn by_api_key(state: &State, key: &str) -> Result<Caller, AuthorizerError>
     if record.is_expired_at(identity::tokens::now()) {
         return Err(deny("expired API key"));
     }
-    let user = active(state.store.user(&record.tenant_id, &record.user_id).await?)?;
-    Ok(caller(&user, record.key_id, AuthType::ApiKey))
+    let (user, tenant) =
+        tokio::try_join!(state.store.user(&record.tenant_id, &record.user_id), state.store.tenant(&record.tenant_id))?;
+    let user = active(user)?;
+    Ok(caller(&user, record.key_id, AuthType::ApiKey, tenant))
 }
 
 fn active(user: Option<User>) -> Result<User, AuthorizerError> {
     user.filter(User::is_active).ok_or_else(|| deny("user deleted or disabled"))
 }
 
-fn caller(user: &User, session_id: String, auth_type: AuthType) -> Caller {
+fn caller(user: &User, session_id: String, auth_type: AuthType, tenant: Option<Tenant>) -> Caller {
+    let plan = tenant.map_or_else(|| identity::plans::DEFAULT_PLAN.to_string(), |t| t.plan);
     Caller {
         user_id: user.id.clone(),
         tenant_id: user.tenant_id.clone(),
         roles: user.roles.clone(),
         session_id,
         auth_type,
+        plan: Some(plan),
     }
 }
 

@@ -139,6 +139,7 @@ async fn a_valid_access_token_is_allowed_with_the_callers_context_on_the_whole_a
     assert_eq!(context["roles"], "tenant_admin");
     assert_eq!(context["session_id"], f.session_id.as_str());
     assert_eq!(context["auth_type"], "jwt");
+    assert_eq!(context["plan"], "free");
     let statement = &response.policy_document.statement[0];
     assert_eq!(statement.resource, vec!["arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*".to_string()]);
     assert!(allows(&response, "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/DELETE/api/v1/users/x"));
@@ -266,6 +267,20 @@ async fn an_api_key_is_allowed_as_a_bearer_credential() {
     assert_eq!(response.context["auth_type"], "api_key");
     assert_eq!(response.context["session_id"], record.key_id.as_str());
     assert_eq!(response.context["user_id"], f.user.id.as_str());
+    assert_eq!(response.context["plan"], "free");
+}
+
+#[tokio::test]
+async fn the_context_carries_the_tenants_current_plan() {
+    let f = fixture().await;
+    let mut tenant = f.state.store.tenant(&f.user.tenant_id).await.unwrap().unwrap();
+    tenant.plan = "pro".into();
+    let slug = tenant.slug.clone();
+    f.state.store.update_tenant(&tenant, slug.as_deref()).await.unwrap();
+    let response = f.authorize(&format!("Bearer {}", f.access_token())).await.unwrap();
+    assert_eq!(response.context["plan"], "pro");
+    let (key, _) = f.api_key(None).await;
+    assert_eq!(f.authorize(&format!("Bearer {key}")).await.unwrap().context["plan"], "pro");
 }
 
 #[tokio::test]

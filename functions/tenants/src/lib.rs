@@ -39,6 +39,9 @@ pub struct TenantsState {
     pub store: IdentityStore,
     pub events: Publisher,
     pub settings: TenantSettings,
+    /// The gateway's per-tenant API counts, where the gateway is ours (the local runner hands its limiter
+    /// in); `None` on AWS, where API Gateway's usage plans enforce the rate.
+    pub api_counts: Option<identity::api_rate::ApiRateLimiter>,
 }
 
 impl TenantsState {
@@ -47,6 +50,7 @@ impl TenantsState {
             store: IdentityStore::new(resources.table(identity::TABLE).await?),
             events: Publisher::new(resources.queue(&events::queue_spec()).await?),
             settings,
+            api_counts: None,
         })
     }
 }

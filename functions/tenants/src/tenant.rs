@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::SharedState;
 use crate::access::{current_tenant, require_admin, version_conflict};
-use crate::views::{LimitUse, TenantView, Usage};
+use crate::views::{LimitUse, RateLimitUse, TenantView, Usage};
 
 /// Longest tenant name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -133,6 +133,15 @@ pub async fn usage(State(state): State<SharedState>, caller: Caller) -> ApiResul
     let limits = state.settings.plans.limits(&tenant.plan);
     let members = state.store.count_users(&tenant.tenant_id).await?;
     let pending = state.store.count_pending_invitations(&tenant.tenant_id, storage::now_secs()).await?;
+    // The counts are a cache's: when it fails, the rest of the usage still answers.
+    let counted = match &state.api_counts {
+        Some(counts) => counts
+            .this_month(&tenant.tenant_id)
+            .await
+            .inspect_err(|e| tracing::warn!(error = ?e, "could not read the tenant's API counts"))
+            .ok(),
+        None => None,
+    };
     Ok(Json(Usage {
         plan: tenant.plan.clone(),
         usage: vec![LimitUse {
@@ -140,6 +149,12 @@ pub async fn usage(State(state): State<SharedState>, caller: Caller) -> ApiResul
             allowed: Limit::Members.of(limits),
             used: members + pending,
         }],
+        rate_limit: RateLimitUse {
+            requests_per_second: limits.api_requests_per_second,
+            burst: limits.api_burst,
+            requests_this_month: counted.map(|c| c.requests),
+            throttled_this_month: counted.map(|c| c.throttled),
+        },
     }))
 }
 

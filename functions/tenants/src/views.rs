@@ -49,11 +49,26 @@ pub struct LimitUse {
 }
 
 /// The limits the platform measures today, each beside its use: `members` (members plus pending
-/// invitations). The other limits of the plan are enforced and measured by their services as they land.
+/// invitations), and the API rate. The other limits of the plan are enforced and measured by their services
+/// as they land.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
     pub plan: String,
     pub usage: Vec<LimitUse>,
+    pub rate_limit: RateLimitUse,
+}
+
+/// The plan's API rate per tenant (a token bucket: `requests_per_second` sustained, `burst` at once; beyond
+/// it, 429 with `Retry-After`), and this calendar month's (UTC) requests as the gateway counted them. The
+/// counts are the local gateway's; where API Gateway enforces the rate (AWS) they are `null`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateLimitUse {
+    pub requests_per_second: u64,
+    pub burst: u64,
+    /// Protected requests that passed authorization, refused ones included.
+    pub requests_this_month: Option<u64>,
+    /// Those refused with 429 for the rate.
+    pub throttled_this_month: Option<u64>,
 }
 
 /// A member's role in the tenant.

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use identity::TokenService;
+use identity::api_rate::ApiRateLimiter;
 use identity::tokens::KeySet;
-use platform::gateway::Authorizer;
+use platform::gateway::{Authorizer, TenantLimiter};
 use platform::group::{Group, Kind, Resources};
 use storage::backend::Backend;
 use storage::queue::Queue;
@@ -28,6 +29,9 @@ pub struct Context<'a> {
     pub tokens: TokenService,
     /// The groups being served (readiness checks what they declare).
     pub served: Vec<&'static Group>,
+    /// The gateway's per-tenant API rate limits by plan (API Gateway's usage plans on AWS), in the shared
+    /// cache; the tenants group reads its counts for the usage route.
+    pub api_rate: ApiRateLimiter,
 }
 
 /// What one group contributes.
@@ -67,6 +71,7 @@ pub struct Composition {
     pub router: OpenApiRouter,
     pub unrouted: axum::Router,
     pub authorizer: Arc<dyn Authorizer>,
+    pub tenant_limits: Arc<dyn TenantLimiter>,
     pub consumers: Vec<Consumer>,
     pub schedules: Vec<Schedule>,
 }
@@ -76,8 +81,15 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Resu
     let token_settings = &settings.auth.tokens;
     let keys = KeySet::from_settings(token_settings, Some(&settings.storage.data_dir))?;
     let tokens = TokenService::new(keys, token_settings.clone());
-    let context =
-        Context { backend: backend.clone(), settings, tokens, served: served.iter().map(|(g, _)| *g).collect() };
+    let cache = backend.cache().await?;
+    let api_rate = ApiRateLimiter::new(cache, settings.tenants.plans.clone(), &backend.settings().table_prefix);
+    let context = Context {
+        backend: backend.clone(),
+        settings,
+        tokens,
+        served: served.iter().map(|(g, _)| *g).collect(),
+        api_rate,
+    };
 
     let mut router = OpenApiRouter::new();
     let mut unrouted = axum::Router::new();
@@ -134,7 +146,8 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Resu
         }
     }
     let Some(authorizer) = authorizer else { anyhow::bail!("no group built the authorizer") };
-    Ok(Composition { router, unrouted, authorizer, consumers, schedules })
+    let tenant_limits = Arc::new(context.api_rate.clone());
+    Ok(Composition { router, unrouted, authorizer, tenant_limits, consumers, schedules })
 }
 
 /// `settings.groups` (default: all), with the authorizer always (it is API Gateway's part, not a choice).
@@ -178,7 +191,8 @@ async fn build_users(resources: Resources, _: &Context<'_>) -> anyhow::Result<Pa
 }
 
 async fn build_tenants(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
-    let state = tenants::TenantsState::build(&resources, context.settings.tenants.clone()).await?;
+    let mut state = tenants::TenantsState::build(&resources, context.settings.tenants.clone()).await?;
+    state.api_counts = Some(context.api_rate.clone());
     Ok(Parts { router: tenants::router(Arc::new(state)), ..Default::default() })
 }
 

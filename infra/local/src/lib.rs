@@ -1,5 +1,6 @@
 //! The local runner: every endpoint group's Router in one axum server, with API Gateway's part played by
-//! [`platform::gateway`] (the authorizer function's own code before every protected route), SQS's by the
+//! [`platform::gateway`] (the authorizer function's own code before every protected route, then the tenant's
+//! API rate by plan, [`identity::api_rate`], as API Gateway's usage plans would), SQS's by the
 //! queue pollers, EventBridge's by the scheduler. Storage is embedded by default; `STORAGE=aws` uses the AWS
 //! adapters (against `AWS_ENDPOINT_URL`, e.g. moto) so the same runner drives end-to-end tests of both.
 
@@ -59,7 +60,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let routes = RouteTable::from_openapi(&api)?;
     // The API's contract at /openapi.json and /docs: the runner's own routes, outside the gateway.
     let contract = contract::router(&contract::document(&api, &public_url)?)?;
-    let gateway = Arc::new(Gateway { routes: routes.clone(), authorizer: composition.authorizer });
+    let gateway = Arc::new(Gateway {
+        routes: routes.clone(),
+        authorizer: composition.authorizer,
+        tenant_limits: Some(composition.tenant_limits),
+    });
     let router = router.layer(axum::middleware::from_fn_with_state(gateway, platform::gateway::gate));
     let app = platform::app::finish(
         router.merge(composition.unrouted).merge(backend.local_routes()).merge(contract),

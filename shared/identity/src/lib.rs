@@ -3,6 +3,7 @@
 //! identity table's records and layout.
 
 pub mod api_keys;
+pub mod api_rate;
 pub mod email;
 pub mod password;
 pub mod plans;

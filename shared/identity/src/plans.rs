@@ -1,6 +1,7 @@
 //! Plans and their limits. Built in: `free`, `pro`, `enterprise`; `TENANT_PLANS` (a JSON object of plan name →
 //! limits) replaces or adds plans. A request that would cross a limit is refused when it is made
-//! (`403 plan_limit_reached`, naming the limit), before anything is written.
+//! (`403 plan_limit_reached`, naming the limit), before anything is written. The API rate
+//! (`api_requests_per_second`, `api_burst`) is a gateway's to enforce per tenant: see [`crate::api_rate`].
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,10 @@ pub struct Limits {
     pub airtable_requests_per_month: u64,
     pub automations: u64,
     pub file_storage_bytes: u64,
+    /// Sustained API requests per second per tenant (every protected route; at least 1).
+    pub api_requests_per_second: u64,
+    /// Requests a tenant may send at once above the sustained rate allows (a token bucket's size; at least 1).
+    pub api_burst: u64,
 }
 
 /// One limit by name, for errors and usage.
@@ -50,18 +55,20 @@ pub struct Plans(BTreeMap<String, Limits>);
 impl Default for Plans {
     fn default() -> Self {
         const GIB: u64 = 1 << 30;
-        let plan = |members, workspaces, connections, requests, automations, storage| Limits {
+        let plan = |members, workspaces, connections, requests, automations, storage, (rps, burst)| Limits {
             members,
             workspaces,
             airtable_connections: connections,
             airtable_requests_per_month: requests,
             automations,
             file_storage_bytes: storage,
+            api_requests_per_second: rps,
+            api_burst: burst,
         };
         Self(BTreeMap::from([
-            ("free".into(), plan(5, 3, 2, 100_000, 5, GIB)),
-            ("pro".into(), plan(50, 50, 20, 2_000_000, 100, 100 * GIB)),
-            ("enterprise".into(), plan(1_000, 1_000, 200, 50_000_000, 2_000, 2_048 * GIB)),
+            ("free".into(), plan(5, 3, 2, 100_000, 5, GIB, (5, 10))),
+            ("pro".into(), plan(50, 50, 20, 2_000_000, 100, 100 * GIB, (25, 50))),
+            ("enterprise".into(), plan(1_000, 1_000, 200, 50_000_000, 2_000, 2_048 * GIB, (100, 200))),
         ]))
     }
 }
@@ -83,7 +90,22 @@ impl Plans {
                 reason: "the free plan cannot be removed".into(),
             });
         }
+        if let Some((name, _)) = plans.0.iter().find(|(_, l)| l.api_requests_per_second == 0 || l.api_burst == 0) {
+            return Err(ConfigError::Invalid {
+                name: "TENANT_PLANS".into(),
+                reason: format!("plan {name}: api_requests_per_second and api_burst must be at least 1"),
+            });
+        }
         Ok(plans)
+    }
+
+    /// Every plan with this API rate (tests and benchmarks that must not be throttled, or must be soon).
+    pub fn with_api_rate(mut self, requests_per_second: u64, burst: u64) -> Self {
+        for limits in self.0.values_mut() {
+            limits.api_requests_per_second = requests_per_second.max(1);
+            limits.api_burst = burst.max(1);
+        }
+        self
     }
 
     /// A plan's limits; an unknown plan (removed from the configuration) falls back to the default plan's.
@@ -108,6 +130,8 @@ static FALLBACK: Limits = Limits {
     airtable_requests_per_month: 0,
     automations: 0,
     file_storage_bytes: 0,
+    api_requests_per_second: 1,
+    api_burst: 1,
 };
 
 #[cfg(test)]
@@ -121,5 +145,15 @@ mod tests {
         assert!(plans.limits("pro").members < plans.limits("enterprise").members);
         assert_eq!(plans.limits("gone"), plans.limits("free"));
         assert_eq!(Limit::Members.of(plans.limits("free")), 5);
+        let rate = |plan: &str| (plans.limits(plan).api_requests_per_second, plans.limits(plan).api_burst);
+        assert_eq!([rate("free"), rate("pro"), rate("enterprise")], [(5, 10), (25, 50), (100, 200)]);
+    }
+
+    #[test]
+    fn with_api_rate_sets_every_plan_and_never_zero() {
+        let plans = Plans::default().with_api_rate(1, 2);
+        assert!(plans.names().all(|p| (plans.limits(p).api_requests_per_second, plans.limits(p).api_burst) == (1, 2)));
+        let floored = Plans::default().with_api_rate(0, 0);
+        assert_eq!((floored.limits("pro").api_requests_per_second, floored.limits("pro").api_burst), (1, 1));
     }
 }

@@ -38,6 +38,9 @@ pub struct Caller {
     /// The session (JWT) or the API key id.
     pub session_id: String,
     pub auth_type: AuthType,
+    /// The tenant's plan when the authorizer read it (`None` from a context without one: an older
+    /// authorizer's, or a cached decision from before plans reached the context; read as the default plan).
+    pub plan: Option<String>,
 }
 
 impl Caller {
@@ -57,13 +60,17 @@ impl Caller {
     /// The authorizer's context map. API Gateway (REST) passes only strings, numbers and booleans, so
     /// roles travel comma-separated.
     pub fn to_context(&self) -> HashMap<String, Value> {
-        HashMap::from([
+        let mut context = HashMap::from([
             ("user_id".into(), self.user_id.clone().into()),
             ("tenant_id".into(), self.tenant_id.clone().into()),
             ("roles".into(), self.roles.join(",").into()),
             ("session_id".into(), self.session_id.clone().into()),
             ("auth_type".into(), self.auth_type.as_str().into()),
-        ])
+        ]);
+        if let Some(plan) = &self.plan {
+            context.insert("plan".into(), plan.clone().into());
+        }
+        context
     }
 
     pub fn from_context(fields: &HashMap<String, Value>) -> Option<Self> {
@@ -79,6 +86,7 @@ impl Caller {
             roles: text("roles").map(|r| r.split(',').map(String::from).collect()).unwrap_or_default(),
             session_id: text("session_id")?,
             auth_type,
+            plan: text("plan"),
         })
     }
 }
@@ -110,8 +118,24 @@ mod tests {
             roles: vec!["member".into(), ROLE_TENANT_ADMIN.into()],
             session_id: "s1".into(),
             auth_type: AuthType::ApiKey,
+            plan: Some("pro".into()),
         };
         assert_eq!(Caller::from_context(&caller.to_context()), Some(caller));
+    }
+
+    #[test]
+    fn a_context_without_a_plan_is_a_caller_without_one() {
+        let caller = Caller {
+            user_id: "u1".into(),
+            tenant_id: "t1".into(),
+            roles: vec!["member".into()],
+            session_id: "s1".into(),
+            auth_type: AuthType::Jwt,
+            plan: None,
+        };
+        let context = caller.to_context();
+        assert!(!context.contains_key("plan"));
+        assert_eq!(Caller::from_context(&context), Some(caller));
     }
 
     #[test]

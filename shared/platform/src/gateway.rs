@@ -5,6 +5,10 @@
 //! Which routes exist and which are public comes from the OpenAPI document the groups' routers produce
 //! (an operation with an empty security requirement, `security(())`, is public): one route table for the
 //! runner, the template-parity test and `/openapi.json`.
+//!
+//! After the authorizer allowed a request, the gateway asks its [`TenantLimiter`] (when it has one) whether
+//! the caller's tenant may send it now, as API Gateway's usage plans do on AWS, and answers 429 with
+//! `Retry-After` when not.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +28,7 @@ use lambda_http::aws_lambda_events::iam::IamPolicyEffect;
 use lambda_http::request::RequestContext;
 use utoipa::openapi::OpenApi;
 
-use crate::{ApiError, RequestId};
+use crate::{ApiError, Caller, RequestId};
 
 pub type AuthorizerRequest = ApiGatewayCustomAuthorizerRequestTypeRequest;
 pub type AuthorizerResponse = ApiGatewayCustomAuthorizerResponse;
@@ -124,9 +128,30 @@ pub fn is_public_operation(operation: &serde_json::Value) -> bool {
         .is_some_and(|reqs| reqs.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())))
 }
 
+/// A tenant's request against its plan's API rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// Over the rate: the earliest the tenant's next request can pass.
+    Refused {
+        retry_after: std::time::Duration,
+    },
+}
+
+/// Per-tenant API rate limits (the plan's), for the local gateway; platform knows no plans, so the runner
+/// hands one in.
+#[async_trait]
+pub trait TenantLimiter: Send + Sync {
+    /// Counts one request of `tenant_id` (on `plan`, as the authorizer read it; `None`: the default plan)
+    /// and says whether it may pass now. A limiter that cannot decide (its store failed) admits.
+    async fn admit(&self, tenant_id: &str, plan: Option<&str>) -> Admission;
+}
+
 pub struct Gateway {
     pub routes: RouteTable,
     pub authorizer: Arc<dyn Authorizer>,
+    /// Per-tenant rate limits on protected routes; `None`: none.
+    pub tenant_limits: Option<Arc<dyn TenantLimiter>>,
 }
 
 /// Middleware for the local runner (inside the request-id middleware).
@@ -153,6 +178,9 @@ pub async fn gate(State(gateway): State<Arc<Gateway>>, mut req: Request, next: N
                     context.authorizer.fields = fields.clone().into_iter().collect();
                 }
                 context.authorizer.fields.insert("principalId".into(), response.principal_id.clone().into());
+                if let Some(refused) = limit(&gateway, &context.authorizer.fields).await {
+                    return refused;
+                }
             }
             Ok(_) => {
                 return ApiError::forbidden("User is not authorized to access this resource").into_response();
@@ -167,6 +195,21 @@ pub async fn gate(State(gateway): State<Arc<Gateway>>, mut req: Request, next: N
     }
     req.extensions_mut().insert(RequestContext::ApiGatewayV1(context));
     next.run(req).await
+}
+
+/// The tenant's rate, after the authorizer allowed the request: 429 with Retry-After (whole seconds, rounded
+/// up) when over it. A context without a caller passes (the handler's extractor refuses it).
+async fn limit(gateway: &Gateway, fields: &HashMap<String, serde_json::Value>) -> Option<Response> {
+    let limiter = gateway.tenant_limits.as_ref()?;
+    let caller = Caller::from_context(fields)?;
+    match limiter.admit(&caller.tenant_id, caller.plan.as_deref()).await {
+        Admission::Admitted => None,
+        Admission::Refused { retry_after } => {
+            let retry_after_secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let message = "Too many requests for this tenant's plan; retry after the indicated time".into();
+            Some(ApiError::TooManyRequests { message, retry_after_secs: retry_after_secs.max(1) }.into_response())
+        }
+    }
 }
 
 pub fn method_arn(method: &Method, path: &str) -> String {

@@ -15,6 +15,7 @@ mod declarations;
 mod foundation;
 mod hardening;
 mod lambda_entry;
+mod rate_limits;
 mod schemathesis;
 mod template;
 mod tenants;

@@ -179,6 +179,8 @@ impl Runner {
         auth.throttle.failures_per_account_and_ip = 1_000_000;
         let mut settings = local_runner::Settings::defaults(storage);
         settings.auth = auth;
+        // Likewise the plans' per-tenant API rates.
+        settings.tenants.plans = settings.tenants.plans.clone().with_api_rate(100_000, 100_000);
         settings.airtable.base_rps = 10_000.0;
         settings.airtable.token_rps = 100_000.0;
         let running = local_runner::start(settings).await.unwrap();

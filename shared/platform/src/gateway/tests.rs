@@ -69,6 +69,7 @@ impl Authorizer for StandIn {
             roles: vec![],
             session_id: "s1".into(),
             auth_type: AuthType::Jwt,
+            plan: Some("free".into()),
         };
         let mut response = AuthorizerResponse::default();
         response.principal_id = Some("u1".into());
@@ -79,17 +80,73 @@ impl Authorizer for StandIn {
 }
 
 async fn call(verdict: Verdict, path: &str) -> (StatusCode, String, usize) {
+    let (status, _, body, calls) = call_limited(verdict, path, None).await;
+    (status, body, calls)
+}
+
+async fn call_limited(
+    verdict: Verdict,
+    path: &str,
+    tenant_limits: Option<Arc<dyn TenantLimiter>>,
+) -> (StatusCode, axum::http::HeaderMap, String, usize) {
     let authorizer = Arc::new(StandIn { verdict, calls: AtomicUsize::new(0) });
     let (router, api) =
         OpenApiRouter::new().routes(routes!(open)).routes(routes!(thing)).routes(routes!(v0_thing)).split_for_parts();
-    let gateway = Arc::new(Gateway { routes: RouteTable::from_openapi(&api).unwrap(), authorizer: authorizer.clone() });
+    let gateway = Arc::new(Gateway {
+        routes: RouteTable::from_openapi(&api).unwrap(),
+        authorizer: authorizer.clone(),
+        tenant_limits,
+    });
     let app =
         crate::app::finish(router.layer(axum::middleware::from_fn_with_state(gateway, gate)), &HttpSettings::default());
     let request = Request::get(path).header("authorization", "Bearer x").body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
+    let headers = response.headers().clone();
     let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    (status, body, authorizer.calls.load(Ordering::SeqCst))
+    (status, headers, body, authorizer.calls.load(Ordering::SeqCst))
+}
+
+/// Admits tenant `t1` `left` more times, then refuses with 1.2 s to wait; records what it was asked.
+struct Budget {
+    left: AtomicUsize,
+    asked: std::sync::Mutex<Vec<(String, Option<String>)>>,
+}
+
+#[async_trait]
+impl TenantLimiter for Budget {
+    async fn admit(&self, tenant_id: &str, plan: Option<&str>) -> Admission {
+        self.asked.lock().unwrap().push((tenant_id.to_string(), plan.map(String::from)));
+        match self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Admission::Admitted,
+            Err(_) => Admission::Refused { retry_after: std::time::Duration::from_millis(1_200) },
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_rate_gets_429_with_retry_after_rounded_up_in_the_requests_dialect() {
+    let budget = Arc::new(Budget { left: AtomicUsize::new(1), asked: Default::default() });
+    let limiter: Arc<dyn TenantLimiter> = budget.clone();
+    let (status, _, body, _) = call_limited(Verdict::Allow, "/things/42", Some(limiter.clone())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "u1@t1"));
+
+    let (status, headers, body, _) = call_limited(Verdict::Allow, "/things/42", Some(limiter.clone())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "2");
+    assert!(body.contains(r#""code":"rate_limited""#), "{body}");
+
+    let (status, headers, body, _) = call_limited(Verdict::Allow, "/v0/things/42", Some(limiter.clone())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "2");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["errors"][0]["error"], "RATE_LIMIT_REACHED", "{body}");
+
+    // Public routes and refused callers never reach the limiter; the authorizer's tenant and plan do.
+    call_limited(Verdict::Allow, "/open", Some(limiter.clone())).await;
+    call_limited(Verdict::Unauthorized, "/things/42", Some(limiter)).await;
+    let asked = budget.asked.lock().unwrap().clone();
+    assert_eq!(asked, vec![("t1".to_string(), Some("free".to_string())); 3]);
 }
 
 #[tokio::test]

@@ -138,6 +138,12 @@ impl Cache for RedisCache {
         Ok(WindowCount { count, resets_in: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)) })
     }
 
+    async fn window_count(&self, key: &str) -> StoreResult<u64> {
+        let cmd = redis::cmd("GET").arg(self.key(key)).clone();
+        let count: Option<u64> = self.query(&cmd, "Failed to GET a window counter").await?;
+        Ok(count.unwrap_or(0))
+    }
+
     async fn reserve(&self, key: &str, interval: Duration, max_wait: Duration) -> StoreResult<Reservation> {
         let (granted, micros_): (i64, i64) = self
             .reserve

@@ -120,6 +120,11 @@ impl Cache for MemoryCache {
         Ok(counted)
     }
 
+    async fn window_count(&self, key: &str) -> StoreResult<u64> {
+        let now = Instant::now();
+        Ok(self.lock().windows.get(key).filter(|e| e.live(now)).map_or(0, |e| e.value))
+    }
+
     async fn reserve(&self, key: &str, interval: Duration, max_wait: Duration) -> StoreResult<Reservation> {
         let now = Instant::now();
         let mut state = self.lock();

@@ -5,7 +5,8 @@
 //! - key groups with O(1) invalidation: callers embed [`Cache::generation`] in their keys, and
 //!   [`Cache::bump_generation`] makes every older key unreachable (they then expire on their own TTL);
 //! - two atomic primitives for limiters shared by every Lambda instance: a fixed-window counter
-//!   ([`Cache::incr_window`]) and a GCRA slot reservation ([`Cache::reserve`]).
+//!   ([`Cache::incr_window`], read back with [`Cache::window_count`]) and a GCRA slot reservation
+//!   ([`Cache::reserve`]; with `max_wait` = (burst − 1) × interval it is a token bucket of that burst).
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -50,6 +51,9 @@ pub trait Cache: Send + Sync {
 
     /// Counts a hit in a fixed window that starts at the key's first hit.
     async fn incr_window(&self, key: &str, window: Duration) -> StoreResult<WindowCount>;
+    /// The hits [`Cache::incr_window`] counted so far in the key's current window, without counting one
+    /// (0 when the window is over or never started).
+    async fn window_count(&self, key: &str) -> StoreResult<u64>;
 
     /// Reserves the next slot of a schedule that allows one event per `interval` (GCRA, no burst),
     /// if that slot starts within `max_wait`. Atomic across every client of the same cache.

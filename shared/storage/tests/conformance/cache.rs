@@ -49,6 +49,7 @@ conformance! {
         bumping_a_generation_makes_keys_built_on_the_old_one_unreachable,
         incr_window_counts_hits_and_resets_after_the_window,
         incr_window_counts_every_concurrent_hit_once,
+        window_count_reads_the_count_without_counting_and_zero_after_the_window,
         ten_concurrent_reservations_get_distinct_slots_one_interval_apart,
         a_reservation_beyond_max_wait_is_denied_and_reserves_nothing,
         schedules_of_different_keys_are_independent,
@@ -161,6 +162,21 @@ async fn incr_window_counts_hits_and_resets_after_the_window(cache: Arc<dyn Cach
     let hit = cache.incr_window("hits", window).await.unwrap();
     assert_eq!(hit.count, 1);
     assert!(about(hit.resets_in, window), "{hit:?}");
+}
+
+async fn window_count_reads_the_count_without_counting_and_zero_after_the_window(cache: Arc<dyn Cache>) {
+    let window = 300 * MS;
+    assert_eq!(cache.window_count("seen").await.unwrap(), 0);
+    cache.incr_window("seen", window).await.unwrap();
+    cache.incr_window("seen", window).await.unwrap();
+    assert_eq!(cache.window_count("seen").await.unwrap(), 2);
+    assert_eq!(cache.window_count("seen").await.unwrap(), 2, "reading counts nothing");
+    assert_eq!(cache.incr_window("seen", window).await.unwrap().count, 3);
+    assert_eq!(cache.window_count("another").await.unwrap(), 0);
+
+    tokio::time::sleep(window + 100 * MS).await;
+
+    assert_eq!(cache.window_count("seen").await.unwrap(), 0);
 }
 
 async fn incr_window_counts_every_concurrent_hit_once(cache: Arc<dyn Cache>) {

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 
 use storage::backend::{StorageMode, StorageSettings};
 
+/// Every plan's API rate and burst in the scenarios' runners.
+pub const GENEROUS_API_RATE: u64 = 100_000;
+
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
@@ -51,6 +54,9 @@ impl TestApp {
         let mut settings = local_runner::Settings::defaults(storage);
         // bcrypt's minimum cost: production's 12 would spend seconds per test in a debug build.
         settings.auth.bcrypt_cost = 4;
+        // Scenarios send bursts (fifty concurrent writers): the plans' API rates must not be what they test,
+        // except in rate_limits.rs, whose tweak sets tight ones.
+        settings.tenants.plans = settings.tenants.plans.clone().with_api_rate(GENEROUS_API_RATE, GENEROUS_API_RATE);
         tweak(&mut settings);
         let running = local_runner::start(settings).await.unwrap();
         Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir: Some(data_dir) }

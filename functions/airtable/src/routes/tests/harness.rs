@@ -40,6 +40,7 @@ pub fn caller(tenant: &str) -> Caller {
         roles: vec!["member".into()],
         session_id: "s1".into(),
         auth_type: AuthType::ApiKey,
+        plan: None,
     }
 }
 

@@ -96,6 +96,7 @@ fn caller(tenant: &str) -> Caller {
         roles: vec!["member".into()],
         session_id: "s1".into(),
         auth_type: AuthType::ApiKey,
+        plan: None,
     }
 }
 

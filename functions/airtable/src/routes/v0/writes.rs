@@ -355,6 +355,7 @@ mod tests {
             roles: vec!["member".into()],
             session_id: "s1".into(),
             auth_type: AuthType::ApiKey,
+            plan: None,
         };
         let call = |method: &str, path: String, body: serde_json::Value| {
             let mut context = ApiGatewayProxyRequestContext::default();
