@@ -26,14 +26,9 @@ pub struct NewKeyMaterial {
 }
 
 pub fn generate() -> anyhow::Result<NewKeyMaterial> {
-    let mut bytes = [0u8; ENTROPY_BYTES];
-    OsRng.try_fill_bytes(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
-    let plaintext = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-    Ok(NewKeyMaterial {
-        hash: hash(&plaintext),
-        shown_prefix: plaintext[..SHOWN_CHARS].to_string(),
-        plaintext: SecretString::from(plaintext),
-    })
+    let (plaintext, hash) = generate_secret(PREFIX)?;
+    let shown_prefix = plaintext.expose_secret()[..SHOWN_CHARS].to_string();
+    Ok(NewKeyMaterial { plaintext, hash, shown_prefix })
 }
 
 /// Another single-purpose bearer secret (an invitation token): `prefix` + 32 random bytes (base64url), and
