@@ -39,6 +39,7 @@ crate::both_adapters!(groups ["auth", "users", "tenants"];
     the_members_limit_refuses_the_invitation_beyond_it_and_writes_nothing,
     nothing_of_another_tenant_is_reachable,
     members_list_by_role_page_by_page,
+    bad_input_is_a_4xx_in_the_error_shape_on_every_route,
 );
 
 crate::both_adapters_with!(short_lived, one_second_invitations;
@@ -387,4 +388,33 @@ async fn invite_only_registration_refuses_everyone_alike_and_invitations_still_w
     assert_eq!(taken["error"], fresh["error"]);
     let member = join(&app, &admin.access, "member").await;
     assert_eq!(read(&app, CURRENT, &member.access).await["id"], admin.tenant_id.as_str());
+}
+
+async fn bad_input_is_a_4xx_in_the_error_shape_on_every_route(app: TestApp) {
+    let owner = register(&app).await;
+    for (body, code) in [
+        (json!({"email": "not an email"}), "invalid_email"),
+        (json!({"email": "root\u{200b}@example.com"}), "invalid_email"),
+        (json!({"email": unique_email(), "role": "owner"}), "invalid_role"),
+    ] {
+        assert_error(send(&app, Method::POST, INVITATIONS, &owner.access, body).await, 400, code).await;
+    }
+    let unknown = send(&app, Method::POST, INVITATIONS, &owner.access, json!({"email": unique_email(), "x": 1})).await;
+    assert_eq!(unknown.status(), 400);
+    for path in [format!("{INVITATIONS}/not-a-uuid"), format!("{INVITATIONS}/{}", uuid::Uuid::now_v7())] {
+        assert_error(call(&app, Method::DELETE, &path, &owner.access, None).await, 404, "not_found").await;
+        let resend = format!("{path}/resend");
+        assert_error(send(&app, Method::POST, &resend, &owner.access, json!({})).await, 404, "not_found").await;
+    }
+    let transfer = "/api/v1/tenants/current/transfer-ownership";
+    let body = json!({"user_id": "not-a-uuid"});
+    assert_error(send(&app, Method::POST, transfer, &owner.access, body).await, 404, "not_found").await;
+    let body = json!({"user_id": owner.user_id});
+    assert_error(send(&app, Method::POST, transfer, &owner.access, body).await, 400, "invalid_transfer").await;
+    let body = json!({"role": "admin", "version": "one"});
+    let path = member_path(&owner.user_id);
+    assert_eq!(send(&app, Method::PATCH, &path, &owner.access, body).await.status(), 400);
+    assert_error(get_as(&app, &format!("{INVITATIONS}?limit=0"), &owner.access).await, 400, "invalid_limit").await;
+    let long = format!("pyinv_{}", "x".repeat(200));
+    assert_error(accept(&app, &long).await, 400, "invalid_invitation").await;
 }
