@@ -24,17 +24,11 @@ const INIT_RATIO_BUDGET: f64 = 1.5;
 /// The HMAC key the functions share in the bench (auth signs, the authorizer verifies).
 const JWT_SIGNING_KEY: &str = "bench-signing-key-0123456789abcdef0123456789abcdef";
 
-/// Each function binary and the event its invokes replay: its main path, touching storage where it does.
-pub const FUNCTIONS: [(&str, &str); 8] = [
-    ("airtable", "01-list-records.json"),
-    ("audit-api", "get-audit-logs-by-action.json"),
-    ("audit-consumer", "batch-with-a-redelivered-event.json"),
-    ("auth", "04-post-login.json"),
-    ("authorizer", "allow-api-key.json"),
-    ("health", "get-health.json"),
-    ("health", "get-ready.json"),
-    ("users", "01-get-me.json"),
-];
+/// Each function binary and the events its invokes replay: its main path, touching storage where it does —
+/// the `"bench"` entries of every `events/<binary>/expected.json` (a test requires one per declared binary).
+pub fn functions(plan: &Plan) -> Vec<(String, String)> {
+    plan.groups().iter().flat_map(|f| f.bench.iter().map(|event| (f.binary.clone(), event.clone()))).collect()
+}
 
 pub struct Figures {
     pub init: Duration,
@@ -97,7 +91,9 @@ pub async fn run(budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
     let mut worst: Option<(&str, f64, Duration)> = None;
     let mut worst_bundle = 0.0_f64;
     let mut missed = Vec::new();
-    for (name, event_file) in FUNCTIONS {
+    let timed = functions(&plan);
+    for (name, event_file) in &timed {
+        let (name, event_file) = (name.as_str(), event_file.as_str());
         let event = plan.fixture(name, event_file)?.event(&captured)?;
         let figures = measure(&dir.join(name), name, &event, &env_refs, WARM_INVOKES).await?;
         let with_bundle = measure(&dir.join(name), name, &event, &env_bundle, 0).await?;

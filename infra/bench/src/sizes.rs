@@ -16,8 +16,10 @@ pub fn run(budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
     out.push_str("| binary | x86_64 | arm64 | arm64 ≤ 8 MB |\n|---|---|---|---|\n");
     let hello = size(&dir.join("bench-hello-lambda"));
     out.push_str(&format!("| bare lambda_runtime hello | {} | — | — |\n", show(hello)));
-    let mut names: Vec<&str> = crate::cold::FUNCTIONS.iter().map(|(name, _)| *name).collect();
-    names.dedup();
+    // Every binary with fixtures: every declared binary (tests/tests/e2e/lambda_entry.rs checks).
+    let plan = lambda_sim::replay::Plan::load(&repo_root().join("events"))?;
+    let mut names: Vec<&str> = plan.groups().iter().map(|f| f.binary.as_str()).collect();
+    names.sort_unstable();
     let mut arm64_sizes = Vec::new();
     for name in names {
         let arm64 = size(&lambda.join(name).join("bootstrap"));

@@ -32,6 +32,7 @@ use crate::{Outcome, RuntimeApi};
 pub const EXPECTED: &str = "expected.json";
 /// expected.json's key for the binaries to replay first.
 const AFTER: &str = "after";
+const BENCH: &str = "bench";
 
 /// Values captured so far, by name.
 pub type Captured = BTreeMap<String, String>;
@@ -42,6 +43,9 @@ pub struct Fixtures {
     pub binary: String,
     /// expected.json's `"after"`.
     pub after: Vec<String>,
+    /// expected.json's `"bench"`: the events whose invocation times the binary's cold start (its main path),
+    /// each one of this directory's files.
+    pub bench: Vec<String>,
     /// In file name order.
     pub events: Vec<Fixture>,
 }
@@ -95,7 +99,21 @@ impl Fixtures {
             }
             Some(other) => bail!("{at}: \"{AFTER}\" is a list of binary names, not {other}"),
         };
+        let bench = match entries.remove(BENCH) {
+            None => Vec::new(),
+            Some(Value::Array(names)) => {
+                let names = names.into_iter().map(|name| match name {
+                    Value::String(name) => Ok(name),
+                    other => bail!("{at}: \"{BENCH}\" lists event files (strings), not {other}"),
+                });
+                names.collect::<anyhow::Result<Vec<_>>>()?
+            }
+            Some(other) => bail!("{at}: \"{BENCH}\" is a list of event files, not {other}"),
+        };
         files.sort();
+        if let Some(missing) = bench.iter().find(|b| !files.iter().any(|(file, _)| file == *b)) {
+            bail!("{at}: \"{BENCH}\" names {missing}, which is not a file of events/{binary}/");
+        }
         let mut events = Vec::with_capacity(files.len());
         for (file, text) in files {
             let expected = entries.remove(&file).with_context(|| format!("{at} has no entry for {file}"))?;
@@ -105,7 +123,7 @@ impl Fixtures {
         if let Some(file) = entries.keys().next() {
             bail!("{at} has an entry for {file}, which is not a file of events/{binary}/");
         }
-        Ok(Self { binary: binary.into(), after, events })
+        Ok(Self { binary: binary.into(), after, bench, events })
     }
 
     /// The names this directory's expectations capture.

@@ -140,6 +140,10 @@ fn every_declared_binary_has_events_with_real_expectations() {
                 continue;
             }
         };
+        if fixtures.bench.is_empty() {
+            problems
+                .push(format!("events/{binary}/expected.json names no \"bench\" event (the cold-start benchmark's)"));
+        }
         let expectations: Vec<&Value> = fixtures.events.iter().map(|e| &e.expected).collect();
         if expectations.is_empty() {
             problems.push(format!("events/{binary}/ has no events"));
