@@ -14,6 +14,8 @@
 //! capture the values this binary's events use, or write what they read. The binaries replay in that
 //! dependency order, ties by name ([`Plan`]); each directory's files in name order. A `${NAME}` in a
 //! binary's events or expectations must be captured by that binary or by one it (transitively) comes after.
+//! The top-level key `"bench"` (not an event either) names the events whose invocation the cold-start
+//! benchmark times (infra/bench).
 //!
 //! `${NAME}` is replaced in the file's text before it is parsed, JSON-string escaped (values land inside
 //! JSON strings). An event file is the event as Lambda receives it or, for an API Gateway REST (v1) proxy
