@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::register::{name, weak_password};
+use crate::register::{invalid_profile, name, weak_password};
 use crate::sessions::{self, TokenPair};
 use crate::state::SharedState;
 
@@ -72,10 +72,11 @@ pub async fn accept(
         return Err(invalid_invitation());
     }
     let hash = identity::api_keys::hash(token);
-    let first_name = name("first_name", body.first_name.as_deref())
-        .map_err(|p| ApiError::bad_request("invalid_profile", p.to_string()))?;
-    let last_name = name("last_name", body.last_name.as_deref())
-        .map_err(|p| ApiError::bad_request("invalid_profile", p.to_string()))?;
+    let first_name = name("first_name", body.first_name.as_deref()).map_err(invalid_profile)?;
+    let last_name = name("last_name", body.last_name.as_deref()).map_err(invalid_profile)?;
+    // bcrypt once, whatever the retries (the invitation's email, which the password is checked against, does not
+    // change between them).
+    let mut password_hash: Option<String> = None;
 
     for _ in 0..ATTEMPTS {
         let now = storage::now_secs();
@@ -86,11 +87,7 @@ pub async fn accept(
         let tenant = state.store.tenant(&invitation.tenant_id).await?.ok_or_else(invalid_invitation)?;
         let allowed = Limit::Members.of(state.plans.limits(&tenant.plan));
         if state.store.count_users(&tenant.tenant_id).await? >= allowed {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "plan_limit_reached",
-                format!("The tenant's plan allows {allowed} members; ask its admins for room"),
-            ));
+            return Err(Limit::Members.reached(allowed));
         }
         let mut roles = vec!["member".to_string()];
         if invitation.role == TenantRole::Admin {
@@ -105,7 +102,10 @@ pub async fn accept(
             last_name: last_name.clone(),
             roles,
             status: UserStatus::Active,
-            password_hash: SecretString::from(state.hasher.hash(&password).await?),
+            password_hash: SecretString::from(match &password_hash {
+                Some(hash) => hash.clone(),
+                None => password_hash.insert(state.hasher.hash(&password).await?).clone(),
+            }),
             created_at: created.clone(),
             updated_at: created,
             version: 0,

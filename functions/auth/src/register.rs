@@ -131,6 +131,6 @@ pub fn name(field: &'static str, raw: Option<&str>) -> Result<Option<String>, Pr
     parse_name(field, raw)
 }
 
-fn invalid_profile(problem: ProfileProblem) -> ApiError {
+pub(crate) fn invalid_profile(problem: ProfileProblem) -> ApiError {
     ApiError::bad_request("invalid_profile", problem.to_string())
 }

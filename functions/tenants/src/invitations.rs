@@ -33,14 +33,6 @@ pub struct CreateInvitation {
     pub role: Option<String>,
 }
 
-fn plan_limit_reached(limit: Limit, allowed: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "plan_limit_reached",
-        format!("The plan allows {allowed} {}: remove some, or ask for a larger plan", limit.name()),
-    )
-}
-
 fn not_found() -> ApiError {
     ApiError::not_found("No such invitation")
 }
@@ -78,7 +70,7 @@ pub async fn create(
     let used = state.store.count_users(&tenant.tenant_id).await?
         + state.store.count_pending_invitations(&tenant.tenant_id, now).await?;
     if used >= allowed {
-        return Err(plan_limit_reached(Limit::Members, allowed));
+        return Err(Limit::Members.reached(allowed));
     }
     let (token, hash) = identity::api_keys::generate_secret(TOKEN_PREFIX)?;
     let invitation = Invitation {

@@ -42,6 +42,15 @@ impl Limit {
         }
     }
 
+    /// The refusal of a request that would cross this limit: `403 plan_limit_reached`, naming it.
+    pub fn reached(self, allowed: u64) -> platform::ApiError {
+        platform::ApiError::new(
+            http::StatusCode::FORBIDDEN,
+            "plan_limit_reached",
+            format!("The plan allows {allowed} {}: remove some, or ask for a larger plan", self.name()),
+        )
+    }
+
     pub fn of(self, limits: &Limits) -> u64 {
         match self {
             Self::Members => limits.members,
