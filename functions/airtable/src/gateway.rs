@@ -92,16 +92,16 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(kind = ?read.kind, base = ?read.base, tenant = %caller.tenant_id))]
     pub async fn read(&self, caller: &Caller, read: Read, freshness: Freshness) -> Result<ReadOutcome, Failure> {
         let inner = &self.inner;
-        let credential = inner.credentials.resolve(caller, read.base.as_ref()).await?;
-        let key = cache_key(&inner.cache, &scope(&caller.tenant_id, credential.identity()), &read).await;
         let request = UpstreamRequest {
             method: axum::http::Method::GET,
-            segments: read.segments,
-            query: read.query,
+            segments: read.segments.clone(),
+            query: read.query.clone(),
             body: None,
-            base: read.base,
+            base: read.base.clone(),
             read: true,
         };
+        let credential = inner.credentials.resolve(caller, &request).await?;
+        let key = cache_key(&inner.cache, &scope(&caller.tenant_id, credential.identity()), &read).await;
         if freshness.bypass {
             let body = inner.upstream.send(&credential, &request).await?;
             inner.cache.put(&key, read.kind, &body).await;
@@ -141,6 +141,41 @@ impl Gateway {
         }
     }
 
+    /// The bases the caller may reach, when the resolver knows them (always, outside the crate's unit tests).
+    pub async fn visible_bases(
+        &self,
+        caller: &Caller,
+    ) -> Result<Option<Vec<crate::credentials::VisibleBase>>, Failure> {
+        Ok(self.inner.credentials.bases(caller).await?)
+    }
+
+    /// A page of Airtable's list of bases: from the bases linked in the caller's tenant that it may reach
+    /// (one page: a tenant links far fewer than Airtable's 1,000 a page), never upstream.
+    pub async fn bases_page(
+        &self,
+        caller: &Caller,
+        offset: Option<String>,
+        freshness: Freshness,
+    ) -> Result<ReadOutcome, Failure> {
+        let Some(bases) = self.visible_bases(caller).await? else {
+            return self.read(caller, crate::requests::bases(offset), freshness).await;
+        };
+        if offset.is_some() {
+            return Err(Arc::new(GatewayError::Invalid {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "INVALID_OFFSET_VALUE",
+                message: "The offset is invalid".into(),
+            }));
+        }
+        let bases: Vec<serde_json::Value> = bases
+            .iter()
+            .map(|b| serde_json::json!({ "id": b.id, "name": b.name, "permissionLevel": b.permission_level() }))
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "bases": bases }))
+            .map_err(|e| Arc::new(GatewayError::Unexpected(e.into())))?;
+        Ok(ReadOutcome { body: Bytes::from(body), status: CacheStatus::Bypass, age: Duration::ZERO })
+    }
+
     /// After a write whose table is unknown (e.g. uploadAttachment names only the record): every cached
     /// table read of the base is dropped.
     pub async fn invalidate_base(&self, base: &BaseId) {
@@ -152,7 +187,7 @@ impl Gateway {
     /// comment reads).
     #[tracing::instrument(skip_all, fields(method = %request.method, base = ?request.base, tenant = %caller.tenant_id))]
     pub async fn send(&self, caller: &Caller, request: UpstreamRequest) -> Result<Bytes, Failure> {
-        let credential = self.inner.credentials.resolve(caller, request.base.as_ref()).await?;
+        let credential = self.inner.credentials.resolve(caller, &request).await?;
         Ok(self.inner.upstream.send(&credential, &request).await?)
     }
 
@@ -172,7 +207,7 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(method = %write.request.method, base = %write.base, tenant = %caller.tenant_id))]
     pub async fn write(&self, caller: &Caller, write: Write) -> Result<Bytes, Failure> {
         let inner = &self.inner;
-        let credential = inner.credentials.resolve(caller, Some(&write.base)).await?;
+        let credential = inner.credentials.resolve(caller, &write.request).await?;
         let outcome = inner.upstream.send(&credential, &write.request).await;
         let may_have_changed = match &outcome {
             Ok(_) | Err(GatewayError::Unavailable { .. }) => true,

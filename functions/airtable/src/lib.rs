@@ -27,10 +27,34 @@ pub use metrics::Metrics;
 pub use routes::router;
 pub use settings::AirtableSettings;
 
-use platform::group::{Function, Group, Kind, Use};
+use platform::group::{Access, Function, Group, KeyAccess, Kind, Use};
 
-/// The Airtable gateway: the cache (reads, single-flight, limiter) and its settings; no table or queue.
+/// The Airtable gateway: the cache (reads, single-flight, limiter), the workspaces table (which base links
+/// where, who may do what, the connections; written only to store a refreshed OAuth token) and the KMS key
+/// (opening connection secrets; sealing refreshed ones).
 pub static GROUP: Group = Group {
     name: "airtable",
-    functions: &[Function { binary: "airtable", kind: Kind::Http, uses: &[Use::Cache], settings: settings::SETTINGS }],
+    functions: &[Function {
+        binary: "airtable",
+        kind: Kind::Http,
+        uses: &[Use::Cache, Use::Table(tenancy::TABLE, Access::ReadWrite), Use::Keys(KeyAccess::EncryptDecrypt)],
+        settings: settings::SETTINGS,
+    }],
 };
+
+/// The resolver both runtimes use: tenant links, permissions and connections from the workspaces table.
+pub async fn tenant_credentials(
+    resources: &platform::group::Resources,
+    settings: &AirtableSettings,
+) -> anyhow::Result<credentials::TenantCredentials> {
+    let mut endpoints = tenancy::airtable::AirtableEndpoints::from_env()?;
+    endpoints.api_url = settings.endpoint_url.clone();
+    Ok(credentials::TenantCredentials::new(
+        tenancy::TenancyStore::new(resources.table(tenancy::TABLE).await?),
+        tenancy::Secrets::new(resources.keys().await?),
+        settings.api_key.clone(),
+        tenancy::airtable::AirtableClient::new(&endpoints)?,
+        resources.cache().await?,
+        resources.namespace(),
+    ))
+}

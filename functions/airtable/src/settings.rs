@@ -61,6 +61,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
     Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
     Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
+    // OAuth connections' refreshes (tenancy::airtable::AirtableEndpoints).
+    Setting::optional("AIRTABLE_OAUTH_URL"),
+    Setting::optional("AIRTABLE_OAUTH_CLIENT_ID"),
+    Setting::optional("AIRTABLE_OAUTH_CLIENT_SECRET"),
+    Setting::optional("AIRTABLE_OAUTH_REDIRECT_URI"),
 ];
 
 /// Cache TTLs per kind of read: `AIRTABLE_CACHE_TTL_{BASES,SCHEMA,RECORDS,RECORD}_SECS`.

@@ -1,5 +1,6 @@
-//! Record comments. The emulator has one user (the token's, see [`crate::state::USER_ID`]): it writes every
-//! comment, and `@[its id]` or `@[its email]` in a comment's text mentions it, as Airtable resolves mentions.
+//! Record comments. Every comment's author is the emulator's own user ([`crate::state::USER_ID`]), whichever
+//! token writes it, and `@[its id]` or `@[its email]` in a comment's text mentions it, as Airtable resolves
+//! mentions.
 
 use serde_json::{Value, json};
 

@@ -24,6 +24,8 @@ pub struct Iterators {
 }
 
 struct Snapshot {
+    /// `{baseId}/{tableId}`: an offset resumes only in the table (of the base) it was answered for, so a copy
+    /// of a base, whose table ids are the source's, cannot resume the source's walks.
     table_id: String,
     ids: Vec<String>,
     created: Instant,
@@ -53,11 +55,13 @@ impl Iterators {
     }
 }
 
-pub fn list(table: &Table, iterators: &mut Iterators, params: &ListParams) -> AirtableResult<Value> {
+/// A page of `table` (of base `base_id`).
+pub fn list(base_id: &str, table: &Table, iterators: &mut Iterators, params: &ListParams) -> AirtableResult<Value> {
     let projection = projection(table, params.fields.as_deref())?;
+    let scope = format!("{base_id}/{}", table.id);
     let (iterator, ids) = match &params.offset {
         Some(offset) => {
-            let (iterator, ids) = iterators.resume(&table.id, offset)?;
+            let (iterator, ids) = iterators.resume(&scope, offset)?;
             (Some(iterator), ids)
         }
         None => (None, select(table, params)?),
@@ -73,7 +77,7 @@ pub fn list(table: &Table, iterators: &mut Iterators, params: &ListParams) -> Ai
     if consumed < ids.len() {
         let iterator = match iterator {
             Some(iterator) => iterator,
-            None => iterators.keep(&table.id, ids.clone()),
+            None => iterators.keep(&scope, ids.clone()),
         };
         page["offset"] = Value::String(format!("{iterator}/{}", ids[consumed]));
     }

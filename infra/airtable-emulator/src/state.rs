@@ -1,17 +1,20 @@
 //! The emulator's state: the bases (one mutex: every request is a short critical section, never held
-//! across an `.await`), its configuration, and the traffic it has seen.
+//! across an `.await`), its configuration, the traffic it has seen, and who may call it (tokens, users,
+//! OAuth integrations and grants; one more mutex, never held together with the bases').
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::attachments::Attachments;
+use crate::auth::{BaseReach, EmulatorUser, TokenGrant, TokenKind, Tokens};
 use crate::config::{ConfigPatch, EmulatorConfig};
 use crate::error::{AirtableError, AirtableResult};
 use crate::list::Iterators;
 use crate::model::Base;
+use crate::oauth::{OAuth, OAuthClient};
 use crate::traffic::Buckets;
 
 /// The token the standalone emulator (`cargo run -p airtable-emulator`) accepts unless told otherwise, and
@@ -27,7 +30,8 @@ pub fn random_token() -> String {
     format!("pat{suffix}")
 }
 
-/// The user every accepted token belongs to (`/v0/meta/whoami`, comment authors, webhook payloads).
+/// The emulator's own user ([`EmulatorUser::emulator`]): the owner of the tokens [`Emulator::new`] accepts,
+/// the default consenting user of an OAuth authorization, and the author of every comment and webhook payload.
 pub const USER_ID: &str = "usrEmulatorUser01";
 pub const USER_EMAIL: &str = "emulator@example.com";
 pub const USER_NAME: &str = "Emulator User";
@@ -41,8 +45,18 @@ struct Inner {
     world: Mutex<World>,
     config: Mutex<EmulatorConfig>,
     traffic: Mutex<Traffic>,
-    tokens: Vec<String>,
+    auth: Mutex<Auth>,
+    /// How far [`Emulator::advance_clock`] moved the emulator's clock.
+    clock_offset: Mutex<Duration>,
     started: Instant,
+}
+
+/// Who may call: the registered tokens, the users OAuth consent may name, the OAuth integrations and grants.
+#[derive(Default)]
+pub(crate) struct Auth {
+    pub tokens: Tokens,
+    pub users: BTreeMap<String, EmulatorUser>,
+    pub oauth: OAuth,
 }
 
 pub struct World {
@@ -98,8 +112,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Emulator {
-    /// An emulator holding `bases`, accepting `tokens` as `Authorization: Bearer …`.
+    /// An emulator holding `bases`, accepting `tokens` as `Authorization: Bearer …`: personal access tokens of
+    /// the emulator's user ([`EmulatorUser::emulator`]) reaching every base, with [`crate::auth::DEFAULT_SCOPES`].
     pub fn new(bases: Vec<Base>, tokens: Vec<String>, config: EmulatorConfig) -> Self {
+        let mut auth = Auth::default();
+        let user = EmulatorUser::emulator();
+        auth.users.insert(user.id.clone(), user);
+        for token in &tokens {
+            auth.tokens.insert(token, TokenGrant::personal_default());
+        }
         Self {
             inner: Arc::new(Inner {
                 world: Mutex::new(World {
@@ -109,7 +130,8 @@ impl Emulator {
                 }),
                 config: Mutex::new(config),
                 traffic: Mutex::new(Traffic::default()),
-                tokens,
+                auth: Mutex::new(auth),
+                clock_offset: Mutex::new(Duration::ZERO),
                 started: Instant::now(),
             }),
         }
@@ -146,12 +168,95 @@ impl Emulator {
         self.traffic().stats = Stats::default();
     }
 
-    /// Whether `token` is one of the accepted tokens, compared in time independent of where they differ.
+    /// Whether `token` is a registered token (and, for an OAuth access token, not expired). Tokens are found by
+    /// their SHA-256, in time independent of where a presented token differs from a registered one.
     pub fn accepts(&self, token: &str) -> bool {
-        let same = |t: &String| {
-            t.len() == token.len() && t.bytes().zip(token.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+        self.grant(token).is_some()
+    }
+
+    /// What `token` may do: its user, scopes, reach and kind; `None` for an unknown, revoked or expired token.
+    pub fn grant(&self, token: &str) -> Option<TokenGrant> {
+        let now = self.now();
+        self.auth().tokens.get(token, now).cloned()
+    }
+
+    /// A new personal access token (`pat…`, as [`random_token`]) for `user`, reaching `bases` with `scopes`.
+    /// It works until [`Emulator::revoke_token`]. The user need not be registered.
+    pub fn issue_token(&self, user: EmulatorUser, bases: BaseReach, scopes: Vec<String>) -> String {
+        let token = random_token();
+        self.auth().tokens.insert(&token, TokenGrant { user, scopes, bases, kind: TokenKind::Personal });
+        token
+    }
+
+    /// Stops `token` working: a personal access token or an OAuth access token; an OAuth refresh token revokes
+    /// its whole grant (the access token it last answered included). An unknown token is ignored.
+    pub fn revoke_token(&self, token: &str) {
+        let mut auth = self.auth();
+        let auth = &mut *auth;
+        if !auth.oauth.revoke_refresh_token(&mut auth.tokens, token) {
+            auth.tokens.remove(token);
+        }
+    }
+
+    /// Registers (or replaces) a user an OAuth authorization may name with `user=`.
+    pub fn register_user(&self, user: EmulatorUser) {
+        self.auth().users.insert(user.id.clone(), user);
+    }
+
+    /// Registers (or replaces) an OAuth integration: `client_secret` `None` for a public client (it names
+    /// itself with `client_id` in the token request), else it authenticates with HTTP Basic. An authorization
+    /// may request any of Airtable's scopes ([`crate::auth::KNOWN_SCOPES`]) and must name one of
+    /// `redirect_uris` exactly.
+    pub fn register_oauth_client(&self, client_id: &str, client_secret: Option<&str>, redirect_uris: Vec<String>) {
+        self.auth().oauth.register_client(OAuthClient {
+            id: client_id.to_string(),
+            secret: client_secret.map(String::from),
+            redirect_uris,
+        });
+    }
+
+    /// Who may call (tokens, users, OAuth). Never lock the world while holding it.
+    pub(crate) fn auth(&self) -> MutexGuard<'_, Auth> {
+        lock(&self.inner.auth)
+    }
+
+    /// The emulator's clock: now, plus however far [`Emulator::advance_clock`] moved it. OAuth codes, access
+    /// tokens and refresh tokens expire by it (nothing else does: rate limits, iterators and webhooks keep
+    /// real time).
+    pub fn now(&self) -> Instant {
+        Instant::now() + *lock(&self.inner.clock_offset)
+    }
+
+    /// Moves the emulator's clock forward by `by` (for tests of OAuth expiry).
+    pub fn advance_clock(&self, by: Duration) {
+        *lock(&self.inner.clock_offset) += by;
+    }
+
+    /// A deep copy of base `source_id` (tables, fields, views, records, field descriptions and options) named
+    /// `name`, under a fresh `app…` id, which it answers. Its table, field, view and record ids are the
+    /// source's (ids are only ever looked up within a base, and list offsets are bound to their base); its
+    /// comments and webhooks are not copied. The copy shares nothing with the source: a write to either never
+    /// shows in the other. Tokens reaching [`BaseReach::All`] reach the copy; others reach it once issued with it.
+    pub fn copy_base(&self, source_id: &str, name: &str) -> AirtableResult<String> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AirtableError::invalid("INVALID_REQUEST_UNKNOWN", "A base name must be non-empty"));
+        }
+        let mut world = self.world();
+        let mut copy = world.base(&BaseReach::All, source_id)?.clone();
+        let id = loop {
+            let id = crate::ids::new_id("app");
+            if world.bases.iter().all(|b| b.id != id) {
+                break id;
+            }
         };
-        self.inner.tokens.iter().fold(false, |found, t| found | same(t))
+        copy.id = id.clone();
+        copy.name = name.to_string();
+        copy.comments.clear();
+        copy.webhooks.clear();
+        copy.transaction = 0;
+        world.bases.push(copy);
+        Ok(id)
     }
 
     pub fn elapsed_ms(&self) -> u64 {
@@ -160,13 +265,14 @@ impl Emulator {
 }
 
 impl World {
-    /// A base by id; a missing one is Airtable's 403 (it does not tell missing from forbidden).
-    pub fn base(&self, id: &str) -> AirtableResult<&Base> {
-        self.bases.iter().find(|b| b.id == id).ok_or_else(AirtableError::base_not_found)
+    /// A base by id, if `reach` (the request's token's) covers it; a missing base and one out of reach are both
+    /// Airtable's 403 (it does not tell missing from forbidden). See [`BaseReach::find`].
+    pub fn base(&self, reach: &BaseReach, id: &str) -> AirtableResult<&Base> {
+        reach.find(&self.bases, id)
     }
 
-    pub fn base_mut(&mut self, id: &str) -> AirtableResult<&mut Base> {
-        self.bases.iter_mut().find(|b| b.id == id).ok_or_else(AirtableError::base_not_found)
+    pub fn base_mut(&mut self, reach: &BaseReach, id: &str) -> AirtableResult<&mut Base> {
+        reach.find_mut(&mut self.bases, id)
     }
 }
 

@@ -1,5 +1,6 @@
 //! What every API request passes before a handler: counting, the bearer token, a staged outage, Airtable's
-//! rate limits, and optional latency.
+//! rate limits, and optional latency. An admitted request carries its token's [`TokenGrant`] (a request
+//! extension) to the handlers, which find bases through its reach.
 //!
 //! The per-base limit is a token bucket by default (`base_burst` requests at once, refilled at `base_rps`): a
 //! client that spaces its requests evenly at the rate is never refused, however its requests jitter in
@@ -16,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::TokenGrant;
 use crate::config::EmulatorConfig;
 use crate::error::AirtableError;
 use crate::state::Emulator;
@@ -142,7 +144,17 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-pub async fn middleware(State(emulator): State<Emulator>, request: Request, next: Next) -> Response {
+/// The base bucket a request takes from: its base's, unless its token does not reach that base. Then the
+/// request answers as a missing base does, from a bucket of its own (its token's for that base id), so a
+/// token cannot spend, or have penalised, the limit of a base it does not reach (another tenant's).
+fn bucket_of(base: Option<&str>, grant: &TokenGrant, token: &str) -> Option<String> {
+    base.map(|base| match grant.bases.reaches(base) {
+        true => base.to_string(),
+        false => format!("{base}\u{0}{token}"),
+    })
+}
+
+pub async fn middleware(State(emulator): State<Emulator>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if !path.starts_with("/v0/") {
         return next.run(request).await;
@@ -151,6 +163,9 @@ pub async fn middleware(State(emulator): State<Emulator>, request: Request, next
     let is_write = request.method() != Method::GET && !path.ends_with("/listRecords");
     let config = emulator.config();
     let at_ms = emulator.elapsed_ms();
+    let token = bearer(request.headers()).map(str::to_string);
+    // Looked up before the traffic lock: the two locks are never held together.
+    let grant = token.as_deref().and_then(|t| emulator.grant(t));
     let verdict = {
         let mut traffic = emulator.traffic();
         let traffic = &mut *traffic;
@@ -160,35 +175,41 @@ pub async fn middleware(State(emulator): State<Emulator>, request: Request, next
             entry.requests += 1;
             entry.writes += u64::from(is_write);
         }
-        match bearer(request.headers()).filter(|t| emulator.accepts(t)) {
-            None => {
-                traffic.stats.unauthorized += 1;
-                Err(AirtableError::unauthenticated().into_response())
+        match (token.as_deref(), grant) {
+            (Some(token), Some(grant)) if !config.outage => {
+                let bucket = bucket_of(base.as_deref(), &grant, token);
+                match traffic.buckets.admit(bucket.as_deref(), token, &config, Instant::now()) {
+                    Ok(()) => {
+                        if let Some(base) = &base {
+                            traffic.stats.bases.entry(base.clone()).or_default().admitted_at_ms.push(at_ms);
+                        }
+                        Ok(grant)
+                    }
+                    Err(retry_after) => {
+                        traffic.stats.rate_limited += 1;
+                        if let Some(base) = &base {
+                            traffic.stats.bases.entry(base.clone()).or_default().rate_limited += 1;
+                        }
+                        Err(rate_limited(retry_after))
+                    }
+                }
             }
-            Some(_) if config.outage => {
+            (Some(_), Some(_)) => {
                 traffic.stats.failed += 1;
                 Err(AirtableError::unavailable().into_response())
             }
-            Some(token) => match traffic.buckets.admit(base.as_deref(), token, &config, Instant::now()) {
-                Ok(()) => {
-                    if let Some(base) = &base {
-                        traffic.stats.bases.entry(base.clone()).or_default().admitted_at_ms.push(at_ms);
-                    }
-                    Ok(())
-                }
-                Err(retry_after) => {
-                    traffic.stats.rate_limited += 1;
-                    if let Some(base) = &base {
-                        traffic.stats.bases.entry(base.clone()).or_default().rate_limited += 1;
-                    }
-                    Err(rate_limited(retry_after))
-                }
-            },
+            _ => {
+                traffic.stats.unauthorized += 1;
+                Err(AirtableError::unauthenticated().into_response())
+            }
         }
     };
-    if let Err(response) = verdict {
-        return response;
-    }
+    let grant = match verdict {
+        Ok(grant) => grant,
+        Err(response) => return response,
+    };
+    // The handlers find bases through the grant's reach (`World::base`), and whoami answers its user.
+    request.extensions_mut().insert(grant);
     let delay = config.latency_ms + if is_write { config.write_latency_ms } else { 0 };
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

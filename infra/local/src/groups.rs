@@ -32,6 +32,13 @@ pub struct Context<'a> {
     /// The gateway's per-tenant API rate limits by plan (API Gateway's usage plans on AWS), in the shared
     /// cache; the tenants group reads its counts for the usage route.
     pub api_rate: ApiRateLimiter,
+    /// Where Airtable is for the gateway and the workspaces service (the embedded emulator's address and
+    /// platform token under `emulate_airtable`).
+    pub airtable: airtable::AirtableSettings,
+    /// The embedded emulator, when there is one.
+    pub emulator: Option<airtable_emulator::Emulator>,
+    /// Each tenant's demo workspace (copies of the emulator's demo bases), when `DEMO_WORKSPACES` is on.
+    pub demo: Option<Arc<dyn tenancy::demo::DemoProvisioner>>,
 }
 
 /// What one group contributes.
@@ -58,6 +65,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&users::GROUP, |r, c| Box::pin(build_users(r, c))),
     (&tenants::GROUP, |r, c| Box::pin(build_tenants(r, c))),
     (&audit::GROUP, |r, c| Box::pin(build_audit(r, c))),
+    (&workspaces::GROUP, |r, c| Box::pin(build_workspaces(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
 ];
 
@@ -74,6 +82,8 @@ pub struct Composition {
     pub tenant_limits: Arc<dyn TenantLimiter>,
     pub consumers: Vec<Consumer>,
     pub schedules: Vec<Schedule>,
+    /// The embedded Airtable emulator, when the runner started one.
+    pub emulator: Option<airtable_emulator::Emulator>,
 }
 
 pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Result<Composition> {
@@ -83,16 +93,26 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Resu
     let tokens = TokenService::new(keys, token_settings.clone());
     let cache = backend.cache().await?;
     let api_rate = ApiRateLimiter::new(cache, settings.tenants.plans.clone(), &backend.settings().table_prefix);
+    let (airtable, emulator, local) = airtable_endpoint(settings).await?;
+    let demo = match &emulator {
+        Some(emulator) if settings.demo_workspaces => {
+            Some(Arc::new(crate::demo::EmulatorDemo::new(emulator.clone())) as Arc<dyn tenancy::demo::DemoProvisioner>)
+        }
+        _ => None,
+    };
     let context = Context {
         backend: backend.clone(),
         settings,
         tokens,
         served: served.iter().map(|(g, _)| *g).collect(),
         api_rate,
+        airtable,
+        emulator,
+        demo,
     };
 
     let mut router = OpenApiRouter::new();
-    let mut unrouted = axum::Router::new();
+    let mut unrouted = local;
     let mut authorizer = None;
     let mut consumers = Vec::new();
     let mut schedules = Vec::new();
@@ -147,7 +167,8 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Resu
     }
     let Some(authorizer) = authorizer else { anyhow::bail!("no group built the authorizer") };
     let tenant_limits = Arc::new(context.api_rate.clone());
-    Ok(Composition { router, unrouted, authorizer, tenant_limits, consumers, schedules })
+    let emulator = context.emulator.clone();
+    Ok(Composition { router, unrouted, authorizer, tenant_limits, consumers, schedules, emulator })
 }
 
 /// `settings.groups` (default: all), with the authorizer always (it is API Gateway's part, not a choice).
@@ -211,39 +232,68 @@ async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Pa
     })
 }
 
-/// The Airtable gateway against `settings.airtable.endpoint_url`, or (`emulate_airtable`) against an embedded
-/// emulator serving the demo bases on its own loopback port. Local-only routes: `/metrics` (Prometheus text)
-/// and `/_local/airtable-emulator` (`{"url"}`, where the emulator listens: tests stage outages and read its
-/// counters through its tokenless `/_emulator/…` routes; its token is not served).
-async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+/// Where Airtable is: `settings.airtable.endpoint_url`, or (`emulate_airtable`) an embedded emulator serving
+/// the demo bases on its own loopback port, with its local-only route `/_local/airtable-emulator` (`{"url"}`:
+/// tests stage outages and read its counters through its tokenless `/_emulator/…` routes; its tokens are not
+/// served).
+async fn airtable_endpoint(
+    settings: &Settings,
+) -> anyhow::Result<(airtable::AirtableSettings, Option<airtable_emulator::Emulator>, axum::Router)> {
     use secrecy::ExposeSecret;
 
-    let mut airtable = context.settings.airtable.clone();
-    let mut local = axum::Router::new();
-    if context.settings.emulate_airtable {
-        // The emulator accepts the configured token or else a token made for this run and handed to the
-        // gateway only, never printed nor served: another local process cannot reach the emulator's /v0 around
-        // the gateway (as it could with the well-known dev token, kept for the standalone emulator).
-        let token = airtable
-            .api_key
-            .get_or_insert_with(|| secrecy::SecretString::from(airtable_emulator::random_token()))
-            .expose_secret()
-            .to_string();
-        let emulator =
-            airtable_emulator::spawn(airtable_emulator::Emulator::demo(token), ([127, 0, 0, 1], 0).into()).await?;
-        let url = emulator.url();
-        tracing::info!(emulator_url = %url, "Airtable emulator with the demo bases (set AIRTABLE_ENDPOINT_URL to use another Airtable)");
-        airtable.endpoint_url = url.clone();
-        let where_it_is = move || std::future::ready(axum::Json(serde_json::json!({ "url": url })));
-        local = local.route("/_local/airtable-emulator", axum::routing::get(where_it_is));
+    let mut airtable = settings.airtable.clone();
+    if !settings.emulate_airtable {
+        return Ok((airtable, None, axum::Router::new()));
     }
+    // The emulator accepts the configured token or else a token made for this run and handed to the gateway
+    // only (for bases a platform admin attaches to a tenant), never printed nor served.
+    let token = airtable
+        .api_key
+        .get_or_insert_with(|| secrecy::SecretString::from(airtable_emulator::random_token()))
+        .expose_secret()
+        .to_string();
+    let emulator =
+        airtable_emulator::spawn(airtable_emulator::Emulator::demo(token), ([127, 0, 0, 1], 0).into()).await?;
+    let url = emulator.url();
+    tracing::info!(emulator_url = %url, "Airtable emulator with the demo bases (set AIRTABLE_ENDPOINT_URL to use another Airtable)");
+    airtable.endpoint_url = url.clone();
+    let where_it_is = move || std::future::ready(axum::Json(serde_json::json!({ "url": url })));
+    let local = axum::Router::new().route("/_local/airtable-emulator", axum::routing::get(where_it_is));
+    Ok((airtable, Some(emulator.emulator), local))
+}
+
+async fn build_workspaces(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let mut settings = context.settings.workspaces.clone();
+    settings.airtable.api_url = context.airtable.endpoint_url.clone();
+    if context.emulator.is_some() {
+        settings.airtable.oauth_url = context.airtable.endpoint_url.clone();
+    }
+    let mut state = workspaces::WorkspacesState::build(&resources, settings).await?;
+    state.demo = context.demo.clone();
+    Ok(Parts { router: workspaces::router(Arc::new(state)), ..Default::default() })
+}
+
+/// The Airtable gateway, resolving every base through the caller's tenant (workspaces, permissions,
+/// connections). Local-only route: `/metrics` (Prometheus text).
+async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let airtable = &context.airtable;
     let metrics = airtable::Metrics::local();
-    let credentials = airtable::credentials::from_settings(airtable.api_key.clone());
+    let mut endpoints = context.settings.workspaces.airtable.clone();
+    endpoints.api_url = airtable.endpoint_url.clone();
+    if context.emulator.is_some() {
+        endpoints.oauth_url = airtable.endpoint_url.clone();
+    }
+    let credentials = airtable::credentials::TenantCredentials::new(
+        tenancy::TenancyStore::new(resources.table(tenancy::TABLE).await?),
+        tenancy::Secrets::new(resources.keys().await?),
+        airtable.api_key.clone(),
+        tenancy::airtable::AirtableClient::new(&endpoints)?,
+        resources.cache().await?,
+        resources.namespace(),
+    )
+    .with_demo(context.demo.clone());
     let cache = resources.cache().await?;
-    let gateway = airtable::Gateway::new(&airtable, cache, resources.namespace(), credentials, metrics.clone())?;
-    Ok(Parts {
-        router: airtable::router(gateway),
-        unrouted: local.merge(airtable::metrics::router(metrics)),
-        ..Default::default()
-    })
+    let gateway =
+        airtable::Gateway::new(airtable, cache, resources.namespace(), Arc::new(credentials), metrics.clone())?;
+    Ok(Parts { router: airtable::router(gateway), unrouted: airtable::metrics::router(metrics), ..Default::default() })
 }

@@ -5,6 +5,7 @@
 //! adapters (against `AWS_ENDPOINT_URL`, e.g. moto) so the same runner drives end-to-end tests of both.
 
 mod contract;
+mod demo;
 mod docs;
 mod groups;
 mod poller;
@@ -30,6 +31,8 @@ pub struct Running {
     pub routes: RouteTable,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The embedded Airtable emulator (tests issue it tokens and read its state in-process).
+    pub emulator: Option<airtable_emulator::Emulator>,
 }
 
 impl Running {
@@ -85,5 +88,5 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     for route in routes.routes() {
         tracing::debug!(method = %route.method, path = %route.path, public = route.public, "route");
     }
-    Ok(Running { addr, routes, stop, tasks })
+    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator })
 }

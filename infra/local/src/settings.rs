@@ -19,6 +19,11 @@ pub struct Settings {
     pub tenants: tenants::TenantSettings,
     /// The Airtable gateway's settings (`AIRTABLE_*`).
     pub airtable: airtable::AirtableSettings,
+    /// The workspaces service's settings (plans, the Airtable OAuth client).
+    pub workspaces: workspaces::WorkspaceSettings,
+    /// `DEMO_WORKSPACES` (default `true` with the embedded emulator): each tenant's first listing of
+    /// workspaces or bases gives it a "Demo" workspace linked to its own copy of the emulator's demo bases.
+    pub demo_workspaces: bool,
     /// `AIRTABLE_ENDPOINT_URL` unset: start the embedded emulator with the demo bases and use it.
     pub emulate_airtable: bool,
     /// The groups to serve (`GROUPS`); `None` = all. The authorizer always runs.
@@ -37,6 +42,8 @@ impl Settings {
             auth: auth::AuthSettings::from_env()?,
             tenants: tenants::TenantSettings::from_env()?,
             airtable: airtable::AirtableSettings::from_env()?,
+            workspaces: workspaces::WorkspaceSettings::from_env()?,
+            demo_workspaces: parse_or("DEMO_WORKSPACES", true)?,
             emulate_airtable: var("AIRTABLE_ENDPOINT_URL").is_none(),
             groups: (!groups.is_empty()).then_some(groups),
         })
@@ -53,6 +60,8 @@ impl Settings {
             auth: auth::AuthSettings::default(),
             tenants: tenants::TenantSettings::default(),
             airtable: airtable::AirtableSettings::new("https://api.airtable.com", None),
+            workspaces: workspaces::WorkspaceSettings::default(),
+            demo_workspaces: false,
             emulate_airtable: true,
             groups: None,
         }

@@ -50,10 +50,48 @@ pub enum Action {
     InvitationRevoked,
     #[serde(rename = "tenant.invitation_accepted")]
     InvitationAccepted,
+    #[serde(rename = "workspace.created")]
+    WorkspaceCreated,
+    #[serde(rename = "workspace.updated")]
+    WorkspaceUpdated,
+    #[serde(rename = "workspace.deleted")]
+    WorkspaceDeleted,
+    #[serde(rename = "workspace.project_created")]
+    ProjectCreated,
+    #[serde(rename = "workspace.project_updated")]
+    ProjectUpdated,
+    #[serde(rename = "workspace.project_deleted")]
+    ProjectDeleted,
+    #[serde(rename = "workspace.member_added")]
+    WorkspaceMemberAdded,
+    #[serde(rename = "workspace.member_role_changed")]
+    WorkspaceMemberRoleChanged,
+    #[serde(rename = "workspace.member_removed")]
+    WorkspaceMemberRemoved,
+    #[serde(rename = "workspace.connection_created")]
+    ConnectionCreated,
+    #[serde(rename = "workspace.connection_deleted")]
+    ConnectionDeleted,
+    #[serde(rename = "workspace.connection_refresh_failed")]
+    ConnectionRefreshFailed,
+    #[serde(rename = "workspace.base_linked")]
+    BaseLinked,
+    #[serde(rename = "workspace.base_unlinked")]
+    BaseUnlinked,
+    #[serde(rename = "permission.role_created")]
+    RoleCreated,
+    #[serde(rename = "permission.role_updated")]
+    RoleUpdated,
+    #[serde(rename = "permission.role_deleted")]
+    RoleDeleted,
+    #[serde(rename = "permission.grant_created")]
+    GrantCreated,
+    #[serde(rename = "permission.grant_revoked")]
+    GrantRevoked,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 38] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -73,6 +111,25 @@ impl Action {
         Self::InvitationResent,
         Self::InvitationRevoked,
         Self::InvitationAccepted,
+        Self::WorkspaceCreated,
+        Self::WorkspaceUpdated,
+        Self::WorkspaceDeleted,
+        Self::ProjectCreated,
+        Self::ProjectUpdated,
+        Self::ProjectDeleted,
+        Self::WorkspaceMemberAdded,
+        Self::WorkspaceMemberRoleChanged,
+        Self::WorkspaceMemberRemoved,
+        Self::ConnectionCreated,
+        Self::ConnectionDeleted,
+        Self::ConnectionRefreshFailed,
+        Self::BaseLinked,
+        Self::BaseUnlinked,
+        Self::RoleCreated,
+        Self::RoleUpdated,
+        Self::RoleDeleted,
+        Self::GrantCreated,
+        Self::GrantRevoked,
     ];
 
     /// The wire name, e.g. `auth.login_failed`.
@@ -97,6 +154,25 @@ impl Action {
             Self::InvitationResent => "tenant.invitation_resent",
             Self::InvitationRevoked => "tenant.invitation_revoked",
             Self::InvitationAccepted => "tenant.invitation_accepted",
+            Self::WorkspaceCreated => "workspace.created",
+            Self::WorkspaceUpdated => "workspace.updated",
+            Self::WorkspaceDeleted => "workspace.deleted",
+            Self::ProjectCreated => "workspace.project_created",
+            Self::ProjectUpdated => "workspace.project_updated",
+            Self::ProjectDeleted => "workspace.project_deleted",
+            Self::WorkspaceMemberAdded => "workspace.member_added",
+            Self::WorkspaceMemberRoleChanged => "workspace.member_role_changed",
+            Self::WorkspaceMemberRemoved => "workspace.member_removed",
+            Self::ConnectionCreated => "workspace.connection_created",
+            Self::ConnectionDeleted => "workspace.connection_deleted",
+            Self::ConnectionRefreshFailed => "workspace.connection_refresh_failed",
+            Self::BaseLinked => "workspace.base_linked",
+            Self::BaseUnlinked => "workspace.base_unlinked",
+            Self::RoleCreated => "permission.role_created",
+            Self::RoleUpdated => "permission.role_updated",
+            Self::RoleDeleted => "permission.role_deleted",
+            Self::GrantCreated => "permission.grant_created",
+            Self::GrantRevoked => "permission.grant_revoked",
         }
     }
 }

@@ -33,12 +33,16 @@ pub struct Limits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
     Members,
+    Workspaces,
+    AirtableConnections,
 }
 
 impl Limit {
     pub fn name(self) -> &'static str {
         match self {
             Self::Members => "members",
+            Self::Workspaces => "workspaces",
+            Self::AirtableConnections => "airtable_connections",
         }
     }
 
@@ -54,6 +58,8 @@ impl Limit {
     pub fn of(self, limits: &Limits) -> u64 {
         match self {
             Self::Members => limits.members,
+            Self::Workspaces => limits.workspaces,
+            Self::AirtableConnections => limits.airtable_connections,
         }
     }
 }

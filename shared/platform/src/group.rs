@@ -64,6 +64,9 @@ pub enum Use {
     Bucket(&'static str, Access),
     /// The shared cache (`CACHE_URL` when CacheMode=elasticache, else in-process).
     Cache,
+    /// The keys port: envelope encryption of secrets at rest (`KMS_KEY_ID`: the stack's KMS key; under the
+    /// runner, the data dir's key). `Encrypt` may also decrypt.
+    Keys(KeyAccess),
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
 }
@@ -78,6 +81,14 @@ pub enum Access {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueAccess {
     Send,
+}
+
+/// What a binary does with the KMS key: `Decrypt` (kms:Decrypt) or `EncryptDecrypt` (also
+/// kms:GenerateDataKey).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAccess {
+    Decrypt,
+    EncryptDecrypt,
 }
 
 /// An environment variable a binary reads; `required` ones must be set in template.yaml.
@@ -114,6 +125,7 @@ pub struct Inventory {
     pub queues: std::collections::BTreeSet<&'static str>,
     pub buckets: std::collections::BTreeSet<&'static str>,
     pub cache: bool,
+    pub keys: bool,
 }
 
 impl Inventory {
@@ -129,6 +141,7 @@ impl Inventory {
                     Use::Queue(name, _) => _ = inventory.queues.insert(name),
                     Use::Bucket(name, _) => _ = inventory.buckets.insert(name),
                     Use::Cache => inventory.cache = true,
+                    Use::Keys(_) => inventory.keys = true,
                     Use::Readiness => {}
                 }
             }
@@ -224,6 +237,13 @@ impl Resources {
             return Err(self.undeclared("the cache"));
         }
         self.backend.cache().await
+    }
+
+    pub async fn keys(&self) -> anyhow::Result<Arc<dyn storage::keys::Keys>> {
+        if !self.uses.iter().any(|u| matches!(u, Use::Keys(_))) {
+            return Err(self.undeclared("the keys (KMS)"));
+        }
+        self.backend.keys().await
     }
 
     /// For [`Use::Readiness`]: the backend, to describe any table or queue.

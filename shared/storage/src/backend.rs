@@ -1,4 +1,4 @@
-//! Opens the ports from settings, once at cold start. `STORAGE` picks the table, queue and blob adapters: the
+//! Opens the ports from settings, once at cold start. `STORAGE` picks the table, queue, blob and key adapters: the
 //! AWS ones (on Lambda, or any runtime pointed at AWS or an emulator) or the embedded ones (the local runner's
 //! default, only in builds with the `embedded` feature). The cache is chosen apart from them, by `CACHE_URL`
 //! or ElastiCache discovery, in either mode.
@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::blobs::Blobs;
 use crate::cache::Cache;
+use crate::keys::Keys;
 use crate::queue::{Queue, QueueSpec};
 use crate::table::Table;
 
@@ -37,6 +38,10 @@ pub struct StorageSettings {
     /// `ELASTICACHE_CLUSTER_ID` is resolved through the ElastiCache API; else the in-process cache.
     pub cache_url: Option<String>,
     pub elasticache: Option<crate::cache::aws::ElastiCacheTarget>,
+    /// `KMS_KEY_ID`: the KMS key (id, ARN or `alias/…`) that wraps the data keys of secrets at rest; default
+    /// `alias/{table_prefix}secrets`, created with its key when provisioning. (Embedded mode keeps a master
+    /// key file under the data dir instead.)
+    pub kms_key: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -55,6 +60,7 @@ impl StorageSettings {
             provision: false,
             cache_url: None,
             elasticache: None,
+            kms_key: "alias/pyairtable-secrets".into(),
         }
     }
 
@@ -71,11 +77,13 @@ impl StorageSettings {
             (None, Some(id)) => Some(crate::cache::aws::ElastiCacheTarget::CacheCluster(id)),
             (None, None) => None,
         };
+        let table_prefix = env("TABLE_PREFIX").unwrap_or_else(|| "pyairtable-".into());
         Ok(Self {
             mode,
             data_dir: env("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".data")),
             aws: crate::aws::AwsSettings { endpoint_url: env("AWS_ENDPOINT_URL"), region: env("AWS_REGION") },
-            table_prefix: env("TABLE_PREFIX").unwrap_or_else(|| "pyairtable-".into()),
+            kms_key: env("KMS_KEY_ID").unwrap_or_else(|| format!("alias/{table_prefix}secrets")),
+            table_prefix,
             provision: env("STORAGE_PROVISION").is_some_and(|v| v == "true" || v == "1"),
             cache_url: env("CACHE_URL"),
             elasticache,
@@ -99,6 +107,7 @@ pub struct Backend {
     adapters: Adapters,
     aws: AwsClients,
     cache: OnceCell<Arc<dyn Cache>>,
+    keys: OnceCell<Arc<dyn Keys>>,
 }
 
 enum Adapters {
@@ -116,6 +125,7 @@ struct AwsClients {
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sqs: OnceLock<aws_sdk_sqs::Client>,
     s3: OnceLock<aws_sdk_s3::Client>,
+    kms: OnceLock<aws_sdk_kms::Client>,
 }
 
 impl AwsClients {
@@ -137,6 +147,11 @@ impl AwsClients {
         let config = self.config(settings).await;
         self.s3.get_or_init(|| crate::aws::s3(config, settings.aws.endpoint_url.is_some()))
     }
+
+    async fn kms(&self, settings: &StorageSettings) -> &aws_sdk_kms::Client {
+        let config = self.config(settings).await;
+        self.kms.get_or_init(|| crate::aws::kms(config))
+    }
 }
 
 impl Backend {
@@ -154,7 +169,13 @@ impl Backend {
                  the local runner (`cargo run`) for embedded storage"
             ),
         };
-        Ok(Self { settings: settings.clone(), adapters, aws: AwsClients::default(), cache: OnceCell::new() })
+        Ok(Self {
+            settings: settings.clone(),
+            adapters,
+            aws: AwsClients::default(),
+            cache: OnceCell::new(),
+            keys: OnceCell::new(),
+        })
     }
 
     pub fn settings(&self) -> &StorageSettings {
@@ -276,5 +297,29 @@ impl Backend {
             })
             .await?;
         Ok(cache.clone())
+    }
+
+    /// The key store for secrets at rest, one per backend: KMS under `kms_key` on AWS (its alias and key created
+    /// when provisioning), the master key file under the data dir in embedded mode.
+    pub async fn keys(&self) -> anyhow::Result<Arc<dyn Keys>> {
+        let keys = self
+            .keys
+            .get_or_try_init(|| async {
+                let keys: Arc<dyn Keys> = match &self.adapters {
+                    #[cfg(feature = "embedded")]
+                    Adapters::Embedded(env) => Arc::new(crate::keys::embedded::EmbeddedKeys::open(env.dir())?),
+                    Adapters::Aws => {
+                        let settings = &self.settings;
+                        let client = self.aws.kms(settings).await;
+                        if settings.provision && settings.kms_key.starts_with("alias/") {
+                            crate::keys::aws::ensure_alias(client, &settings.kms_key).await?;
+                        }
+                        Arc::new(crate::keys::aws::KmsKeys::new(client.clone(), settings.kms_key.clone()))
+                    }
+                };
+                anyhow::Ok(keys)
+            })
+            .await?;
+        Ok(keys.clone())
     }
 }

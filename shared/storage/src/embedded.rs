@@ -91,7 +91,7 @@ pub(crate) fn private_file(path: &Path, truncate: bool) -> std::io::Result<std::
 /// Narrows the mode of something that existed before (made by an earlier version, or by hand) to `mode` if it
 /// grants anything to the group or others. Best effort: a path this user does not own keeps its mode, with a
 /// warning.
-fn restrict(path: &Path, mode: u32) {
+pub(crate) fn restrict(path: &Path, mode: u32) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

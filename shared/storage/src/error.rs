@@ -11,6 +11,11 @@ pub enum StoreError {
     /// The request breaks a documented limit of the port (key too long, too many items in a transaction…).
     #[error("invalid storage request: {0}")]
     Invalid(String),
+    /// A ciphertext that does not decrypt here: another encryption context (another tenant's or connection's),
+    /// another key store's key, a tampered or truncated blob. One variant for all, telling an attacker nothing;
+    /// callers answer as for a missing secret (or refuse), never with a server error.
+    #[error("the ciphertext does not decrypt with this key and context")]
+    Undecryptable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -48,6 +48,7 @@ fn embedded(dir: &DataDir, cache_url: Option<String>) -> StorageSettings {
         provision: false,
         cache_url,
         elasticache: None,
+        kms_key: "alias/pyairtable-secrets".into(),
     }
 }
 

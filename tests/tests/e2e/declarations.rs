@@ -1,17 +1,22 @@
 //! template.yaml against the groups' declarations (`platform::group`, listed in the runner's `GROUPS`): each
 //! deployed function is a declared binary and the reverse; it gets exactly the environment its declaration
 //! derives (a `TABLE_*` / `QUEUE_URL_*` / `BUCKET_*` per resource, `CACHE_URL` and the cache's VPC for the cache,
-//! the readiness lists) plus declared settings, required ones set; exactly the IAM policies its access needs
-//! (least privilege: nothing undeclared); a consumer its SQS event with partial batch responses and the
-//! declared batch, window and concurrency, its queue the declared visibility (≥ 6 × the timeout) and a DLQ
-//! with an alarm; the authorizer its place in the Api; every declared table and queue exists and nothing
-//! else; every function has a throttle alarm. Each test names the step of ARCHITECTURE.md's "add a group"
-//! recipe it guards.
+//! `KMS_KEY_ID` for the keys, the readiness lists) plus declared settings, required ones set; exactly the IAM
+//! policies its access needs (least privilege: nothing undeclared; the KMS actions of its `KeyAccess` on the
+//! stack's key, and no KMS permission at all without `Use::Keys`); a consumer its SQS event with partial batch
+//! responses and the declared batch, window and concurrency, its queue the declared visibility (≥ 6 × the
+//! timeout) and a DLQ with an alarm; the authorizer its place in the Api; every declared table and queue exists
+//! and nothing else, and a KMS key (rotated, retained, its policy delegating to IAM only) iff some group
+//! declares keys; every function has a throttle alarm. Each test names the step of ARCHITECTURE.md's "add a
+//! group" recipe it guards; `a_mutated_template_fails_with_the_function_and_the_piece_named` checks that the
+//! checks catch what they claim to.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use platform::group::{Access, Function, Group, Inventory, Kind, QueueAccess, Use, bucket_var, queue_var, table_var};
+use platform::group::{
+    Access, Function, Group, Inventory, KeyAccess, Kind, QueueAccess, Use, bucket_var, queue_var, table_var,
+};
 use serde_norway::Value;
 
 fn repo_root() -> &'static Path {
@@ -79,6 +84,31 @@ fn buckets(template: &Value) -> BTreeMap<String, String> {
     named(template, "AWS::S3::Bucket", "BucketName")
 }
 
+/// The template's KMS keys (resource names).
+fn kms_keys(template: &Value) -> Vec<String> {
+    resources(template)
+        .into_iter()
+        .filter(|(_, body)| body["Type"].as_str() == Some("AWS::KMS::Key"))
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The key `Use::Keys` means: the template's one KMS key (none when it has none, or several).
+fn the_key(template: &Value) -> Option<String> {
+    match kms_keys(template).as_slice() {
+        [key] => Some(key.clone()),
+        _ => None,
+    }
+}
+
+/// The variables that name a resource and so belong to the functions that declare it (never to Globals).
+fn is_resource_var(name: &str) -> bool {
+    (name.starts_with("TABLE_") && name != "TABLE_PREFIX")
+        || name.starts_with("QUEUE_URL_")
+        || name.starts_with("BUCKET_")
+        || ["KMS_KEY_ID", "CACHE_URL", "READY_TABLES", "READY_QUEUES"].contains(&name)
+}
+
 /// The template's function resource for each `Metadata.BuildProperties.Binary`.
 fn functions(template: &Value) -> BTreeMap<String, (String, Value)> {
     resources(template)
@@ -130,17 +160,25 @@ fn every_function_crate_is_registered_with_the_runner() {
 /// variables pointing at the resource of that logical name.
 #[test]
 fn every_function_gets_exactly_the_environment_its_declaration_derives() {
-    let template = template();
+    let problems = environment_problems(&template());
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+fn environment_problems(template: &Value) -> Vec<String> {
     let globals: BTreeSet<String> = template["Globals"]["Function"]["Environment"]["Variables"]
         .as_mapping()
         .unwrap()
         .keys()
         .map(|k| k.as_str().unwrap().to_string())
         .collect();
-    let (tables, queues, buckets) = (tables(&template), queues(&template), buckets(&template));
+    let (tables, queues, buckets) = (tables(template), queues(template), buckets(template));
+    let key = the_key(template).map(|k| ("GetAtt".to_string(), format!("{k}.Arn")));
     let inventory = inventory();
-    let functions = functions(&template);
+    let functions = functions(template);
     let mut problems = Vec::new();
+    for name in globals.iter().filter(|name| is_resource_var(name)) {
+        problems.push(format!("Globals set {name}: it goes to the functions that declare its resource only"));
+    }
     for (_, function) in declared() {
         let Some((resource, body)) = functions.get(function.binary) else { continue };
         let env: BTreeMap<String, Value> = body["Properties"]["Environment"]["Variables"]
@@ -160,6 +198,7 @@ fn every_function_gets_exactly_the_environment_its_declaration_derives() {
                     wanted.insert(bucket_var(name), (true, target));
                 }
                 Use::Cache => _ = wanted.insert("CACHE_URL".into(), (true, None)),
+                Use::Keys(_) => _ = wanted.insert("KMS_KEY_ID".into(), (true, key.clone())),
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -202,7 +241,11 @@ fn every_function_gets_exactly_the_environment_its_declaration_derives() {
                     }
                 }
             }
-            if target.is_none() && name.starts_with("TABLE_") | name.starts_with("QUEUE_URL_") {
+            let names_a_resource = name.starts_with("TABLE_")
+                || name.starts_with("QUEUE_URL_")
+                || name.starts_with("BUCKET_")
+                || name == "KMS_KEY_ID";
+            if target.is_none() && names_a_resource {
                 problems.push(format!("{resource}: {name} names no resource of the template"));
             }
         }
@@ -212,7 +255,7 @@ fn every_function_gets_exactly_the_environment_its_declaration_derives() {
             }
         }
     }
-    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+    problems
 }
 
 /// The SAM policy template each access needs.
@@ -242,8 +285,19 @@ fn policy_for(
             };
             format!("{template} BucketName=Ref {}", buckets.get(name)?)
         }
-        Use::Cache | Use::Readiness => return None,
+        Use::Cache | Use::Readiness | Use::Keys(_) => return None,
     })
+}
+
+/// The policies `Use::Keys(access)` needs on `key`: kms:Decrypt (SAM's `KMSDecryptPolicy`, which takes the
+/// key id) and, to seal, kms:GenerateDataKey (no SAM policy template grants it alone). Nothing else: not
+/// kms:Encrypt (the port never calls it), not kms:DescribeKey (`/ready` does not check the key).
+fn key_policies(access: KeyAccess, key: &str) -> Vec<String> {
+    let mut policies = vec![format!("KMSDecryptPolicy KeyId=Ref {key}")];
+    if access == KeyAccess::EncryptDecrypt {
+        policies.push(format!("Statement kms:GenerateDataKey {key}.Arn"));
+    }
+    policies
 }
 
 /// A policy entry in the same words as [`policy_for`]; statements as "Statement <action> <resources>".
@@ -258,6 +312,12 @@ fn describe_policy(entry: &Value) -> Vec<String> {
         let key = key.as_str().unwrap();
         if key == "Statement" {
             for statement in value.as_sequence().unwrap() {
+                // Only an Allow grants: anything else is described apart, so it neither passes for a grant
+                // nor goes unnoticed.
+                if statement["Effect"].as_str() != Some("Allow") {
+                    out.push(format!("Statement with Effect {:?}", statement["Effect"]));
+                    continue;
+                }
                 let resources: Vec<String> = match &statement["Resource"] {
                     Value::Sequence(items) => {
                         items.iter().map(|r| intrinsic(r).map(|i| i.1).unwrap_or_default()).collect()
@@ -287,10 +347,15 @@ fn describe_policy(entry: &Value) -> Vec<String> {
 /// Step "permissions": exactly the policies the declared access needs — no more (least privilege), no less.
 #[test]
 fn every_function_gets_exactly_the_iam_policies_its_declared_access_needs() {
-    let template = template();
-    let (tables, queues, buckets) = (tables(&template), queues(&template), buckets(&template));
+    let problems = iam_problems(&template());
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+fn iam_problems(template: &Value) -> Vec<String> {
+    let (tables, queues, buckets) = (tables(template), queues(template), buckets(template));
+    let key = the_key(template);
     let inventory = inventory();
-    let functions = functions(&template);
+    let functions = functions(template);
     let mut problems = Vec::new();
     for (_, function) in declared() {
         let Some((resource, body)) = functions.get(function.binary) else { continue };
@@ -307,6 +372,10 @@ fn every_function_gets_exactly_the_iam_policies_its_declared_access_needs() {
                     arns.sort();
                     wanted.insert(format!("Statement sqs:GetQueueAttributes {}", arns.join(",")));
                 }
+                Use::Keys(access) => match &key {
+                    Some(key) => wanted.extend(key_policies(*access, key)),
+                    None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),
+                },
                 used => match policy_for(used, &tables, &queues, &buckets) {
                     Some(policy) => _ = wanted.insert(policy),
                     None if *used == Use::Cache => {}
@@ -337,7 +406,7 @@ fn every_function_gets_exactly_the_iam_policies_its_declared_access_needs() {
             _ => {}
         }
     }
-    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+    problems
 }
 
 fn timeout_of(template: &Value, function: &Value) -> u64 {
@@ -433,24 +502,65 @@ fn every_function_is_triggered_as_its_kind_declares() {
 }
 
 /// Step "resources": every declared table, queue and bucket exists, each queue with a DLQ that has an alarm;
-/// and the template holds none that no group declares.
+/// one KMS key iff some group declares `Use::Keys` (rotated, retained, and its key policy granting the account
+/// alone, so that the IAM check above is all the access there is); and the template holds none that no group
+/// declares.
 #[test]
 fn the_template_holds_exactly_the_declared_tables_queues_and_buckets() {
-    let template = template();
-    let all = resources(&template);
+    let problems = resource_problems(&template());
+    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+}
+
+fn resource_problems(template: &Value) -> Vec<String> {
+    let all = resources(template);
     let inventory = inventory();
     let mut problems = Vec::new();
-    let table_names: BTreeSet<String> = tables(&template).into_keys().collect();
+    let table_names: BTreeSet<String> = tables(template).into_keys().collect();
     let declared_tables: BTreeSet<String> = inventory.tables.iter().map(|t| t.to_string()).collect();
     if table_names != declared_tables {
         problems.push(format!("tables {table_names:?}, declared {declared_tables:?}"));
     }
-    let bucket_names: BTreeSet<String> = buckets(&template).into_keys().collect();
+    let bucket_names: BTreeSet<String> = buckets(template).into_keys().collect();
     let declared_buckets: BTreeSet<String> = inventory.buckets.iter().map(|t| t.to_string()).collect();
     if bucket_names != declared_buckets {
         problems.push(format!("buckets {bucket_names:?}, declared {declared_buckets:?}"));
     }
-    let queues = queues(&template);
+    let keys = kms_keys(template);
+    match (inventory.keys, keys.len()) {
+        (true, 1) | (false, 0) => {}
+        (true, n) => {
+            problems.push(format!("the groups declare Use::Keys: the template needs one KMS key, it has {n} {keys:?}"))
+        }
+        (false, _) => problems.push(format!("KMS keys {keys:?}, which no group declares (Use::Keys)")),
+    }
+    for key in &keys {
+        let body = &all[key];
+        if body["DeletionPolicy"].as_str() != Some("Retain") {
+            problems
+                .push(format!("{key}: DeletionPolicy is not Retain (deleting the key loses every secret it sealed)"));
+        }
+        if body["Properties"]["EnableKeyRotation"].as_bool() != Some(true) {
+            problems.push(format!("{key}: EnableKeyRotation is not true"));
+        }
+        let statements = body["Properties"]["KeyPolicy"]["Statement"].as_sequence().cloned().unwrap_or_default();
+        if statements.is_empty() {
+            problems.push(format!("{key}: no KeyPolicy statements"));
+        }
+        for statement in &statements {
+            let account = intrinsic(&statement["Principal"]["AWS"]).is_some_and(|(tag, arg)| {
+                (tag == "Sub" && arg == "arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+                    || (tag == "Ref" && arg == "AWS::AccountId")
+            });
+            let principals = statement["Principal"].as_mapping().map_or(0, serde_norway::Mapping::len);
+            if statement["Effect"].as_str() != Some("Deny") && !(account && principals == 1) {
+                problems.push(format!(
+                    "{key}: its key policy grants {:?}, not only the account (IAM then decides, and is checked)",
+                    statement["Principal"]
+                ));
+            }
+        }
+    }
+    let queues = queues(template);
     let mut dead_letter_queues = BTreeSet::new();
     for name in &inventory.queues {
         let Some(resource) = queues.get(*name) else {
@@ -487,7 +597,7 @@ fn the_template_holds_exactly_the_declared_tables_queues_and_buckets() {
             problems.push(format!("queue {name} ({resource}) is declared by no group"));
         }
     }
-    assert!(problems.is_empty(), "template.yaml vs declarations:\n{}", problems.join("\n"));
+    problems
 }
 
 /// Step "alarms": every function has its own throttle alarm (one alarm per function scales past CloudWatch's
@@ -513,4 +623,119 @@ fn every_function_has_a_throttle_alarm() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The checks above catch what they claim to: each mutation of the real template fails the check it concerns,
+/// naming the function (or resource) and the missing or extra piece.
+#[test]
+fn a_mutated_template_fails_with_the_function_and_the_piece_named() {
+    let original = template();
+    let functions = functions(&original);
+    let key = the_key(&original).expect("the template's KMS key");
+    let resource_of = |wanted: &dyn Fn(&Function) -> bool| {
+        let (_, function) = declared().into_iter().find(|(_, f)| wanted(f)).expect("a declared binary of that kind");
+        functions[function.binary].0.clone()
+    };
+    let sealing = resource_of(&|f| f.uses.contains(&Use::Keys(KeyAccess::EncryptDecrypt)));
+    let keyless = resource_of(&|f| f.kind == Kind::Http && !f.uses.iter().any(|u| matches!(u, Use::Keys(_))));
+    let queue_sender = resource_of(&|f| f.uses.contains(&Use::Queue("events", QueueAccess::Send)));
+    let variables = |template: &Value, resource: &str| {
+        template["Resources"][resource]["Properties"]["Environment"]["Variables"].as_mapping().unwrap().clone()
+    };
+    let set_variables = |template: &mut Value, resource: &str, variables: serde_norway::Mapping| {
+        template["Resources"][resource]["Properties"]["Environment"]["Variables"] = Value::Mapping(variables);
+    };
+    let policies = |template: &Value, resource: &str| -> Vec<Value> {
+        template["Resources"][resource]["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default()
+    };
+    let set_policies = |template: &mut Value, resource: &str, policies: Vec<Value>| {
+        template["Resources"][resource]["Properties"]["Policies"] = Value::Sequence(policies);
+    };
+    let names = |problems: &[String], pieces: &[&str]| {
+        assert!(
+            problems.iter().any(|p| pieces.iter().all(|piece| p.contains(piece))),
+            "no problem names all of {pieces:?}: {problems:?}"
+        );
+    };
+    for check in [environment_problems, iam_problems, resource_problems] {
+        assert!(check(&original).is_empty(), "the unmutated template passes");
+    }
+
+    // Environment: a dropped KMS_KEY_ID, or QUEUE_URL_EVENTS; KMS_KEY_ID where no keys are declared, or in Globals.
+    let mut dropped = original.clone();
+    let mut env = variables(&dropped, &sealing);
+    let kms_key_id = env.remove("KMS_KEY_ID").expect("KMS_KEY_ID");
+    set_variables(&mut dropped, &sealing, env);
+    names(&environment_problems(&dropped), &[&sealing, "lacks KMS_KEY_ID"]);
+    let mut dropped = original.clone();
+    let mut env = variables(&dropped, &queue_sender);
+    env.remove("QUEUE_URL_EVENTS").expect("QUEUE_URL_EVENTS");
+    set_variables(&mut dropped, &queue_sender, env);
+    names(&environment_problems(&dropped), &[&queue_sender, "lacks QUEUE_URL_EVENTS"]);
+    let mut extra = original.clone();
+    let mut env = variables(&extra, &keyless);
+    env.insert("KMS_KEY_ID".into(), kms_key_id.clone());
+    set_variables(&mut extra, &keyless, env);
+    names(&environment_problems(&extra), &[&keyless, "sets KMS_KEY_ID"]);
+    let mut global = original.clone();
+    global["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping_mut()
+        .unwrap()
+        .insert("KMS_KEY_ID".into(), kms_key_id);
+    names(&environment_problems(&global), &["Globals set KMS_KEY_ID"]);
+
+    // IAM: a dropped kms:GenerateDataKey; a KMS policy, or a wider KMS statement, where none is declared.
+    let generate = format!("Statement kms:GenerateDataKey {key}.Arn");
+    let mut dropped = original.clone();
+    let kept: Vec<Value> =
+        policies(&dropped, &sealing).into_iter().filter(|p| !describe_policy(p).contains(&generate)).collect();
+    set_policies(&mut dropped, &sealing, kept);
+    names(&iam_problems(&dropped), &[&sealing, "lacks policy", "kms:GenerateDataKey"]);
+    let decrypt = policies(&original, &sealing)
+        .into_iter()
+        .find(|p| describe_policy(p).iter().any(|d| d.starts_with("KMSDecryptPolicy")))
+        .expect("the KMSDecryptPolicy");
+    let mut extra = original.clone();
+    let mut widened = policies(&extra, &keyless);
+    widened.push(decrypt);
+    set_policies(&mut extra, &keyless, widened);
+    names(&iam_problems(&extra), &[&keyless, "has policy", "KMSDecryptPolicy"]);
+    let everything: Value = serde_norway::from_str(&format!(
+        "Statement: [{{Effect: Allow, Action: 'kms:*', Resource: !GetAtt {key}.Arn}}]"
+    ))
+    .unwrap();
+    let mut wider = original.clone();
+    let mut widened = policies(&wider, &sealing);
+    widened.push(everything);
+    set_policies(&mut wider, &sealing, widened);
+    names(&iam_problems(&wider), &[&sealing, "has policy", "kms:*"]);
+
+    // Resources: no key while some group declares keys; a key policy granting a role directly; no rotation.
+    let mut keyless_template = original.clone();
+    keyless_template["Resources"].as_mapping_mut().unwrap().remove(key.as_str());
+    names(&resource_problems(&keyless_template), &["declare Use::Keys", "needs one KMS key"]);
+    names(&iam_problems(&keyless_template), &[&sealing, "no single KMS key"]);
+    names(&environment_problems(&keyless_template), &[&sealing, "KMS_KEY_ID names no resource"]);
+    let mut granted = original.clone();
+    let role: Value = serde_norway::from_str(
+        "{Effect: Allow, Principal: {AWS: !GetAtt HealthFunctionRole.Arn}, Action: 'kms:*', Resource: '*'}",
+    )
+    .unwrap();
+    granted["Resources"][key.as_str()]["Properties"]["KeyPolicy"]["Statement"].as_sequence_mut().unwrap().push(role);
+    names(&resource_problems(&granted), &[&key, "key policy grants"]);
+    let mut denied = original.clone();
+    let mut policies_denied = policies(&denied, &sealing);
+    for policy in &mut policies_denied {
+        if describe_policy(policy).contains(&generate) {
+            policy["Statement"][0]["Effect"] = Value::String("Deny".into());
+        }
+    }
+    set_policies(&mut denied, &sealing, policies_denied);
+    names(&iam_problems(&denied), &[&sealing, "lacks policy", "kms:GenerateDataKey"]);
+    names(&iam_problems(&denied), &[&sealing, "has policy", "Effect"]);
+    // Decrypt alone is kms:Decrypt alone.
+    assert_eq!(key_policies(KeyAccess::Decrypt, "Key"), ["KMSDecryptPolicy KeyId=Ref Key"]);
+    let mut unrotated = original.clone();
+    unrotated["Resources"][key.as_str()]["Properties"]["EnableKeyRotation"] = Value::Bool(false);
+    names(&resource_problems(&unrotated), &[&key, "EnableKeyRotation"]);
 }

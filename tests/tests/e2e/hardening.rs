@@ -46,7 +46,7 @@ fn lock_accounts_after_four(settings: &mut local_runner::Settings) {
 }
 
 fn auth_and_airtable(settings: &mut local_runner::Settings) {
-    settings.groups = Some(vec!["auth".into(), "airtable".into()]);
+    settings.groups = Some(vec!["auth".into(), "workspaces".into(), "airtable".into()]);
 }
 
 /// A client whose connections come from 127.0.0.`last`.

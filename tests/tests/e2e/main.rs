@@ -20,3 +20,4 @@ mod schemathesis;
 mod template;
 mod tenants;
 mod users;
+mod workspaces;

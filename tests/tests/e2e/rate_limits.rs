@@ -16,7 +16,7 @@ const USAGE: &str = "/api/v1/tenants/current/usage";
 const AIRTABLE_BASES: &str = "/v0/meta/bases";
 
 fn tight(settings: &mut local_runner::Settings) {
-    settings.groups = Some(vec!["auth".into(), "tenants".into(), "airtable".into()]);
+    settings.groups = Some(vec!["auth".into(), "tenants".into(), "workspaces".into(), "airtable".into()]);
     settings.tenants.plans = settings.tenants.plans.clone().with_api_rate(1, 2);
 }
 

@@ -24,7 +24,7 @@ fn invalid_query(e: QueryError) -> ApiError {
     ApiError::bad_request("invalid_query", e.0)
 }
 
-/// Bases visible to the platform's credential: Airtable's `{bases, offset?}`.
+/// The bases linked in the caller's tenant that it may reach: Airtable's `{bases, offset?}`.
 #[utoipa::path(get, path = "/api/v1/airtable/bases", tag = "airtable",
     params(
         ("offset" = Option<String>, Query, description = "From the previous page"),
@@ -49,8 +49,7 @@ pub async fn list_bases(
         .find(|(k, _)| k == "offset")
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty());
-    let outcome =
-        gateway.read(&caller, requests::bases(offset), freshness(&headers)).await.map_err(|e| e.to_api_error())?;
+    let outcome = gateway.bases_page(&caller, offset, freshness(&headers)).await.map_err(|e| e.to_api_error())?;
     Ok(cached_json(&outcome, outcome.body.clone()))
 }
 
@@ -79,8 +78,7 @@ pub async fn get_base(
     let mut offset = None;
     // Airtable pages bases by the thousand: a handful of pages at most.
     for _ in 0..20 {
-        let outcome =
-            gateway.read(&caller, requests::bases(offset), freshness(&headers)).await.map_err(|e| e.to_api_error())?;
+        let outcome = gateway.bases_page(&caller, offset, freshness(&headers)).await.map_err(|e| e.to_api_error())?;
         let page: Value = serde_json::from_slice(&outcome.body).map_err(|e| ApiError::Unexpected(e.into()))?;
         let found = page["bases"].as_array().into_iter().flatten().find(|b| b["id"] == base.as_str());
         if let Some(found) = found {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::writes::parse_required;
 use crate::attachments::{MAX_UPLOAD, Stored};
+use crate::auth::TokenGrant;
 use crate::error::{AirtableError, AirtableResult};
 use crate::ids::new_id;
 use crate::model::FieldType;
@@ -38,6 +39,7 @@ fn invalid(message: &str) -> AirtableError {
 
 pub async fn upload(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, record, field)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -79,7 +81,7 @@ pub async fn upload(
     });
     let mut world = emulator.world();
     let world = &mut *world;
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     let table = base.table_of_record_mut(&record)?;
     let target = table.field(&field).ok_or_else(|| AirtableError::unknown_field(&field))?;
     if target.kind != FieldType::MultipleAttachments {

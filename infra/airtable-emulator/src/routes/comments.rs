@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::writes::parse_required;
+use crate::auth::TokenGrant;
 use crate::comments::{Comment, MAX_PER_RECORD, MAX_TEXT, normalise};
 use crate::error::{AirtableError, AirtableResult};
 use crate::ids::{is_id, new_id, now_timestamp};
@@ -52,19 +53,21 @@ fn check_text(text: &str) -> AirtableResult<String> {
 /// Runs `f` on the base after checking that the table and the record exist (404 otherwise).
 fn with_record<T>(
     emulator: &Emulator,
+    grant: &TokenGrant,
     base: &str,
     table: &str,
     record: &str,
     f: impl FnOnce(&mut Base) -> AirtableResult<T>,
 ) -> AirtableResult<T> {
     let mut world = emulator.world();
-    let base = world.base_mut(base)?;
+    let base = world.base_mut(&grant.bases, base)?;
     base.table(table)?.record(record)?;
     f(base)
 }
 
 pub async fn list(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, record)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> AirtableResult<Json<Value>> {
@@ -84,7 +87,7 @@ pub async fn list(
         }
     }
     let page_size = page_size.unwrap_or(MAX_PAGE);
-    with_record(&emulator, &base, &table, &record, |base| {
+    with_record(&emulator, &grant, &base, &table, &record, |base| {
         let newest_first: Vec<&Comment> = base.comments.get(&record).into_iter().flatten().rev().collect();
         let start = match &offset {
             None => 0,
@@ -100,12 +103,13 @@ pub async fn list(
 
 pub async fn create(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, record)): Path<(String, String, String)>,
     body: Bytes,
 ) -> AirtableResult<Json<Value>> {
     let body: CreateBody = parse_required(&body, &["text"])?;
     let text = check_text(&body.text)?;
-    with_record(&emulator, &base, &table, &record, |base| {
+    with_record(&emulator, &grant, &base, &table, &record, |base| {
         let comments = base.comments.entry(record.clone()).or_default();
         if let Some(parent) = &body.parent_comment_id {
             if !is_id("com", parent) {
@@ -139,13 +143,14 @@ pub async fn create(
 
 pub async fn update(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, record, comment)): Path<(String, String, String, String)>,
     body: Bytes,
 ) -> AirtableResult<Json<Value>> {
     check_comment_id(&comment)?;
     let body: UpdateBody = parse_required(&body, &["text"])?;
     let text = check_text(&body.text)?;
-    with_record(&emulator, &base, &table, &record, |base| {
+    with_record(&emulator, &grant, &base, &table, &record, |base| {
         let found = base
             .comments
             .get_mut(&record)
@@ -159,10 +164,11 @@ pub async fn update(
 
 pub async fn delete(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, record, comment)): Path<(String, String, String, String)>,
 ) -> AirtableResult<Json<Value>> {
     check_comment_id(&comment)?;
-    with_record(&emulator, &base, &table, &record, |base| {
+    with_record(&emulator, &grant, &base, &table, &record, |base| {
         let list = base.comments.get_mut(&record);
         let index = list
             .as_ref()

@@ -1,4 +1,4 @@
-//! The meta API: who the token is, which bases it sees, a base's schema; and its writes — create a table,
+//! The meta API: who the token is, which bases it reaches, a base's schema; and its writes — create a table,
 //! update a table (name, description), create a field, update a field (name, description).
 
 use axum::Json;
@@ -8,34 +8,37 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::writes::{parse, parse_required};
+use crate::auth::{EMAIL_SCOPE, TokenGrant, TokenKind};
 use crate::error::{AirtableError, AirtableResult};
 use crate::fields::{self, FieldDefinition, MAX_FIELDS, MAX_NAME, check_description, check_field_name};
 use crate::ids::{is_id, new_id};
 use crate::model::{Base, FieldType, Table, View};
 use crate::params::pairs;
-use crate::state::{Emulator, USER_ID};
+use crate::state::Emulator;
 use crate::webhooks::Change;
 
 /// The most tables the emulator lets a base have.
 pub const MAX_TABLES: usize = 200;
 
-pub async fn whoami() -> Json<Value> {
-    Json(json!({
-        "id": USER_ID,
-        "scopes": [
-            "data.records:read",
-            "data.records:write",
-            "data.recordComments:read",
-            "data.recordComments:write",
-            "schema.bases:read",
-            "schema.bases:write",
-            "webhook:manage",
-        ],
-    }))
+/// The token's user, as Airtable answers it: `id`; `email` only if the token has `user.email:read`; `scopes`
+/// only for an OAuth access token.
+pub async fn whoami(grant: TokenGrant) -> Json<Value> {
+    let mut me = json!({ "id": grant.user.id });
+    if grant.has_scope(EMAIL_SCOPE) {
+        me["email"] = json!(grant.user.email);
+    }
+    if matches!(grant.kind, TokenKind::OAuth { .. }) {
+        me["scopes"] = json!(grant.scopes);
+    }
+    Json(me)
 }
 
-/// Every base, one page (Airtable pages at 1000 bases; an `offset` from elsewhere is refused).
-pub async fn bases(State(emulator): State<Emulator>, RawQuery(query): RawQuery) -> AirtableResult<Json<Value>> {
+/// Every base the token reaches, one page (Airtable pages at 1000 bases; an `offset` from elsewhere is refused).
+pub async fn bases(
+    State(emulator): State<Emulator>,
+    grant: TokenGrant,
+    RawQuery(query): RawQuery,
+) -> AirtableResult<Json<Value>> {
     if let Some((key, value)) = pairs(query.as_deref()).into_iter().next() {
         return Err(match key.as_str() {
             "offset" => {
@@ -45,20 +48,25 @@ pub async fn bases(State(emulator): State<Emulator>, RawQuery(query): RawQuery) 
         });
     }
     let world = emulator.world();
-    let bases: Vec<Value> =
-        world.bases.iter().map(|b| json!({ "id": b.id, "name": b.name, "permissionLevel": "create" })).collect();
+    let bases: Vec<Value> = world
+        .bases
+        .iter()
+        .filter(|b| grant.bases.reaches(&b.id))
+        .map(|b| json!({ "id": b.id, "name": b.name, "permissionLevel": "create" }))
+        .collect();
     Ok(Json(json!({ "bases": bases })))
 }
 
 pub async fn tables(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path(base): Path<String>,
     RawQuery(query): RawQuery,
 ) -> AirtableResult<Json<Value>> {
     if pairs(query.as_deref()).iter().any(|(k, _)| k != "include[]" && k != "include") {
         return Err(AirtableError::invalid_request());
     }
-    Ok(Json(emulator.world().base(&base)?.schema()))
+    Ok(Json(emulator.world().base(&grant.bases, &base)?.schema()))
 }
 
 #[derive(Deserialize)]
@@ -136,6 +144,7 @@ fn empty_to_none(description: Option<String>) -> Option<String> {
 
 pub async fn create_table(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path(base): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -143,7 +152,7 @@ pub async fn create_table(
     no_query(query.as_deref())?;
     let body: CreateTable = parse_required(&body, &["name", "fields"])?;
     let mut world = emulator.world();
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     if base.tables.len() >= MAX_TABLES {
         return Err(AirtableError::invalid(
             "INVALID_REQUEST_UNKNOWN",
@@ -200,6 +209,7 @@ pub async fn create_table(
 
 pub async fn update_table(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -220,7 +230,7 @@ pub async fn update_table(
     }
     check_description(body.description.as_deref())?;
     let mut world = emulator.world();
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     let table_id = base.table(&table)?.id.clone();
     let name = body.name.as_deref().map(|n| check_table_name(base, n, Some(&table_id))).transpose()?;
     let table = base.table_mut(&table_id)?;
@@ -243,6 +253,7 @@ pub async fn update_table(
 
 pub async fn create_field(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -250,7 +261,7 @@ pub async fn create_field(
     no_query(query.as_deref())?;
     let definition: FieldDefinition = parse_required(&body, &["name", "type"])?;
     let mut world = emulator.world();
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     let target = base.table(&table)?;
     if target.fields.len() >= MAX_FIELDS {
         return Err(AirtableError::invalid(
@@ -274,6 +285,7 @@ pub async fn create_field(
 
 pub async fn update_field(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, field)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -282,7 +294,7 @@ pub async fn update_field(
     let body = UpdateField::parse(&body)?;
     check_description(body.description.clone().flatten().as_deref())?;
     let mut world = emulator.world();
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     if !is_id("fld", &field) {
         return Err(AirtableError::route_not_found());
     }

@@ -1,9 +1,11 @@
-//! Airtable's routes (`/v0/…`) behind the traffic middleware, and the emulator's own `/_emulator/…`.
+//! Airtable's routes (`/v0/…`) behind the traffic middleware, its OAuth endpoints (`/oauth2/v1/…`), and the
+//! emulator's own `/_emulator/…`.
 
 mod attachments;
 mod comments;
 mod control;
 mod meta;
+mod oauth;
 mod reads;
 mod webhooks;
 mod writes;
@@ -11,15 +13,31 @@ mod writes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_oauth;
+#[cfg(test)]
+mod tests_reach;
+#[cfg(test)]
 mod tests_surface;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
 
+use crate::auth::TokenGrant;
 use crate::error::AirtableError;
 use crate::state::Emulator;
+
+/// The request's token's grant, which the traffic middleware put into the request: every `/v0` handler takes
+/// it and finds bases through its reach. Without one (a route outside the middleware), 401.
+impl<S: Send + Sync> FromRequestParts<S> for TokenGrant {
+    type Rejection = AirtableError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<TokenGrant>().cloned().ok_or_else(AirtableError::unauthenticated)
+    }
+}
 
 pub fn router(emulator: Emulator) -> Router {
     let records = || {
@@ -57,10 +75,16 @@ pub fn router(emulator: Emulator) -> Router {
             post(attachments::upload).layer(DefaultBodyLimit::max(attachments::MAX_BODY)),
         )
         .layer(axum::middleware::from_fn_with_state(emulator.clone(), crate::traffic::middleware));
+    let oauth = Router::new()
+        .route("/oauth2/v1/authorize", get(oauth::authorize))
+        .route("/oauth2/v1/token", post(oauth::token));
     let control = Router::new()
         .route("/_emulator/stats", get(control::stats))
         .route("/_emulator/stats/reset", post(control::reset_stats))
         .route("/_emulator/config", get(control::config).patch(control::configure))
         .route("/_emulator/attachments/{id}/{filename}", get(attachments::serve));
-    api.merge(control).fallback(|| async { AirtableError::route_not_found().into_response() }).with_state(emulator)
+    api.merge(oauth)
+        .merge(control)
+        .fallback(|| async { AirtableError::route_not_found().into_response() })
+        .with_state(emulator)
 }

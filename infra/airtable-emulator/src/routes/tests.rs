@@ -18,8 +18,18 @@ pub(super) fn emulator() -> Emulator {
 }
 
 pub(super) async fn call(emulator: &Emulator, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request =
-        Request::builder().method(method).uri(path).header("authorization", format!("Bearer {DEV_TOKEN}"));
+    call_as(emulator, DEV_TOKEN, method, path, body).await
+}
+
+/// A request with another bearer token than the dev token.
+pub(super) async fn call_as(
+    emulator: &Emulator,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }

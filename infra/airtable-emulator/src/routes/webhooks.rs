@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::writes::parse_required;
+use crate::auth::TokenGrant;
 use crate::error::{AirtableError, AirtableResult};
 use crate::ids::is_id;
 use crate::model::Base;
@@ -48,23 +49,25 @@ fn webhook<'b>(base: &'b mut Base, id: &str) -> AirtableResult<&'b mut Webhook> 
 
 pub async fn list(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path(base): Path<String>,
     RawQuery(query): RawQuery,
 ) -> AirtableResult<Json<Value>> {
     no_query(query.as_deref())?;
     let world = emulator.world();
-    let webhooks: Vec<Value> = world.base(&base)?.webhooks.iter().map(Webhook::render).collect();
+    let webhooks: Vec<Value> = world.base(&grant.bases, &base)?.webhooks.iter().map(Webhook::render).collect();
     Ok(Json(json!({ "webhooks": webhooks })))
 }
 
 pub async fn create(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path(base): Path<String>,
     body: Bytes,
 ) -> AirtableResult<Json<Value>> {
     let body: CreateBody = parse_required(&body, &["specification"])?;
     let mut world = emulator.world();
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     if base.webhooks.len() >= MAX_PER_BASE {
         return Err(AirtableError::invalid(
             "TOO_MANY_WEBHOOKS",
@@ -83,10 +86,11 @@ pub async fn create(
 
 pub async fn delete(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, id)): Path<(String, String)>,
 ) -> AirtableResult<Json<Value>> {
     let mut world = emulator.world();
-    let base = world.base_mut(&base)?;
+    let base = world.base_mut(&grant.bases, &base)?;
     webhook(base, &id)?;
     base.webhooks.retain(|w| w.id != id);
     Ok(Json(json!({})))
@@ -94,27 +98,30 @@ pub async fn delete(
 
 pub async fn refresh(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, id)): Path<(String, String)>,
 ) -> AirtableResult<Json<Value>> {
     let mut world = emulator.world();
-    let hook = webhook(world.base_mut(&base)?, &id)?;
+    let hook = webhook(world.base_mut(&grant.bases, &base)?, &id)?;
     hook.expiration = time::OffsetDateTime::now_utc() + LIFETIME;
     Ok(Json(json!({ "expirationTime": hook.expiration_time() })))
 }
 
 pub async fn enable_notifications(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, id)): Path<(String, String)>,
     body: Bytes,
 ) -> AirtableResult<Json<Value>> {
     let body: EnableBody = parse_required(&body, &["enable"])?;
     let mut world = emulator.world();
-    webhook(world.base_mut(&base)?, &id)?.notifications_enabled = body.enable;
+    webhook(world.base_mut(&grant.bases, &base)?, &id)?.notifications_enabled = body.enable;
     Ok(Json(json!({})))
 }
 
 pub async fn payloads(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> AirtableResult<Json<Value>> {
@@ -139,5 +146,5 @@ pub async fn payloads(
         }
     }
     let mut world = emulator.world();
-    Ok(Json(webhook(world.base_mut(&base)?, &id)?.page(cursor, limit)))
+    Ok(Json(webhook(world.base_mut(&grant.bases, &base)?, &id)?.page(cursor, limit)))
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use crate::auth::TokenGrant;
 use crate::error::{AirtableError, AirtableResult};
 use crate::ids::{new_id, now_timestamp};
 use crate::list::render;
@@ -99,12 +100,13 @@ fn new_record(cells: Vec<(String, Option<Value>)>) -> Record {
 /// Runs a write on one table; the changes it reports become one transaction of the base (webhook payloads).
 fn with_table<T>(
     emulator: &Emulator,
+    grant: &TokenGrant,
     base: &str,
     table: &str,
     f: impl FnOnce(&mut Table, &mut Vec<Change>) -> AirtableResult<T>,
 ) -> AirtableResult<T> {
     let mut world = emulator.world();
-    let base = world.base_mut(base)?;
+    let base = world.base_mut(&grant.bases, base)?;
     let mut changes = Vec::new();
     let out = f(base.table_mut(table)?, &mut changes)?;
     base.commit(changes);
@@ -141,13 +143,14 @@ fn update_at(
 
 pub async fn create(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table)): Path<(String, String)>,
     body: Bytes,
 ) -> AirtableResult<Json<Value>> {
     let body: WriteBody = parse(&body)?;
     let typecast = body.typecast.unwrap_or(false);
     let render_params = body.render();
-    with_table(&emulator, &base, &table, |t, changes| match (body.records, body.fields) {
+    with_table(&emulator, &grant, &base, &table, |t, changes| match (body.records, body.fields) {
         (Some(records), _) => {
             let records = batch(Some(records))?;
             let cells = records.iter().map(|r| t.coerce(&r.fields, typecast)).collect::<AirtableResult<Vec<_>>>()?;
@@ -173,6 +176,7 @@ pub async fn create(
 
 pub async fn update_one(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, record)): Path<(String, String, String)>,
     method: axum::http::Method,
     body: Bytes,
@@ -180,7 +184,7 @@ pub async fn update_one(
     let body: WriteBody = parse(&body)?;
     let fields = body.fields.clone().unwrap_or_default();
     let replace = method == axum::http::Method::PUT;
-    with_table(&emulator, &base, &table, |t, changes| {
+    with_table(&emulator, &grant, &base, &table, |t, changes| {
         let index = t.record_index(&record)?;
         let cells = t.coerce(&fields, body.typecast.unwrap_or(false))?;
         update_at(t, index, cells, replace, changes);
@@ -190,6 +194,7 @@ pub async fn update_one(
 
 pub async fn update_many(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table)): Path<(String, String)>,
     method: axum::http::Method,
     body: Bytes,
@@ -200,7 +205,7 @@ pub async fn update_many(
     let render_params = body.render();
     let merge_on = body.perform_upsert.map(|u| u.fields_to_merge_on);
     let records = batch(body.records)?;
-    with_table(&emulator, &base, &table, |t, changes| {
+    with_table(&emulator, &grant, &base, &table, |t, changes| {
         if let Some(merge_on) = &merge_on
             && (merge_on.is_empty() || merge_on.len() > 3 || merge_on.iter().any(|f| t.field(f).is_none()))
         {
@@ -276,9 +281,10 @@ fn upsert_target(
 
 pub async fn delete_one(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table, record)): Path<(String, String, String)>,
 ) -> AirtableResult<Json<Value>> {
-    with_table(&emulator, &base, &table, |t, changes| {
+    with_table(&emulator, &grant, &base, &table, |t, changes| {
         let index = t.record_index(&record)?;
         let removed = t.records.remove(index);
         changes.push(Change::RecordDestroyed { table: t.id.clone(), id: removed.id.clone() });
@@ -288,6 +294,7 @@ pub async fn delete_one(
 
 pub async fn delete_many(
     State(emulator): State<Emulator>,
+    grant: TokenGrant,
     Path((base, table)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> AirtableResult<Json<Value>> {
@@ -304,7 +311,7 @@ pub async fn delete_many(
             format!("You must provide 1 to {MAX_BATCH} records[] to delete"),
         ));
     }
-    with_table(&emulator, &base, &table, |t, changes| {
+    with_table(&emulator, &grant, &base, &table, |t, changes| {
         for id in &ids {
             t.record_index(id)?;
         }

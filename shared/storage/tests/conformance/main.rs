@@ -4,6 +4,7 @@
 
 mod blobs;
 mod cache;
+mod keys;
 mod queue;
 mod support;
 mod table;

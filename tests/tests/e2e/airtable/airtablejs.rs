@@ -10,7 +10,8 @@ use super::pyairtable::{repo, run_suite};
 use crate::support::TestApp;
 use crate::support::airtable::Client;
 
-crate::both_adapters!(groups ["auth", "airtable"];real_airtable_js_from_npm_works_unchanged_against_the_v0_surface);
+use crate::support::airtable::gateway_settings;
+crate::both_adapters_in!(gateway_settings;real_airtable_js_from_npm_works_unchanged_against_the_v0_surface);
 
 /// The checks in tests/node/airtablejs_suite.js.
 const AIRTABLE_JS_CHECKS: usize = 21;

@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::support::TestApp;
 use crate::support::airtable::{BASE, Client, records, unpack};
 
-crate::both_adapters!(groups ["auth", "airtable"];
+use crate::support::airtable::gateway_settings;
+crate::both_adapters_in!(gateway_settings;
     a_hundred_concurrent_identical_reads_make_one_upstream_call,
     a_write_invalidates_the_tables_cached_reads,
     an_upstream_outage_with_a_warm_cache_yields_stale_answers_not_errors,

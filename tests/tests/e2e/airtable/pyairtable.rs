@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::support::TestApp;
 use crate::support::airtable::{BASE, Client};
 
-crate::both_adapters!(groups ["auth", "airtable"];real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface);
+use crate::support::airtable::gateway_settings;
+crate::both_adapters_in!(gateway_settings;real_pyairtable_from_pypi_works_unchanged_against_the_v0_surface);
 
 /// The checks in tests/python/pyairtable_suite.py.
 const PYAIRTABLE_CHECKS: usize = 32;

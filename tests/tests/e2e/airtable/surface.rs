@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::support::TestApp;
 use crate::support::airtable::{BASE, Client, unpack};
 
-crate::both_adapters!(groups ["auth", "airtable"];
+use crate::support::airtable::gateway_settings;
+crate::both_adapters_in!(gateway_settings;
     comments_round_trip_and_move_the_records_comment_count,
     webhooks_are_created_listed_paged_refreshed_toggled_and_deleted,
     meta_writes_change_the_schema_and_the_records_at_once,

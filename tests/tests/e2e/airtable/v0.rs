@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::support::TestApp;
 use crate::support::airtable::{BASE, Client, PROJECTS, ids, unpack};
 
-crate::both_adapters!(groups ["auth", "airtable"];
+use crate::support::airtable::gateway_settings;
+crate::both_adapters_in!(gateway_settings;
     the_meta_routes_answer_as_airtable_does,
     list_records_by_get_and_by_post_agree_and_share_the_cache,
     errors_keep_airtables_shape,

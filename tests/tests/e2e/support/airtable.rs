@@ -26,6 +26,7 @@ pub struct Client {
 impl Client {
     pub async fn start(app: TestApp) -> Self {
         let account = register(&app).await;
+        attach_demo_bases(&app, &account.tenant_id).await;
         let api_key = api_key(&app, &account).await;
         let found: Value = app.get("/_local/airtable-emulator").await.json().await.unwrap();
         let emulator = found["url"]
@@ -35,10 +36,11 @@ impl Client {
         Self { app, account, api_key, emulator }
     }
 
-    /// Another user (so another tenant) on the same runner.
+    /// Another user (so another tenant) on the same runner, with the same bases attached.
     pub async fn another_tenant(&self) -> String {
         let other = register(&self.app).await;
         assert_ne!(other.tenant_id, self.account.tenant_id);
+        attach_demo_bases(&self.app, &other.tenant_id).await;
         api_key(&self.app, &other).await
     }
 
@@ -93,7 +95,27 @@ pub async fn unpack(response: Response) -> (u16, String, Value) {
     (status, cache, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn api_key(app: &TestApp, account: &Account) -> String {
+/// The gateway's scenarios' runner: the gateway, the workspaces service that links bases, and the platform
+/// admin who attaches the emulator's demo bases to a tenant.
+pub fn gateway_settings(settings: &mut local_runner::Settings) {
+    settings.groups = Some(vec!["auth".into(), "workspaces".into(), "airtable".into()]);
+}
+
+/// A platform admin attaches the emulator's two demo bases (reached by the platform's token) to `tenant`:
+/// without a link in its tenant, no base is reachable.
+pub async fn attach_demo_bases(app: &TestApp, tenant: &str) {
+    use crate::support::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, login_ok};
+    let admin = login_ok(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let bases = json!({"bases": [
+        {"id": airtable_emulator::seed::DEMO_BASE, "name": "Demo"},
+        {"id": airtable_emulator::seed::OPS_BASE, "name": "Operations"},
+    ]});
+    let path = format!("/api/v1/tenants/{tenant}/platform-bases");
+    let response = crate::support::accounts::call(app, Method::PUT, &path, &admin.access, Some(bases)).await;
+    assert_eq!(response.status(), 201, "attaching the demo bases: {}", response.text().await.unwrap_or_default());
+}
+
+pub async fn api_key(app: &TestApp, account: &Account) -> String {
     let response = crate::support::accounts::call(
         app,
         Method::POST,

@@ -57,9 +57,16 @@ impl TestApp {
         // Scenarios send bursts (fifty concurrent writers): the plans' API rates must not be what they test,
         // except in rate_limits.rs, whose tweak sets tight ones.
         settings.tenants.plans = settings.tenants.plans.clone().with_api_rate(GENEROUS_API_RATE, GENEROUS_API_RATE);
+        // A platform admin exists in every runner: it attaches the emulator's bases to the gateway's tenants.
+        accounts::with_admin(&mut settings);
         tweak(&mut settings);
         let running = local_runner::start(settings).await.unwrap();
         Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir: Some(data_dir) }
+    }
+
+    /// The runner's embedded Airtable emulator (to issue tokens, register OAuth clients, move its clock).
+    pub fn emulator(&self) -> airtable_emulator::Emulator {
+        self.running.as_ref().and_then(|r| r.emulator.clone()).expect("the runner started an emulator")
     }
 
     /// The routes the runner serves (from the groups' OpenAPI document).

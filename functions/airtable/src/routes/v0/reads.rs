@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use bytes::Bytes;
 use platform::Caller;
 use serde::Deserialize;
@@ -16,11 +17,17 @@ use crate::query::{ListQuery, RenderOptions, parse_pairs};
 use crate::requests;
 use crate::routes::respond::{cached_json, freshness};
 
-/// `GET /v0/meta/whoami`: the platform user behind the bearer (the gateway's own credential stays private).
+/// `GET /v0/meta/whoami`: the platform user behind the bearer and the Airtable scopes its permissions amount
+/// to over the bases it reaches (no connection's credential shows).
 #[utoipa::path(get, path = "/v0/meta/whoami", tag = "airtable-v0",
-    responses((status = 200, description = "`{id, scopes}`: the platform user behind the bearer")))]
-pub async fn whoami(caller: Caller) -> Json<Value> {
-    Json(json!({ "id": caller.user_id, "scopes": ["data.records:read", "data.records:write", "schema.bases:read"] }))
+    responses(
+        (status = 200, description = "`{id, scopes}`: the platform user behind the bearer"),
+        (status = 503, description = "The platform's storage is unavailable"),
+    ))]
+pub async fn whoami(State(gateway): State<Gateway>, caller: Caller) -> Answer {
+    let bases = gateway.visible_bases(&caller).await?.unwrap_or_default();
+    let all = bases.iter().fold(access::Permissions::default(), |all, b| all | b.permissions);
+    Ok(Json(json!({ "id": caller.user_id, "scopes": crate::credentials::airtable_scopes(all) })).into_response())
 }
 
 #[utoipa::path(get, path = "/v0/meta/bases", tag = "airtable-v0",
@@ -49,7 +56,7 @@ pub async fn bases(
             _ => return Err(unknown_parameter(&key).into()),
         }
     }
-    let outcome = gateway.read(&caller, requests::bases(offset), freshness(&headers)).await?;
+    let outcome = gateway.bases_page(&caller, offset, freshness(&headers)).await?;
     Ok(cached_json(&outcome, outcome.body.clone()))
 }
 

@@ -1,0 +1,142 @@
+//! The workspaces table's records as the services use them. Their keys live in [`crate::store`]. Every record
+//! carries its tenant in its key; `version` is the optimistic lock (the version read), not stored as an
+//! attribute.
+
+use serde::{Deserialize, Serialize};
+
+/// A workspace: the unit that holds Airtable connections, linked bases, projects and members.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The per-tenant demo workspace the local runner provisions (its base is the tenant's own copy).
+    #[serde(default)]
+    pub demo: bool,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A project inside a workspace: a way to group its bases (grants on a project cover the bases in it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub archived: bool,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A user's membership of a workspace with a built-in workspace role (`admin`, `editor`, `commenter`,
+/// `viewer`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Membership {
+    pub workspace_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub added_by: String,
+    pub added_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    /// A personal access token the workspace's admin pasted in.
+    Pat,
+    /// Tokens from Airtable's OAuth flow (access + rotating refresh token).
+    Oauth,
+    /// The platform's own token (`AIRTABLE_API_KEY`), attached to a named tenant by a platform admin. No
+    /// secret is stored.
+    Platform,
+}
+
+/// An Airtable connection of a workspace. Its secret is an envelope from the keys port, bound to the tenant
+/// and the connection id (a copy moved to another tenant or connection does not decrypt); never in clear.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub workspace_id: String,
+    pub kind: ConnectionKind,
+    pub label: String,
+    /// The Airtable user the token belongs to (`whoami`).
+    #[serde(default)]
+    pub airtable_user_id: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Base64 of the keys port's envelope: the token (PAT), or the OAuth token set as JSON.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// OAuth: when the access token expires (epoch seconds).
+    #[serde(default)]
+    pub access_expires_at: Option<i64>,
+    pub created_by: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A base linked to a workspace through one of its connections. A base is linked at most once per tenant, so
+/// a request for it resolves to exactly one workspace and connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BaseLink {
+    pub base_id: String,
+    pub workspace_id: String,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    pub connection_id: String,
+    /// The base's name when it was linked (Airtable's).
+    pub name: String,
+    pub linked_by: String,
+    pub linked_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A tenant's own role: a named set of permissions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CustomRole {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub permissions: access::Permissions,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A role given to a user on a resource.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub id: String,
+    pub user_id: String,
+    /// A built-in role's name or a custom role's id.
+    pub role: String,
+    /// The resource, in [`access::Scope`]'s string form.
+    pub scope: String,
+    /// A table grant's table name as it was when granted (requests may name a table by id or by name).
+    #[serde(default)]
+    pub table_name: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}

@@ -1,0 +1,99 @@
+//! From a caller to a decision: the caller's access in its tenant (tenant role, workspace memberships,
+//! grants, the tenant's custom roles) loaded in one partition read, then asked of the one engine
+//! ([`access`]). Every group and the gateway decide through [`CallerAccess`]; nothing else decides.
+//!
+//! Table grants name a table by id (`tbl…`); requests may name it by id or by name, so a table grant is
+//! also held under the table's name as it was when granted (a table renamed since is reached by id only:
+//! it fails closed).
+
+use access::{Grant, Permission, Permissions, Principal, Reach, RoleId, Roles, Scope, TenantRole, WorkspaceRole};
+use platform::Caller;
+
+use crate::records::BaseLink;
+use crate::store::TenancyStore;
+use crate::store::access_items::UserAccess;
+
+/// The tenant role the authorizer's context says the caller has: admins (and the owner, always an admin)
+/// hold it tenant-wide; a platform admin acting in its own tenant is one too.
+pub fn tenant_role(caller: &Caller) -> TenantRole {
+    if caller.is_tenant_admin() { TenantRole::Admin } else { TenantRole::Member }
+}
+
+/// What one caller may do in its tenant.
+#[derive(Clone, Debug)]
+pub struct CallerAccess {
+    pub principal: Principal,
+    pub roles: Roles,
+}
+
+impl CallerAccess {
+    /// Reads the caller's memberships and grants (one partition), and the tenant's custom roles only when a
+    /// grant names one.
+    pub async fn load(store: &TenancyStore, caller: &Caller) -> anyhow::Result<Self> {
+        let held = store.user_access(&caller.tenant_id, &caller.user_id).await?;
+        let mut roles = Roles::new();
+        if held.grants.iter().any(|g| g.role.starts_with(access::role::CUSTOM_PREFIX)) {
+            for role in store.all_roles(&caller.tenant_id).await? {
+                if let Ok(custom) = access::CustomRole::new(&role.id, &role.name, role.permissions) {
+                    _ = roles.define(custom);
+                }
+            }
+        }
+        Ok(Self { principal: principal(tenant_role(caller), &held), roles })
+    }
+
+    pub fn allows(&self, permission: Permission, target: &Scope) -> bool {
+        access::allows(&self.principal, &self.roles, permission, target)
+    }
+
+    pub fn effective(&self, target: &Scope) -> Permissions {
+        access::effective(&self.principal, &self.roles, target)
+    }
+
+    /// Whether `permission` holds on the base as a whole, on some of its tables, or not at all.
+    pub fn reach(&self, permission: Permission, base: &Scope) -> Reach {
+        access::reach(&self.principal, &self.roles, permission, base)
+    }
+
+    /// Whether the caller sees the workspace at all (any permission in it, or on anything inside it).
+    pub fn sees_workspace(&self, workspace: &str) -> bool {
+        let scope = Scope::workspace(workspace);
+        !self.effective(&scope).is_empty()
+            || self.principal.grants.iter().any(|g| g.scope.workspace.as_deref() == Some(workspace))
+    }
+}
+
+/// The principal a user's stored access makes: the tenant role, one grant per membership (its workspace
+/// role on the workspace), and every grant record (table grants twice: by id and by name).
+pub fn principal(tenant_role: TenantRole, held: &UserAccess) -> Principal {
+    let mut grants = Vec::with_capacity(held.memberships.len() + held.grants.len());
+    for membership in &held.memberships {
+        if let Ok(role) = membership.role.parse::<WorkspaceRole>() {
+            grants.push(Grant { role: RoleId::from(role), scope: Scope::workspace(membership.workspace_id.as_str()) });
+        }
+    }
+    for record in &held.grants {
+        let (Ok(role), Ok(scope)) = (record.role.parse::<RoleId>(), record.scope.parse::<Scope>()) else {
+            continue;
+        };
+        if let (Some(name), Some(_)) = (&record.table_name, &scope.table) {
+            let mut by_name = scope.clone();
+            by_name.table = Some(name.clone());
+            grants.push(Grant { role: role.clone(), scope: by_name });
+        }
+        grants.push(Grant { role, scope });
+    }
+    Principal { tenant_role, grants }
+}
+
+/// The resource a request for `link`'s base (and `table`, when it names one) is.
+pub fn base_scope(link: &BaseLink, table: Option<&str>) -> Scope {
+    let mut scope = Scope::base(link.workspace_id.as_str(), link.base_id.as_str());
+    if let Some(project) = &link.project_id {
+        scope = scope.in_project(project.as_str());
+    }
+    if let Some(table) = table {
+        scope.table = Some(table.to_string());
+    }
+    scope
+}
