@@ -18,7 +18,7 @@ use tenancy::{Membership, StoreFailure};
 use utoipa::ToSchema;
 
 use crate::guard::{access, not_found, require, workspace as visible_workspace};
-use crate::views::{MemberList, MemberView};
+use crate::views::{WorkspaceMemberList, WorkspaceMemberView};
 use crate::workspaces::{invalid, version_conflict};
 use crate::{SharedState, WorkspacesState};
 
@@ -100,7 +100,7 @@ async fn other_admin(
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of members", body = MemberList),
+        (status = 200, description = "A page of members", body = WorkspaceMemberList),
         (status = 400, description = "Invalid limit or cursor"),
         (status = 404, description = "No such workspace, or not one the caller sees"),
     ))]
@@ -109,13 +109,13 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
-) -> ApiResult<Json<MemberList>> {
+) -> ApiResult<Json<WorkspaceMemberList>> {
     let limit = page.limit()?;
     let access = access(&state, &caller).await?;
     let workspace = visible_workspace(&state, &caller, &access, &id).await?;
     let listing = state.store.members(&caller.tenant_id, &workspace.id, limit, page.cursor()).await?;
-    let members = listing.items.into_iter().map(MemberView::from).collect();
-    Ok(Json(MemberList { members, next_cursor: listing.next_cursor }))
+    let members = listing.items.into_iter().map(WorkspaceMemberView::from).collect();
+    Ok(Json(WorkspaceMemberList { members, next_cursor: listing.next_cursor }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -133,7 +133,7 @@ pub struct AddMember {
 #[utoipa::path(post, path = "/api/v1/workspaces/{id}/members", tag = "workspaces", operation_id = "add_workspace_member", request_body = AddMember,
     params(("id" = String, Path, description = "Workspace id")),
     responses(
-        (status = 201, description = "Added", body = MemberView),
+        (status = 201, description = "Added", body = WorkspaceMemberView),
         (status = 400, description = "Invalid role (`invalid_role`) or user id (`invalid_field`)"),
         (status = 403, description = "The caller sees the workspace but may not manage its members, or does not hold the role's permissions there"),
         (status = 404, description = "No such workspace (or not one the caller sees), or no such user in the tenant"),
@@ -145,7 +145,7 @@ pub async fn add(
     origin: Origin,
     Path(id): Path<String>,
     Json(body): Json<AddMember>,
-) -> ApiResult<(StatusCode, Json<MemberView>)> {
+) -> ApiResult<(StatusCode, Json<WorkspaceMemberView>)> {
     let access = access(&state, &caller).await?;
     let workspace = visible_workspace(&state, &caller, &access, &id).await?;
     let scope = Scope::workspace(workspace.id.as_str());
@@ -175,7 +175,7 @@ pub async fn add(
         .detail("workspace_id", workspace.id)
         .detail("role", role.as_str());
     state.events.publish(event).await;
-    Ok((StatusCode::CREATED, Json(MemberView::from(Membership { version: 1, ..membership }))))
+    Ok((StatusCode::CREATED, Json(WorkspaceMemberView::from(Membership { version: 1, ..membership }))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -196,7 +196,7 @@ pub struct UpdateMember {
         ("userId" = String, Path, description = "The member's user id"),
     ),
     responses(
-        (status = 200, description = "The member with the new role", body = MemberView),
+        (status = 200, description = "The member with the new role", body = WorkspaceMemberView),
         (status = 400, description = "Invalid role (`invalid_role`)"),
         (status = 403, description = "The caller sees the workspace but may not manage its members, or does not hold the old or the new role's permissions there"),
         (status = 404, description = "No such workspace (or not one the caller sees), or no such member of it"),
@@ -208,7 +208,7 @@ pub async fn update(
     origin: Origin,
     Path((id, user_id)): Path<(String, String)>,
     Json(body): Json<UpdateMember>,
-) -> ApiResult<Json<MemberView>> {
+) -> ApiResult<Json<WorkspaceMemberView>> {
     let access = access(&state, &caller).await?;
     let workspace = visible_workspace(&state, &caller, &access, &id).await?;
     let scope = Scope::workspace(workspace.id.as_str());
@@ -220,7 +220,7 @@ pub async fn update(
     }
     require_holds(&access, &scope, role_permissions(&membership) | role.builtin().permissions())?;
     if membership.role == role.as_str() {
-        return Ok(Json(MemberView::from(membership)));
+        return Ok(Json(WorkspaceMemberView::from(membership)));
     }
     let keeps = if is_admin(&membership) {
         Some(other_admin(&state, &caller, &workspace.id, &membership.user_id).await?)
@@ -244,7 +244,7 @@ pub async fn update(
         .detail("from", previous)
         .detail("to", role.as_str());
     state.events.publish(event).await;
-    Ok(Json(MemberView::from(stored)))
+    Ok(Json(WorkspaceMemberView::from(stored)))
 }
 
 /// Remove a member from the workspace (`members:manage` on the workspace). Grants the user holds on things in

@@ -78,7 +78,7 @@ pub struct ProjectList {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MemberView {
+pub struct WorkspaceMemberView {
     pub user_id: String,
     pub workspace_id: String,
     /// `admin`, `editor`, `commenter` or `viewer`.
@@ -88,7 +88,7 @@ pub struct MemberView {
     pub version: u64,
 }
 
-impl From<Membership> for MemberView {
+impl From<Membership> for WorkspaceMemberView {
     fn from(m: Membership) -> Self {
         Self {
             user_id: m.user_id,
@@ -102,8 +102,8 @@ impl From<Membership> for MemberView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MemberList {
-    pub members: Vec<MemberView>,
+pub struct WorkspaceMemberList {
+    pub members: Vec<WorkspaceMemberView>,
     pub next_cursor: Option<String>,
 }
 
