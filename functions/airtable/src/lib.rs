@@ -42,12 +42,13 @@ pub static GROUP: Group = Group {
     }],
 };
 
-/// The resolver both runtimes use: tenant links, permissions and connections from the workspaces table.
+/// The resolver both runtimes use: tenant links, permissions and connections from the workspaces table;
+/// `endpoints` is where OAuth refreshes go (its API URL is the gateway's upstream).
 pub async fn tenant_credentials(
     resources: &platform::group::Resources,
     settings: &AirtableSettings,
+    mut endpoints: tenancy::airtable::AirtableEndpoints,
 ) -> anyhow::Result<credentials::TenantCredentials> {
-    let mut endpoints = tenancy::airtable::AirtableEndpoints::from_env()?;
     endpoints.api_url = settings.endpoint_url.clone();
     Ok(credentials::TenantCredentials::new(
         tenancy::TenancyStore::new(resources.table(tenancy::TABLE).await?),

@@ -9,7 +9,8 @@ use airtable::{AirtableSettings, Gateway, Metrics};
 async fn main() -> Result<(), lambda_http::Error> {
     platform::lambda::http(&airtable::GROUP, "airtable", |resources| async move {
         let settings = AirtableSettings::from_env()?;
-        let credentials = Arc::new(airtable::tenant_credentials(&resources, &settings).await?);
+        let endpoints = tenancy::airtable::AirtableEndpoints::from_env()?;
+        let credentials = Arc::new(airtable::tenant_credentials(&resources, &settings, endpoints).await?);
         // TABLE_PREFIX (the stack name) namespaces the cache keys: stacks may share one cache.
         let namespace = resources.namespace().to_string();
         let cache = resources.cache().await?;

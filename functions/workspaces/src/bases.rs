@@ -4,7 +4,7 @@
 //! `PUT /api/v1/tenants/{tenantId}/platform-bases`: a platform admin attaches bases the platform's own token
 //! (`AIRTABLE_API_KEY`) reaches to a named tenant.
 
-use access::{Permission, Scope};
+use access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use events::{Action, AuditEvent, Origin};
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::SharedState;
 use crate::connections::airtable_error;
-use crate::guard::{access, not_found, plain_id, require, workspace};
+use crate::guard::{access, managed_workspace, not_found, plain_id, workspace};
 use crate::views::{BaseList, BaseView, ConnectionView, WorkspaceView};
 use crate::workspaces::{invalid, parse_name};
 
@@ -85,9 +85,7 @@ pub async fn link(
     if !valid_base_id(&body.base_id) {
         return Err(invalid("base_id", "an Airtable base id (app + 14 letters and digits)"));
     }
-    let access = access(&state, &caller).await?;
-    workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::ConnectionsManage, &Scope::workspace(id.as_str()))?;
+    managed_workspace(&state, &caller, &id, Permission::ConnectionsManage).await?;
     let tenant = &caller.tenant_id;
     if !plain_id(&body.connection_id) {
         return Err(not_found("connection"));
@@ -104,14 +102,8 @@ pub async fn link(
         None => return Err(ApiError::bad_request("base_not_reachable", "The connection does not reach this base")),
     };
     let link = BaseLink {
-        base_id: body.base_id.clone(),
-        workspace_id: id.clone(),
         project_id: body.project_id.clone(),
-        connection_id: connection.id.clone(),
-        name,
-        linked_by: caller.user_id.clone(),
-        linked_at: tenancy::now_rfc3339(),
-        version: 0,
+        ..BaseLink::new(&body.base_id, name, &connection, &caller.user_id)
     };
     if state.store.link_base(tenant, &link).await? == LinkOutcome::AlreadyLinked {
         return Err(ApiError::conflict("base_already_linked", "This base is already linked in this tenant"));
@@ -163,9 +155,7 @@ pub async fn unlink(
     origin: Origin,
     Path((id, base_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let access = access(&state, &caller).await?;
-    workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::ConnectionsManage, &Scope::workspace(id.as_str()))?;
+    managed_workspace(&state, &caller, &id, Permission::ConnectionsManage).await?;
     if !valid_base_id(&base_id) {
         return Err(not_found("base"));
     }
@@ -250,55 +240,16 @@ pub async fn attach_platform(
             return Err(ApiError::conflict("base_already_linked", "A base is already linked in that tenant"));
         }
     }
-    let now = tenancy::now_rfc3339();
-    let workspace = Workspace {
-        id: tenancy::new_id("ws_"),
-        tenant_id: tenant.clone(),
-        name: workspace_name,
-        description: Some("Bases of the platform's own Airtable token".into()),
-        created_by: caller.user_id.clone(),
-        created_at: now.clone(),
-        updated_at: now.clone(),
-        demo: false,
-        version: 0,
-    };
+    let description = Some("Bases of the platform's own Airtable token".to_string());
+    let workspace = Workspace::new(&tenant, workspace_name, description, &caller.user_id);
     // The tenant's owner administers it (the platform admin belongs to another tenant).
-    let admin = Membership {
-        workspace_id: workspace.id.clone(),
-        user_id: owner,
-        role: access::WorkspaceRole::Admin.as_str().into(),
-        added_by: caller.user_id.clone(),
-        added_at: now.clone(),
-        version: 0,
-    };
+    let admin = Membership::new(&workspace.id, &owner, access::WorkspaceRole::Admin, &caller.user_id);
     state.store.create_workspace(&workspace, &admin).await?;
-    let connection = Connection {
-        id: tenancy::new_id("conn_"),
-        workspace_id: workspace.id.clone(),
-        kind: ConnectionKind::Platform,
-        label: "Platform token".into(),
-        airtable_user_id: None,
-        scopes: Vec::new(),
-        secret: None,
-        access_expires_at: None,
-        created_by: caller.user_id.clone(),
-        created_at: now.clone(),
-        updated_at: None,
-        version: 0,
-    };
+    let connection = Connection::new(&workspace.id, ConnectionKind::Platform, "Platform token".into(), &caller.user_id);
     let connection = state.store.put_connection(&tenant, &connection).await?;
     let mut linked = Vec::new();
     for (base, name) in body.bases.iter().zip(names) {
-        let link = BaseLink {
-            base_id: base.id.clone(),
-            workspace_id: workspace.id.clone(),
-            project_id: None,
-            connection_id: connection.id.clone(),
-            name,
-            linked_by: caller.user_id.clone(),
-            linked_at: now.clone(),
-            version: 0,
-        };
+        let link = BaseLink::new(&base.id, name, &connection, &caller.user_id);
         if state.store.link_base(&tenant, &link).await? == LinkOutcome::AlreadyLinked {
             return Err(ApiError::conflict("base_already_linked", "A base is already linked in that tenant"));
         }

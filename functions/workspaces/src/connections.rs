@@ -3,7 +3,7 @@
 //! the bases it reaches — then sealed by the keys port; it is never answered or logged. OAuth connections are
 //! made by [`crate::oauth`].
 
-use access::{Permission, Scope};
+use access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use events::{Action, AuditEvent, Origin};
@@ -16,7 +16,7 @@ use tenancy::airtable::{AirtableCallError, BaseInfo};
 use tenancy::{Connection, ConnectionKind};
 use utoipa::ToSchema;
 
-use crate::guard::{access, not_found, plain_id, require, workspace};
+use crate::guard::{managed_workspace, not_found, plain_id};
 use crate::views::{ConnectionList, ConnectionView};
 use crate::workspaces::parse_name;
 use crate::{SharedState, WorkspacesState};
@@ -41,9 +41,7 @@ pub async fn list(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<ConnectionList>> {
     let limit = page.limit()?;
-    let access = access(&state, &caller).await?;
-    workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::ConnectionsManage, &Scope::workspace(id.as_str()))?;
+    managed_workspace(&state, &caller, &id, Permission::ConnectionsManage).await?;
     let listing = state.store.connections(&caller.tenant_id, &id, limit, page.cursor()).await?;
     Ok(Json(ConnectionList {
         connections: listing.items.into_iter().map(ConnectionView::from).collect(),
@@ -142,27 +140,14 @@ pub async fn create(
         return Err(ApiError::bad_request("invalid_field", "token: 1 to 512 printable characters"));
     }
     let label = parse_name("label", body.label.as_deref().unwrap_or("Personal access token"))?;
-    let access = access(&state, &caller).await?;
-    workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::ConnectionsManage, &Scope::workspace(id.as_str()))?;
+    managed_workspace(&state, &caller, &id, Permission::ConnectionsManage).await?;
     check_connection_limit(&state, &caller).await?;
     let whoami = state.airtable.whoami(&body.token).await.map_err(airtable_error)?;
     let bases = state.airtable.bases(&body.token).await.map_err(airtable_error)?;
-    let connection_id = tenancy::new_id("conn_");
-    let connection = Connection {
-        secret: Some(state.secrets.seal(&caller.tenant_id, &connection_id, &body.token).await?),
-        id: connection_id,
-        workspace_id: id.clone(),
-        kind: ConnectionKind::Pat,
-        label,
-        airtable_user_id: Some(whoami.id),
-        scopes: whoami.scopes,
-        access_expires_at: None,
-        created_by: caller.user_id.clone(),
-        created_at: tenancy::now_rfc3339(),
-        updated_at: None,
-        version: 0,
-    };
+    let mut connection = Connection::new(&id, ConnectionKind::Pat, label, &caller.user_id);
+    connection.secret = Some(state.secrets.seal(&caller.tenant_id, &connection.id, &body.token).await?);
+    connection.airtable_user_id = Some(whoami.id);
+    connection.scopes = whoami.scopes;
     let stored = state.store.put_connection(&caller.tenant_id, &connection).await?;
     let event = AuditEvent::new(Action::ConnectionCreated, &origin)
         .tenant(&caller.tenant_id)
@@ -193,9 +178,7 @@ pub async fn delete(
     origin: Origin,
     Path((id, connection_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let access = access(&state, &caller).await?;
-    workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::ConnectionsManage, &Scope::workspace(id.as_str()))?;
+    managed_workspace(&state, &caller, &id, Permission::ConnectionsManage).await?;
     if !plain_id(&connection_id) {
         return Err(not_found("connection"));
     }

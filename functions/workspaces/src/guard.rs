@@ -35,6 +35,20 @@ pub async fn workspace(
     state.store.workspace(&caller.tenant_id, id).await?.ok_or_else(|| not_found("workspace"))
 }
 
+/// The caller's access and the workspace, when the caller sees it (else 404) and holds `permission` on it
+/// (else 403): what every workspace-scoped change asks first.
+pub async fn managed_workspace(
+    state: &WorkspacesState,
+    caller: &Caller,
+    id: &str,
+    permission: Permission,
+) -> ApiResult<(CallerAccess, Workspace)> {
+    let access = access(state, caller).await?;
+    let found = workspace(state, caller, &access, id).await?;
+    require(&access, permission, &Scope::workspace(found.id.as_str()))?;
+    Ok((access, found))
+}
+
 /// 403 unless the caller holds `permission` on `scope`.
 pub fn require(access: &CallerAccess, permission: Permission, scope: &Scope) -> ApiResult<()> {
     if access.allows(permission, scope) {

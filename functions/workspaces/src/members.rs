@@ -154,14 +154,7 @@ pub async fn add(
     let user_id = parse_user_id(&body.user_id)?;
     require_holds(&access, &scope, role.builtin().permissions())?;
     let user = tenant_user(&state, &caller, &user_id).await?;
-    let membership = Membership {
-        workspace_id: workspace.id.clone(),
-        user_id: user.id.clone(),
-        role: role.as_str().into(),
-        added_by: caller.user_id.clone(),
-        added_at: tenancy::now_rfc3339(),
-        version: 0,
-    };
+    let membership = Membership::new(&workspace.id, &user.id, role, &caller.user_id);
     match state.store.add_member(&caller.tenant_id, &membership).await {
         Err(StoreFailure::AlreadyExists) => {
             return Err(ApiError::conflict("already_member", "The user is already a member of this workspace"));

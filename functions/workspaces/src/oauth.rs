@@ -5,14 +5,13 @@
 //! keys port. The gateway refreshes the access token when it expires (refresh tokens rotate; see
 //! `functions/airtable`'s credentials).
 
-use access::{Permission, Scope};
+use access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use events::{Action, AuditEvent, Origin};
 use platform::{ApiError, ApiResult, Caller, Json};
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,24 +21,13 @@ use utoipa::ToSchema;
 
 use crate::SharedState;
 use crate::connections::{BaseChoice, CreatedConnection, airtable_error, check_connection_limit};
-use crate::guard::{access, require, workspace};
+use crate::guard::managed_workspace;
 use crate::workspaces::parse_name;
 
 /// How long a started flow waits for Airtable's redirect.
 const FLOW_TTL_SECS: i64 = 600;
 /// What the platform asks for: records and schema, comments, webhooks, and who the user is.
 pub const SCOPES: &str = "data.records:read data.records:write data.recordComments:read data.recordComments:write schema.bases:read schema.bases:write webhook:manage user.email:read";
-
-fn random_urlsafe() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hash(state: &str) -> String {
-    let digest = Sha256::digest(state.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,13 +61,16 @@ pub async fn start(
     Json(body): Json<StartOAuth>,
 ) -> ApiResult<Json<OAuthStarted>> {
     let label = parse_name("label", body.label.as_deref().unwrap_or("Airtable (OAuth)"))?;
-    let access = access(&state, &caller).await?;
-    workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::ConnectionsManage, &Scope::workspace(id.as_str()))?;
+    managed_workspace(&state, &caller, &id, Permission::ConnectionsManage).await?;
     check_connection_limit(&state, &caller).await?;
-    let (flow, verifier) = (random_urlsafe(), random_urlsafe());
+    // The state and the PKCE verifier: single-purpose random secrets (32 bytes, base64url); the state is kept
+    // only as its hash.
+    let (flow, flow_hash) = identity::api_keys::generate_secret("")?;
+    let (verifier, _) = identity::api_keys::generate_secret("")?;
+    let verifier = verifier.expose_secret().to_string();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let authorize_url = state.airtable.authorize_url(&flow, &challenge, SCOPES).map_err(airtable_error)?;
+    let authorize_url =
+        state.airtable.authorize_url(flow.expose_secret(), &challenge, SCOPES).map_err(airtable_error)?;
     let pending = OAuthPending {
         tenant_id: caller.tenant_id.clone(),
         workspace_id: id,
@@ -88,7 +79,7 @@ pub async fn start(
         code_verifier: verifier,
         version: 0,
     };
-    state.store.put_oauth_pending(&hash(&flow), &pending, storage::now_secs() + FLOW_TTL_SECS).await?;
+    state.store.put_oauth_pending(&flow_hash, &pending, storage::now_secs() + FLOW_TTL_SECS).await?;
     Ok(Json(OAuthStarted { authorize_url, expires_in: FLOW_TTL_SECS }))
 }
 
@@ -123,7 +114,7 @@ pub async fn callback(
     Query(query): Query<Callback>,
 ) -> ApiResult<(StatusCode, Json<CreatedConnection>)> {
     let flow = query.state.as_deref().filter(|s| (1..=128).contains(&s.len())).ok_or_else(refused)?;
-    let pending = state.store.take_oauth_pending(&hash(flow)).await?.ok_or_else(refused)?;
+    let pending = state.store.take_oauth_pending(&identity::api_keys::hash(flow)).await?.ok_or_else(refused)?;
     if query.error.is_some() {
         return Err(ApiError::bad_request("oauth_declined", "The authorization was declined or failed at Airtable"));
     }
@@ -140,21 +131,11 @@ pub async fn callback(
         refresh_token: tokens.refresh_token.expose_secret().to_string(),
     })
     .map_err(anyhow::Error::new)?;
-    let connection_id = tenancy::new_id("conn_");
-    let connection = Connection {
-        secret: Some(state.secrets.seal(&tenant, &connection_id, &SecretString::from(sealed)).await?),
-        id: connection_id,
-        workspace_id: pending.workspace_id.clone(),
-        kind: ConnectionKind::Oauth,
-        label: pending.label,
-        airtable_user_id: Some(whoami.id),
-        scopes: tokens.scope.unwrap_or_default().split_whitespace().map(String::from).collect(),
-        access_expires_at: Some(storage::now_secs() + tokens.expires_in),
-        created_by: pending.user_id.clone(),
-        created_at: tenancy::now_rfc3339(),
-        updated_at: None,
-        version: 0,
-    };
+    let mut connection = Connection::new(&pending.workspace_id, ConnectionKind::Oauth, pending.label, &pending.user_id);
+    connection.secret = Some(state.secrets.seal(&tenant, &connection.id, &SecretString::from(sealed)).await?);
+    connection.airtable_user_id = Some(whoami.id);
+    connection.scopes = tokens.scope.unwrap_or_default().split_whitespace().map(String::from).collect();
+    connection.access_expires_at = Some(storage::now_secs() + tokens.expires_in);
     let stored = state.store.put_connection(&tenant, &connection).await?;
     let event = AuditEvent::new(Action::ConnectionCreated, &origin)
         .tenant(&tenant)

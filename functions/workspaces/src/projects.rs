@@ -14,7 +14,7 @@ use tenancy::{Project, StoreFailure};
 use utoipa::ToSchema;
 
 use crate::SharedState;
-use crate::guard::{access, not_found, plain_id, require, workspace as visible_workspace};
+use crate::guard::{access, managed_workspace, not_found, plain_id, require, workspace as visible_workspace};
 use crate::views::{ProjectList, ProjectView};
 use crate::workspaces::{parse_description, parse_name, version_conflict};
 
@@ -77,9 +77,7 @@ pub async fn create(
     Path(id): Path<String>,
     Json(body): Json<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
-    let access = access(&state, &caller).await?;
-    let workspace = visible_workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::WorkspacesManage, &Scope::workspace(workspace.id.as_str()))?;
+    let (_, workspace) = managed_workspace(&state, &caller, &id, Permission::WorkspacesManage).await?;
     let name = parse_name("name", &body.name)?;
     let description = parse_description(body.description.as_deref())?;
     let now = tenancy::now_rfc3339();

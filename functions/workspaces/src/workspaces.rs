@@ -16,7 +16,7 @@ use tenancy::{Membership, Workspace};
 use utoipa::ToSchema;
 
 use crate::SharedState;
-use crate::guard::{access, require, workspace as visible_workspace};
+use crate::guard::{access, managed_workspace, require, workspace as visible_workspace};
 use crate::views::{WorkspaceList, WorkspaceView};
 
 pub(crate) fn invalid(field: &str, rule: &str) -> ApiError {
@@ -109,26 +109,8 @@ pub async fn create(
     if state.store.all_workspaces(&caller.tenant_id).await?.len() as u64 >= allowed {
         return Err(Limit::Workspaces.reached(allowed));
     }
-    let now = tenancy::now_rfc3339();
-    let workspace = Workspace {
-        id: tenancy::new_id("ws_"),
-        tenant_id: caller.tenant_id.clone(),
-        name,
-        description,
-        created_by: caller.user_id.clone(),
-        created_at: now.clone(),
-        updated_at: now.clone(),
-        demo: false,
-        version: 0,
-    };
-    let creator = Membership {
-        workspace_id: workspace.id.clone(),
-        user_id: caller.user_id.clone(),
-        role: access::WorkspaceRole::Admin.as_str().into(),
-        added_by: caller.user_id.clone(),
-        added_at: now,
-        version: 0,
-    };
+    let workspace = Workspace::new(&caller.tenant_id, name, description, &caller.user_id);
+    let creator = Membership::new(&workspace.id, &caller.user_id, access::WorkspaceRole::Admin, &caller.user_id);
     state.store.create_workspace(&workspace, &creator).await?;
     let event = AuditEvent::new(Action::WorkspaceCreated, &origin)
         .tenant(&caller.tenant_id)
@@ -188,9 +170,7 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateWorkspace>,
 ) -> ApiResult<Json<WorkspaceView>> {
-    let access = access(&state, &caller).await?;
-    let mut workspace = visible_workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::WorkspacesManage, &Scope::workspace(id.as_str()))?;
+    let (access, mut workspace) = managed_workspace(&state, &caller, &id, Permission::WorkspacesManage).await?;
     if workspace.version != body.version {
         return Err(version_conflict());
     }
@@ -230,9 +210,7 @@ pub async fn delete(
     origin: Origin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let access = access(&state, &caller).await?;
-    let workspace = visible_workspace(&state, &caller, &access, &id).await?;
-    require(&access, Permission::WorkspacesManage, &Scope::workspace(id.as_str()))?;
+    let (_, workspace) = managed_workspace(&state, &caller, &id, Permission::WorkspacesManage).await?;
     state.store.delete_workspace(&caller.tenant_id, &workspace).await?;
     let event = AuditEvent::new(Action::WorkspaceDeleted, &origin)
         .tenant(&caller.tenant_id)

@@ -262,12 +262,20 @@ async fn airtable_endpoint(
     Ok((airtable, Some(emulator.emulator), local))
 }
 
+/// Where the workspaces service and the gateway's OAuth refreshes reach Airtable: the gateway's upstream, and
+/// the emulator's OAuth endpoints when it is the emulator.
+fn endpoints(context: &Context<'_>) -> tenancy::airtable::AirtableEndpoints {
+    let mut endpoints = context.settings.workspaces.airtable.clone();
+    endpoints.api_url = context.airtable.endpoint_url.clone();
+    if context.emulator.is_some() {
+        endpoints.oauth_url = context.airtable.endpoint_url.clone();
+    }
+    endpoints
+}
+
 async fn build_workspaces(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     let mut settings = context.settings.workspaces.clone();
-    settings.airtable.api_url = context.airtable.endpoint_url.clone();
-    if context.emulator.is_some() {
-        settings.airtable.oauth_url = context.airtable.endpoint_url.clone();
-    }
+    settings.airtable = endpoints(context);
     let mut state = workspaces::WorkspacesState::build(&resources, settings).await?;
     state.demo = context.demo.clone();
     Ok(Parts { router: workspaces::router(Arc::new(state)), ..Default::default() })
@@ -278,20 +286,8 @@ async fn build_workspaces(resources: Resources, context: &Context<'_>) -> anyhow
 async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     let airtable = &context.airtable;
     let metrics = airtable::Metrics::local();
-    let mut endpoints = context.settings.workspaces.airtable.clone();
-    endpoints.api_url = airtable.endpoint_url.clone();
-    if context.emulator.is_some() {
-        endpoints.oauth_url = airtable.endpoint_url.clone();
-    }
-    let credentials = airtable::credentials::TenantCredentials::new(
-        tenancy::TenancyStore::new(resources.table(tenancy::TABLE).await?),
-        tenancy::Secrets::new(resources.keys().await?),
-        airtable.api_key.clone(),
-        tenancy::airtable::AirtableClient::new(&endpoints)?,
-        resources.cache().await?,
-        resources.namespace(),
-    )
-    .with_demo(context.demo.clone());
+    let credentials =
+        airtable::tenant_credentials(&resources, airtable, endpoints(context)).await?.with_demo(context.demo.clone());
     let cache = resources.cache().await?;
     let gateway =
         airtable::Gateway::new(airtable, cache, resources.namespace(), Arc::new(credentials), metrics.clone())?;

@@ -59,55 +59,16 @@ async fn create(
 ) -> anyhow::Result<()> {
     let tenant = &caller.tenant_id;
     let data = provisioner.provision(tenant).await?;
-    let now = crate::now_rfc3339();
-    let workspace = Workspace {
-        id: crate::new_id("ws_"),
-        tenant_id: tenant.clone(),
-        name: "Demo".into(),
-        description: Some("Your own copy of the demo bases (local runner only)".into()),
-        created_by: caller.user_id.clone(),
-        created_at: now.clone(),
-        updated_at: now.clone(),
-        demo: true,
-        version: 0,
-    };
-    let creator = Membership {
-        workspace_id: workspace.id.clone(),
-        user_id: caller.user_id.clone(),
-        role: access::WorkspaceRole::Admin.as_str().into(),
-        added_by: caller.user_id.clone(),
-        added_at: now.clone(),
-        version: 0,
-    };
+    let description = Some("Your own copy of the demo bases (local runner only)".to_string());
+    let workspace = Workspace { demo: true, ..Workspace::new(tenant, "Demo".into(), description, &caller.user_id) };
+    let creator = Membership::new(&workspace.id, &caller.user_id, access::WorkspaceRole::Admin, &caller.user_id);
     store.create_workspace(&workspace, &creator).await?;
-    let connection_id = crate::new_id("conn_");
-    let connection = Connection {
-        secret: Some(secrets.seal(tenant, &connection_id, &data.token).await?),
-        id: connection_id,
-        workspace_id: workspace.id.clone(),
-        kind: ConnectionKind::Pat,
-        label: "Demo data".into(),
-        airtable_user_id: Some(data.airtable_user_id),
-        scopes: Vec::new(),
-        access_expires_at: None,
-        created_by: caller.user_id.clone(),
-        created_at: now.clone(),
-        updated_at: None,
-        version: 0,
-    };
+    let mut connection = Connection::new(&workspace.id, ConnectionKind::Pat, "Demo data".into(), &caller.user_id);
+    connection.secret = Some(secrets.seal(tenant, &connection.id, &data.token).await?);
+    connection.airtable_user_id = Some(data.airtable_user_id);
     store.put_connection(tenant, &connection).await?;
     for (base_id, name) in data.bases {
-        let link = BaseLink {
-            base_id,
-            workspace_id: workspace.id.clone(),
-            project_id: None,
-            connection_id: connection.id.clone(),
-            name,
-            linked_by: caller.user_id.clone(),
-            linked_at: now.clone(),
-            version: 0,
-        };
-        store.link_base(tenant, &link).await?;
+        store.link_base(tenant, &BaseLink::new(&base_id, name, &connection, &caller.user_id)).await?;
     }
     Ok(())
 }

@@ -140,3 +140,71 @@ pub struct GrantRecord {
     #[serde(skip)]
     pub version: u64,
 }
+
+impl Workspace {
+    /// A new workspace (fresh id, created now).
+    pub fn new(tenant: &str, name: String, description: Option<String>, created_by: &str) -> Self {
+        let now = crate::now_rfc3339();
+        Self {
+            id: crate::new_id("ws_"),
+            tenant_id: tenant.to_string(),
+            name,
+            description,
+            created_by: created_by.to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+            demo: false,
+            version: 0,
+        }
+    }
+}
+
+impl Membership {
+    /// `user` joins `workspace` in `role`, added now by `added_by`.
+    pub fn new(workspace: &str, user: &str, role: access::WorkspaceRole, added_by: &str) -> Self {
+        Self {
+            workspace_id: workspace.to_string(),
+            user_id: user.to_string(),
+            role: role.as_str().into(),
+            added_by: added_by.to_string(),
+            added_at: crate::now_rfc3339(),
+            version: 0,
+        }
+    }
+}
+
+impl Connection {
+    /// A new connection (fresh id, created now) with no secret and nothing known of its Airtable user yet.
+    pub fn new(workspace: &str, kind: ConnectionKind, label: String, created_by: &str) -> Self {
+        Self {
+            id: crate::new_id("conn_"),
+            workspace_id: workspace.to_string(),
+            kind,
+            label,
+            airtable_user_id: None,
+            scopes: Vec::new(),
+            secret: None,
+            access_expires_at: None,
+            created_by: created_by.to_string(),
+            created_at: crate::now_rfc3339(),
+            updated_at: None,
+            version: 0,
+        }
+    }
+}
+
+impl BaseLink {
+    /// `base` (named `name` at Airtable) linked now to `connection`'s workspace, outside any project.
+    pub fn new(base: &str, name: String, connection: &Connection, linked_by: &str) -> Self {
+        Self {
+            base_id: base.to_string(),
+            workspace_id: connection.workspace_id.clone(),
+            project_id: None,
+            connection_id: connection.id.clone(),
+            name,
+            linked_by: linked_by.to_string(),
+            linked_at: crate::now_rfc3339(),
+            version: 0,
+        }
+    }
+}

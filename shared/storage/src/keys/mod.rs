@@ -97,7 +97,8 @@ pub(crate) fn canonical_context(context: &EncryptionContext) -> Vec<u8> {
     out
 }
 
-/// A fresh random AES-256 key, zeroed when dropped.
+/// A fresh random AES-256 key, zeroed when dropped (KMS makes the data keys on AWS).
+#[cfg(any(feature = "embedded", test))]
 pub(crate) fn random_key() -> StoreResult<Zeroizing<[u8; KEY_LEN]>> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     aws_lc_rs::rand::fill(key.as_mut()).map_err(|_| crypto_failed("Failed to draw a random key"))?;
