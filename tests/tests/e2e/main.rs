@@ -21,3 +21,4 @@ mod template;
 mod tenants;
 mod users;
 mod workspaces;
+mod workspaces_routes;
