@@ -43,6 +43,13 @@ impl Credential {
         Self { identity: format!("cred-{}", hex::encode(&digest[..8])), token }
     }
 
+    /// A connection's token: its identity is the connection's, so a rotated token keeps the connection's
+    /// cached reads and its limiter slot.
+    pub fn for_connection(tenant: &str, connection: &str, token: SecretString) -> Self {
+        let digest = Sha256::digest(format!("{tenant}\u{0}{connection}").as_bytes());
+        Self { identity: format!("conn-{}", hex::encode(&digest[..8])), token }
+    }
+
     pub fn identity(&self) -> &str {
         &self.identity
     }
@@ -109,6 +116,17 @@ pub trait CredentialResolver: Send + Sync {
 
     /// The bases the caller may reach (`None`: ask Airtable with the one credential — unit tests only).
     async fn bases(&self, caller: &Caller) -> Result<Option<Vec<VisibleBase>>, GatewayError>;
+
+    /// After Airtable refused `stale` (401): a fresh credential when its connection can get one (an OAuth
+    /// connection refreshes), else `None` and the refusal stands.
+    async fn renew(
+        &self,
+        _caller: &Caller,
+        _request: &UpstreamRequest,
+        _stale: &Credential,
+    ) -> Result<Option<Arc<Credential>>, GatewayError> {
+        Ok(None)
+    }
 }
 
 /// What a request needs: the base, the table when it names one, and the permission.
@@ -247,30 +265,41 @@ impl TenantCredentials {
                 let sealed = connection.secret.as_deref().ok_or_else(no_such_base)?;
                 let token =
                     self.secrets.open(tenant, &connection.id, sealed).await.map_err(GatewayError::Unexpected)?;
-                let credential = Arc::new(Credential::new(token));
+                let credential = Arc::new(Credential::for_connection(tenant, &connection.id, token));
                 self.remember(tenant, &connection, credential.clone());
                 Ok(credential)
             }
-            ConnectionKind::Oauth => self.oauth(tenant, connection).await,
+            ConnectionKind::Oauth => self.oauth(tenant, connection, None).await,
         }
     }
 
     /// An OAuth connection's access token, refreshed when it is about to expire. Refreshes are serialised
     /// across instances by a short lock in the shared cache and by the connection's version: Airtable's
     /// refresh tokens are single use, so two concurrent refreshes would make one of them `invalid_grant`.
-    async fn oauth(&self, tenant: &str, mut connection: Connection) -> Result<Arc<Credential>, GatewayError> {
+    async fn oauth(
+        &self,
+        tenant: &str,
+        mut connection: Connection,
+        stale: Option<&SecretString>,
+    ) -> Result<Arc<Credential>, GatewayError> {
         let lock = format!("{}:oauth-refresh:{tenant}:{}", self.namespace, connection.id);
         for _ in 0..50 {
-            let expires = connection.access_expires_at.unwrap_or(0);
             let sealed = connection.secret.clone().ok_or_else(no_such_base)?;
-            if expires - REFRESH_MARGIN_SECS > storage::now_secs() {
-                if let Some(credential) = self.remembered(tenant, &connection) {
-                    return Ok(credential);
+            let current = match self.remembered(tenant, &connection) {
+                Some(credential) => credential,
+                None => {
+                    let tokens = self.open_tokens(tenant, &connection.id, &sealed).await?;
+                    let token = SecretString::from(tokens.access_token);
+                    let credential = Arc::new(Credential::for_connection(tenant, &connection.id, token));
+                    self.remember(tenant, &connection, credential.clone());
+                    credential
                 }
-                let tokens = self.open_tokens(tenant, &connection.id, &sealed).await?;
-                let credential = Arc::new(Credential::new(SecretString::from(tokens.access_token)));
-                self.remember(tenant, &connection, credential.clone());
-                return Ok(credential);
+            };
+            let expiring = connection.access_expires_at.unwrap_or(0) - REFRESH_MARGIN_SECS <= storage::now_secs();
+            // Refused by Airtable and still the stored one: nobody has refreshed it since.
+            let refused = stale.is_some_and(|s| s.expose_secret() == current.token().expose_secret());
+            if !expiring && !refused {
+                return Ok(current);
             }
             let locked = self.cache.set_if_absent(&lock, b"1", Duration::from_secs(15)).await.unwrap_or(false);
             if locked {
@@ -325,7 +354,7 @@ impl TenantCredentials {
         updated.updated_at = Some(tenancy::now_rfc3339());
         let stored =
             self.store.put_connection(tenant, &updated).await.map_err(|e| GatewayError::Unexpected(e.into()))?;
-        let credential = Arc::new(Credential::new(fresh.access_token));
+        let credential = Arc::new(Credential::for_connection(tenant, &connection.id, fresh.access_token));
         self.remember(tenant, &stored, credential.clone());
         Ok(credential)
     }
@@ -343,6 +372,30 @@ impl CredentialResolver for TenantCredentials {
             return Err(no_such_base());
         }
         self.credential(tenant, &link).await
+    }
+
+    async fn renew(
+        &self,
+        caller: &Caller,
+        request: &UpstreamRequest,
+        stale: &Credential,
+    ) -> Result<Option<Arc<Credential>>, GatewayError> {
+        let Some(need) = need(request) else { return Ok(None) };
+        let tenant = &caller.tenant_id;
+        let Some(link) = self.store.base_link(tenant, need.base).await.map_err(GatewayError::Unexpected)? else {
+            return Ok(None);
+        };
+        let connection = self
+            .store
+            .connection(tenant, &link.workspace_id, &link.connection_id)
+            .await
+            .map_err(GatewayError::Unexpected)?;
+        match connection {
+            Some(connection) if connection.kind == ConnectionKind::Oauth => {
+                Ok(Some(self.oauth(tenant, connection, Some(stale.token())).await?))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn bases(&self, caller: &Caller) -> Result<Option<Vec<VisibleBase>>, GatewayError> {

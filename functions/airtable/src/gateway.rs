@@ -103,7 +103,7 @@ impl Gateway {
         let credential = inner.credentials.resolve(caller, &request).await?;
         let key = cache_key(&inner.cache, &scope(&caller.tenant_id, credential.identity()), &read).await;
         if freshness.bypass {
-            let body = inner.upstream.send(&credential, &request).await?;
+            let body = gateway_send(self, caller, &credential, &request).await?;
             inner.cache.put(&key, read.kind, &body).await;
             return Ok(self.answer(body, CacheStatus::Bypass, Duration::ZERO));
         }
@@ -116,10 +116,10 @@ impl Gateway {
         }
         let seen = Seen { started_ms, stored_at_ms: cached.as_ref().map(|e| e.stored_at_ms) };
         // The fill runs as its own task (it outlives a client that hangs up); it logs under this request.
-        let (gateway, fill_key, kind) = (self.clone(), key.clone(), read.kind);
+        let (gateway, fill_key, kind, fill_caller) = (self.clone(), key.clone(), read.kind, caller.clone());
         let fill = async move {
             let inner = &gateway.inner;
-            let fetch = async { Ok(inner.upstream.send(&credential, &request).await?) };
+            let fetch = async { Ok(gateway_send(&gateway, &fill_caller, &credential, &request).await?) };
             crate::flight::fill(&inner.cache, &fill_key, kind, inner.fill_budget, seen, fetch).await
         }
         .in_current_span();
@@ -188,7 +188,7 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(method = %request.method, base = ?request.base, tenant = %caller.tenant_id))]
     pub async fn send(&self, caller: &Caller, request: UpstreamRequest) -> Result<Bytes, Failure> {
         let credential = self.inner.credentials.resolve(caller, &request).await?;
-        Ok(self.inner.upstream.send(&credential, &request).await?)
+        Ok(gateway_send(self, caller, &credential, &request).await?)
     }
 
     /// After a write that may change the base's schema (meta writes; typecast record writes are handled
@@ -208,7 +208,7 @@ impl Gateway {
     pub async fn write(&self, caller: &Caller, write: Write) -> Result<Bytes, Failure> {
         let inner = &self.inner;
         let credential = inner.credentials.resolve(caller, &write.request).await?;
-        let outcome = inner.upstream.send(&credential, &write.request).await;
+        let outcome = gateway_send(self, caller, &credential, &write.request).await;
         let may_have_changed = match &outcome {
             Ok(_) | Err(GatewayError::Unavailable { .. }) => true,
             Err(GatewayError::Upstream { status, .. }) => status.is_server_error(),
@@ -222,6 +222,27 @@ impl Gateway {
             }
         }
         Ok(outcome?)
+    }
+}
+
+/// Sends upstream; when Airtable refuses the credential (401) and its connection can renew it (OAuth, expired
+/// or revoked early), sends once more with the renewed one. A 401 means nothing was done, so a write may be
+/// sent again.
+async fn gateway_send(
+    gateway: &Gateway,
+    caller: &Caller,
+    credential: &crate::credentials::Credential,
+    request: &UpstreamRequest,
+) -> Result<Bytes, GatewayError> {
+    let inner = &gateway.inner;
+    match inner.upstream.send(credential, request).await {
+        Err(GatewayError::Upstream { status, body, retry_after }) if status == axum::http::StatusCode::UNAUTHORIZED => {
+            match inner.credentials.renew(caller, request, credential).await? {
+                Some(fresh) => inner.upstream.send(&fresh, request).await,
+                None => Err(GatewayError::Upstream { status, body, retry_after }),
+            }
+        }
+        other => other,
     }
 }
 

@@ -42,7 +42,7 @@ crate::both_adapters_in!(gateway_and_tenancy;
     workspace_routes_of_another_tenant_are_404s,
 );
 crate::both_adapters_with!(demo, with_demo_workspaces; each_tenant_gets_its_own_copy_of_the_demo_bases);
-crate::both_adapters_with!(oauth, with_oauth; an_oauth_connection_is_made_with_pkce_and_refresh_tokens_rotate);
+crate::both_adapters_with!(oauth, with_oauth; an_oauth_connection_is_made_with_pkce_refreshed_once_under_concurrency_and_rotated);
 
 const NO_SUCH_BASE: &str = "appNoSuchBase0001";
 const SOME_RECORD: &str = "recAAAAAAAAAAAAAA";
@@ -371,7 +371,7 @@ async fn each_tenant_gets_its_own_copy_of_the_demo_bases(app: TestApp) {
     assert_eq!(workspaces["workspaces"].as_array().unwrap().len(), 1, "provisioned once");
 }
 
-async fn an_oauth_connection_is_made_with_pkce_and_refresh_tokens_rotate(app: TestApp) {
+async fn an_oauth_connection_is_made_with_pkce_refreshed_once_under_concurrency_and_rotated(app: TestApp) {
     let emulator = app.emulator();
     emulator.register_oauth_client(OAUTH_CLIENT, Some(OAUTH_SECRET), vec![OAUTH_REDIRECT.into()]);
     let owner = register(&app).await;
@@ -411,6 +411,18 @@ async fn an_oauth_connection_is_made_with_pkce_and_refresh_tokens_rotate(app: Te
     assert_eq!(linked.status(), 201);
     let read = format!("/v0/{DEMO_BASE}/{PROJECTS}?pageSize=1");
     assert_eq!(get_as(&app, &read, &owner.access).await.status(), 200);
+    // Airtable expires the access token (its clock moves two hours); eight concurrent readers are refused
+    // (401), and one refresh — serialised — serves them all: a second refresh would present the rotated-away
+    // refresh token and be refused (invalid_grant), failing its reader.
+    emulator.advance_clock(std::time::Duration::from_secs(2 * 3600));
+    let reads = (0..8).map(|i| {
+        let path = format!("/v0/{DEMO_BASE}/{PROJECTS}?pageSize={}", i + 2);
+        let (app, access) = (&app, owner.access.clone());
+        async move { get_as(app, &path, &access).await.status().as_u16() }
+    });
+    assert_eq!(futures::future::join_all(reads).await, vec![200; 8], "every reader got through one refresh");
+    assert_eq!(get_as(&app, &read, &owner.access).await.status(), 200, "and the next request uses the new token");
+
     // Rotation, against the emulator with the platform's own client: the old refresh token is refused.
     let client = tenancy::airtable::AirtableClient::new(&tenancy::airtable::AirtableEndpoints {
         api_url: emulator_url(&app).await,
