@@ -35,6 +35,13 @@ pub struct CreateApiKey {
     #[schema(minimum = 1, maximum = 365)]
     #[serde(default, deserialize_with = "platform::json::optional_whole_number")]
     pub expires_in_days: Option<u32>,
+    /// Narrow the key to one workspace: it acts with your rights in that workspace only, never with your
+    /// tenant-wide (admin) powers. A workspace you cannot reach gives the key nothing.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub workspace_id: Option<String>,
+    /// Narrow the key to reads (GET, and Airtable's POST listRecords): anything else is refused with 403.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -46,6 +53,10 @@ pub struct ApiKeyView {
     pub created_at: String,
     /// Epoch seconds, or null for a key that does not expire.
     pub expires_at: Option<i64>,
+    /// The workspace the key is narrowed to, if any.
+    pub workspace_id: Option<String>,
+    /// Whether the key may only read.
+    pub read_only: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -69,6 +80,8 @@ impl From<&ApiKey> for ApiKeyView {
             prefix: key.shown_prefix.clone(),
             created_at: key.created_at.clone(),
             expires_at: key.expires_at,
+            workspace_id: key.workspace_id.clone(),
+            read_only: key.read_only,
         }
     }
 }
@@ -86,7 +99,7 @@ fn require_session(caller: &Caller) -> ApiResult<()> {
 #[utoipa::path(post, path = "/api/v1/auth/api-keys", tag = "auth", request_body = CreateApiKey,
     responses(
         (status = 201, description = "Created; the key is in the response and nowhere else", body = CreatedApiKey),
-        (status = 400, description = "Invalid name or lifetime"),
+        (status = 400, description = "Invalid name (`invalid_name`), lifetime (`invalid_expiry`) or workspace id (`invalid_workspace`)"),
         (status = 403, description = "Called with an API key"),
         (status = 409, description = "Too many keys"),
     ))]
@@ -105,6 +118,9 @@ pub async fn create(
     if days.is_some_and(|d| !(1..=MAX_LIFETIME_DAYS).contains(&d)) {
         return Err(ApiError::bad_request("invalid_expiry", "expires_in_days must be 1 to 365"));
     }
+    if body.workspace_id.as_deref().is_some_and(|w| !access::is_valid_id(w)) {
+        return Err(ApiError::bad_request("invalid_workspace", "workspace_id must be a workspace id"));
+    }
     let existing = state.store.api_keys(&caller.tenant_id, &caller.user_id, MAX_KEYS_PER_USER).await?;
     if existing.len() >= MAX_KEYS_PER_USER {
         return Err(ApiError::conflict("too_many_api_keys", "Revoke an API key before creating another (25 at most)"));
@@ -119,6 +135,8 @@ pub async fn create(
         hash: material.hash.clone(),
         created_at: identity::now_rfc3339(),
         expires_at: days.map(|d| identity::tokens::now() + i64::from(d) * 86_400),
+        workspace_id: body.workspace_id.clone(),
+        read_only: body.read_only,
     };
     state.store.create_api_key(&key).await?;
     let event = AuditEvent::new(Action::ApiKeyCreated, &origin)

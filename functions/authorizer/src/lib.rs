@@ -12,7 +12,7 @@ use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use identity::{IdentityStore, Tenant, TokenService, TokenUse, User};
 use platform::Caller;
-use platform::caller::AuthType;
+use platform::caller::{AuthType, KeyScope};
 use platform::gateway::{Authorizer, AuthorizerError, AuthorizerRequest, AuthorizerResponse};
 use platform::group::{Access, Function, Group, Kind, Resources, Use};
 
@@ -51,7 +51,16 @@ pub async fn authorize(state: &State, request: AuthorizerRequest) -> Result<Auth
     } else {
         by_access_token(state, credential).await?
     };
-    Ok(allow(&caller, resource))
+    let resources = if caller.key_scope.read_only { reads_of(&resource) } else { vec![resource] };
+    Ok(allow(&caller, resources))
+}
+
+/// A read-only key's resources: every GET, and Airtable's POST listRecords (a read with its parameters in
+/// the body), under the API-wide `…/{stage}/*`. API Gateway (and the local gateway, evaluating the same
+/// policy) refuses anything else with 403 before a function runs.
+fn reads_of(api_wide: &str) -> Vec<String> {
+    let stage = api_wide.trim_end_matches('*');
+    vec![format!("{stage}GET/*"), format!("{stage}POST/v0/*/listRecords")]
 }
 
 #[async_trait]
@@ -84,7 +93,13 @@ async fn by_api_key(state: &State, key: &str) -> Result<Caller, AuthorizerError>
     let (user, tenant) =
         tokio::try_join!(state.store.user(&record.tenant_id, &record.user_id), state.store.tenant(&record.tenant_id))?;
     let user = active(user)?;
-    Ok(caller(&user, record.key_id, AuthType::ApiKey, tenant))
+    let mut caller = caller(&user, record.key_id, AuthType::ApiKey, tenant);
+    caller.key_scope = KeyScope { workspace: record.workspace_id, read_only: record.read_only };
+    if caller.key_scope.workspace.is_some() {
+        // A key narrowed to a workspace acts with its user's rights there, never with tenant-wide powers.
+        caller.roles.retain(|r| r != platform::caller::ROLE_TENANT_ADMIN && r != platform::caller::ROLE_PLATFORM_ADMIN);
+    }
+    Ok(caller)
 }
 
 fn active(user: Option<User>) -> Result<User, AuthorizerError> {
@@ -100,6 +115,7 @@ fn caller(user: &User, session_id: String, auth_type: AuthType, tenant: Option<T
         session_id,
         auth_type,
         plan: Some(plan),
+        key_scope: KeyScope::default(),
     }
 }
 
@@ -121,11 +137,11 @@ fn api_wide_resource(method_arn: &str) -> Option<String> {
     (prefix.starts_with("arn:") && !api.is_empty() && !stage.is_empty()).then(|| format!("{prefix}:{api}/{stage}/*"))
 }
 
-fn allow(caller: &Caller, resource: String) -> AuthorizerResponse {
+fn allow(caller: &Caller, resources: Vec<String>) -> AuthorizerResponse {
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".into()];
     statement.effect = IamPolicyEffect::Allow;
-    statement.resource = vec![resource];
+    statement.resource = resources;
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".into());
     policy.statement = vec![statement];

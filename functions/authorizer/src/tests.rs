@@ -80,6 +80,15 @@ impl Fixture {
     }
 
     async fn api_key(&self, expires_at: Option<i64>) -> (String, ApiKey) {
+        self.scoped_api_key(expires_at, None, false).await
+    }
+
+    async fn scoped_api_key(
+        &self,
+        expires_at: Option<i64>,
+        workspace_id: Option<&str>,
+        read_only: bool,
+    ) -> (String, ApiKey) {
         let material = identity::api_keys::generate().unwrap();
         let key = ApiKey {
             key_id: uuid::Uuid::new_v4().to_string(),
@@ -90,6 +99,8 @@ impl Fixture {
             hash: material.hash.clone(),
             created_at: identity::now_rfc3339(),
             expires_at,
+            workspace_id: workspace_id.map(String::from),
+            read_only,
         };
         self.state.store.create_api_key(&key).await.unwrap();
         (identity::api_keys::reveal(&material).to_string(), key)
@@ -144,6 +155,35 @@ async fn a_valid_access_token_is_allowed_with_the_callers_context_on_the_whole_a
     assert_eq!(statement.resource, vec!["arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*".to_string()]);
     assert!(allows(&response, "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/DELETE/api/v1/users/x"));
     assert!(!allows(&response, "arn:aws:execute-api:eu-west-1:123456789012:other/dev/GET/api/v1/users/me"));
+}
+
+#[tokio::test]
+async fn a_read_only_key_is_allowed_reads_only_and_a_workspace_key_loses_tenant_wide_roles() {
+    let f = fixture().await;
+    let stage = "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev";
+    let (key, _) = f.scoped_api_key(None, Some("ws_one"), true).await;
+    let response = f.authorize(&format!("Bearer {key}")).await.unwrap();
+    let context = response.context.as_object().unwrap();
+    assert_eq!(context["key_workspace"], "ws_one");
+    assert_eq!(context["key_read_only"], "true");
+    assert_eq!(context["roles"], "", "tenant_admin is not the key's");
+    for readable in ["GET/api/v1/workspaces", "GET/v0/appX/tblY", "POST/v0/appX/tblY/listRecords"] {
+        assert!(allows(&response, &format!("{stage}/{readable}")), "{readable}");
+    }
+    for write in [
+        "POST/v0/appX/tblY",
+        "PATCH/v0/appX/tblY/recZ",
+        "DELETE/api/v1/users/x",
+        "POST/api/v1/workspaces",
+        "PUT/v0/appX/tblY/listRecords",
+    ] {
+        assert!(!allows(&response, &format!("{stage}/{write}")), "{write}");
+    }
+    let (plain, _) = f.api_key(None).await;
+    let response = f.authorize(&format!("Bearer {plain}")).await.unwrap();
+    assert!(response.context.get("key_read_only").is_none() && response.context.get("key_workspace").is_none());
+    assert_eq!(response.context["roles"], "tenant_admin");
+    assert!(allows(&response, &format!("{stage}/POST/v0/appX/tblY")));
 }
 
 #[tokio::test]

@@ -67,6 +67,8 @@ fn api_key_lookup(c: &mut Criterion) {
                 hash: material.hash.clone(),
                 created_at: identity::now_rfc3339(),
                 expires_at: None,
+                workspace_id: None,
+                read_only: false,
             };
             store.create_api_key(&key).await.unwrap();
             presented = identity::api_keys::reveal(&material).to_string();

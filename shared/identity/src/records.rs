@@ -178,6 +178,13 @@ pub struct ApiKey {
     /// Epoch seconds; none means it never expires. Stored as the item's TTL, not as an attribute.
     #[serde(skip)]
     pub expires_at: Option<i64>,
+    /// Narrowed to one workspace: the key acts with its user's rights in that workspace only, never with
+    /// tenant-wide (admin) powers.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// Narrowed to reading: the authorizer allows only reads (GET, and Airtable's POST listRecords).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 impl ApiKey {

@@ -38,9 +38,18 @@ pub struct Caller {
     /// The session (JWT) or the API key id.
     pub session_id: String,
     pub auth_type: AuthType,
+    /// What the API key was narrowed to (sessions never are).
+    pub key_scope: KeyScope,
     /// The tenant's plan when the authorizer read it (`None` from a context without one: an older
     /// authorizer's, or a cached decision from before plans reached the context; read as the default plan).
     pub plan: Option<String>,
+}
+
+/// An API key's narrowing: one workspace, reads only, or both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyScope {
+    pub workspace: Option<String>,
+    pub read_only: bool,
 }
 
 impl Caller {
@@ -70,6 +79,12 @@ impl Caller {
         if let Some(plan) = &self.plan {
             context.insert("plan".into(), plan.clone().into());
         }
+        if let Some(workspace) = &self.key_scope.workspace {
+            context.insert("key_workspace".into(), workspace.clone().into());
+        }
+        if self.key_scope.read_only {
+            context.insert("key_read_only".into(), "true".into());
+        }
         context
     }
 
@@ -87,6 +102,13 @@ impl Caller {
             session_id: text("session_id")?,
             auth_type,
             plan: text("plan"),
+            key_scope: KeyScope {
+                workspace: text("key_workspace"),
+                // Anything but an explicit "false" narrows: a mangled context fails closed.
+                read_only: fields
+                    .get("key_read_only")
+                    .is_some_and(|v| v.as_str() != Some("false") && v != &Value::Bool(false)),
+            },
         })
     }
 }
@@ -119,6 +141,7 @@ mod tests {
             session_id: "s1".into(),
             auth_type: AuthType::ApiKey,
             plan: Some("pro".into()),
+            key_scope: KeyScope { workspace: Some("ws_1".into()), read_only: true },
         };
         assert_eq!(Caller::from_context(&caller.to_context()), Some(caller));
     }
@@ -132,6 +155,7 @@ mod tests {
             session_id: "s1".into(),
             auth_type: AuthType::Jwt,
             plan: None,
+            key_scope: KeyScope::default(),
         };
         let context = caller.to_context();
         assert!(!context.contains_key("plan"));

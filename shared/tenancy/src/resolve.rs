@@ -24,34 +24,57 @@ pub fn tenant_role(caller: &Caller) -> TenantRole {
 pub struct CallerAccess {
     pub principal: Principal,
     pub roles: Roles,
+    /// At most these permissions, whatever the grants say: a read-only API key's `records:read`.
+    pub ceiling: Permissions,
 }
 
 impl CallerAccess {
-    /// Reads the caller's memberships and grants (one partition), and the tenant's custom roles only when a
-    /// grant names one.
+    /// Reads the caller's memberships and grants (one partition) and the tenant's custom roles only when a
+    /// grant names one, then narrows them to what the caller's API key allows.
     pub async fn load(store: &TenancyStore, caller: &Caller) -> anyhow::Result<Self> {
-        let held = store.user_access(&caller.tenant_id, &caller.user_id).await?;
-        let mut roles = Roles::new();
-        if held.grants.iter().any(|g| g.role.starts_with(access::role::CUSTOM_PREFIX)) {
-            for role in store.all_roles(&caller.tenant_id).await? {
-                if let Ok(custom) = access::CustomRole::new(&role.id, &role.name, role.permissions) {
-                    _ = roles.define(custom);
-                }
-            }
+        let mut access = Self::load_for_user(store, &caller.tenant_id, &caller.user_id, tenant_role(caller)).await?;
+        // An API key narrowed to a workspace keeps only what its user holds inside that workspace (the
+        // authorizer already dropped the tenant-wide roles); a read-only key reads at most.
+        if let Some(workspace) = &caller.key_scope.workspace {
+            access.principal.tenant_role = TenantRole::Member;
+            access.principal.grants.retain(|g| g.scope.workspace.as_deref() == Some(workspace.as_str()));
         }
-        Ok(Self { principal: principal(tenant_role(caller), &held), roles })
+        if caller.key_scope.read_only {
+            access.ceiling = Permission::RecordsRead.into();
+        }
+        Ok(access)
+    }
+
+    /// A user's access in `tenant` with `tenant_role` (for a decision about another user, the role from the
+    /// identity store's user record): memberships, grants, and custom roles when a grant names one.
+    pub async fn load_for_user(
+        store: &TenancyStore,
+        tenant: &str,
+        user: &str,
+        tenant_role: TenantRole,
+    ) -> anyhow::Result<Self> {
+        let held = store.user_access(tenant, user).await?;
+        let roles = if held.grants.iter().any(|g| g.role.starts_with(access::role::CUSTOM_PREFIX)) {
+            store.role_catalogue(tenant).await?
+        } else {
+            Roles::new()
+        };
+        Ok(Self { principal: principal(tenant_role, &held), roles, ceiling: Permissions::ALL })
     }
 
     pub fn allows(&self, permission: Permission, target: &Scope) -> bool {
-        access::allows(&self.principal, &self.roles, permission, target)
+        self.ceiling.contains(permission) && access::allows(&self.principal, &self.roles, permission, target)
     }
 
     pub fn effective(&self, target: &Scope) -> Permissions {
-        access::effective(&self.principal, &self.roles, target)
+        access::effective(&self.principal, &self.roles, target).intersection(self.ceiling)
     }
 
     /// Whether `permission` holds on the base as a whole, on some of its tables, or not at all.
     pub fn reach(&self, permission: Permission, base: &Scope) -> Reach {
+        if !self.ceiling.contains(permission) {
+            return Reach::None;
+        }
         access::reach(&self.principal, &self.roles, permission, base)
     }
 

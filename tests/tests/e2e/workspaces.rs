@@ -3,7 +3,7 @@
 
 use access::{Permission, WorkspaceRole};
 use airtable_emulator::auth::{BaseReach, EmulatorUser};
-use airtable_emulator::seed::{DEMO_BASE, OPS_BASE, PROJECTS, TASKS};
+use airtable_emulator::seed::{DEMO_BASE, INCIDENTS, OPS_BASE, PROJECTS, TASKS};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -40,6 +40,7 @@ crate::both_adapters_in!(gateway_and_tenancy;
     removing_a_member_or_a_grant_takes_effect_at_once,
     a_pat_connection_is_validated_linked_and_never_shown,
     workspace_routes_of_another_tenant_are_404s,
+    api_keys_narrowed_to_a_workspace_or_to_reading_reach_only_that,
 );
 crate::both_adapters_with!(demo, with_demo_workspaces; each_tenant_gets_its_own_copy_of_the_demo_bases);
 crate::both_adapters_with!(oauth, with_oauth; an_oauth_connection_is_made_with_pkce_refreshed_once_under_concurrency_and_rotated);
@@ -463,4 +464,88 @@ async fn an_oauth_connection_is_made_with_pkce_refreshed_once_under_concurrency_
 async fn emulator_url(app: &TestApp) -> String {
     let found: Value = app.get("/_local/airtable-emulator").await.json().await.unwrap();
     found["url"].as_str().unwrap().to_string()
+}
+
+async fn narrowed_key(app: &TestApp, account: &Account, narrowing: Value) -> String {
+    let mut body = json!({"name": "narrowed"});
+    body.as_object_mut().unwrap().extend(narrowing.as_object().unwrap().clone());
+    let response = call(app, Method::POST, "/api/v1/auth/api-keys", &account.access, Some(body)).await;
+    let status = response.status();
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{created}");
+    created["key"].as_str().unwrap().to_string()
+}
+
+async fn api_keys_narrowed_to_a_workspace_or_to_reading_reach_only_that(app: TestApp) {
+    let owner = register(&app).await;
+    let sales = workspace_with_demo_base(&app, &owner).await;
+    // A second workspace with the other base, through its own token.
+    let ops: Value = call(&app, Method::POST, "/api/v1/workspaces", &owner.access, Some(json!({"name": "Ops"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ops = ops["id"].as_str().unwrap().to_string();
+    let token = app.emulator().issue_token(EmulatorUser::emulator(), BaseReach::only([OPS_BASE]), Vec::new());
+    let connected: Value = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/workspaces/{ops}/connections"),
+        &owner.access,
+        Some(json!({"type": "pat", "token": token})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let link = json!({"base_id": OPS_BASE, "connection_id": connected["connection"]["id"]});
+    assert_eq!(
+        call(&app, Method::POST, &format!("/api/v1/workspaces/{ops}/bases"), &owner.access, Some(link)).await.status(),
+        201
+    );
+    let (demo_read, ops_read) =
+        (format!("/v0/{DEMO_BASE}/{PROJECTS}?pageSize=1"), format!("/v0/{OPS_BASE}/{INCIDENTS}?pageSize=1"));
+
+    let in_sales = narrowed_key(&app, &owner, json!({"workspace_id": sales})).await;
+    assert_eq!(get_as(&app, &demo_read, &in_sales).await.status(), 200, "inside its workspace");
+    assert_eq!(get_as(&app, &ops_read, &in_sales).await.status(), 403, "another workspace: as if missing");
+    let listed: Value = get_as(&app, "/v0/meta/bases", &in_sales).await.json().await.unwrap();
+    assert_eq!(listed["bases"].as_array().unwrap().len(), 1, "{listed}");
+    let created = call(&app, Method::POST, "/api/v1/workspaces", &in_sales, Some(json!({"name": "X"}))).await;
+    crate::support::assert_error(created, 403, "forbidden").await;
+    let invitations = get_as(&app, "/api/v1/tenants/current/invitations", &in_sales).await;
+    crate::support::assert_error(invitations, 403, "forbidden").await;
+
+    let reader = narrowed_key(&app, &owner, json!({"read_only": true})).await;
+    assert_eq!(get_as(&app, &demo_read, &reader).await.status(), 200);
+    assert_eq!(get_as(&app, &ops_read, &reader).await.status(), 200, "every workspace, reading");
+    let listed = call(
+        &app,
+        Method::POST,
+        &format!("/v0/{DEMO_BASE}/{PROJECTS}/listRecords"),
+        &reader,
+        Some(json!({"pageSize": 1})),
+    )
+    .await;
+    assert_eq!(listed.status(), 200, "Airtable's POST listRecords is a read");
+    for (method, path, body) in [
+        (Method::POST, format!("/v0/{DEMO_BASE}/{PROJECTS}"), json!({"fields": {"Name": "no"}})),
+        (Method::PATCH, "/api/v1/tenants/current".to_string(), json!({"name": "No", "version": 1})),
+        (Method::POST, "/api/v1/workspaces".to_string(), json!({"name": "No"})),
+    ] {
+        let response = call(&app, method.clone(), &path, &reader, Some(body)).await;
+        assert_eq!(response.status(), 403, "{method} {path} with a read-only key");
+    }
+    let whoami: Value = get_as(&app, "/v0/meta/whoami", &reader).await.json().await.unwrap();
+    assert!(!whoami["scopes"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().ends_with(":write")), "{whoami}");
+
+    let bad = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/api-keys",
+        &owner.access,
+        Some(json!({"name": "x", "workspace_id": "no such/id"})),
+    )
+    .await;
+    crate::support::assert_error(bad, 400, "invalid_workspace").await;
 }

@@ -70,6 +70,7 @@ impl Authorizer for StandIn {
             session_id: "s1".into(),
             auth_type: AuthType::Jwt,
             plan: Some("free".into()),
+            key_scope: crate::caller::KeyScope::default(),
         };
         let mut response = AuthorizerResponse::default();
         response.principal_id = Some("u1".into());

@@ -3,12 +3,11 @@
 //! only while their role and workspace exist, a project's deletion with its grants, and another user's access
 //! (for decisions asked about someone else).
 
-use access::{Roles, TenantRole};
+use access::Roles;
 use storage::table::{Condition, WriteOp};
 
 use super::{StoreFailure, TenancyStore, item, keys};
 use crate::records::{BaseLink, GrantRecord, Membership, Project};
-use crate::resolve::{CallerAccess, principal};
 
 impl TenancyStore {
     /// Every member of a workspace (bounded by the tenant's members).
@@ -117,26 +116,5 @@ fn keeps_check(tenant: &str, keeps: &Membership) -> WriteOp {
     WriteOp::Check {
         key: keys::member(tenant, &keeps.workspace_id, &keeps.user_id),
         condition: Condition::VersionIs(keeps.version),
-    }
-}
-
-impl CallerAccess {
-    /// Another user's access in `tenant`, as [`CallerAccess::load`] makes the caller's: `tenant_role` from the
-    /// identity store's user record (its `tenant_admin` role: [`TenantRole::Admin`], else
-    /// [`TenantRole::Member`]), their memberships and grants, and the tenant's custom roles when a grant names
-    /// one.
-    pub async fn load_for_user(
-        store: &TenancyStore,
-        tenant: &str,
-        user: &str,
-        tenant_role: TenantRole,
-    ) -> anyhow::Result<Self> {
-        let held = store.user_access(tenant, user).await?;
-        let roles = if held.grants.iter().any(|g| g.role.starts_with(access::role::CUSTOM_PREFIX)) {
-            store.role_catalogue(tenant).await?
-        } else {
-            Roles::new()
-        };
-        Ok(Self { principal: principal(tenant_role, &held), roles })
     }
 }

@@ -41,6 +41,7 @@ pub fn caller(tenant: &str) -> Caller {
         session_id: "s1".into(),
         auth_type: AuthType::ApiKey,
         plan: None,
+        key_scope: platform::caller::KeyScope::default(),
     }
 }
 

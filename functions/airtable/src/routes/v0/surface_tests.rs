@@ -97,6 +97,7 @@ fn caller(tenant: &str) -> Caller {
         session_id: "s1".into(),
         auth_type: AuthType::ApiKey,
         plan: None,
+        key_scope: platform::caller::KeyScope::default(),
     }
 }
 

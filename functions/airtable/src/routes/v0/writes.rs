@@ -356,6 +356,7 @@ mod tests {
             session_id: "s1".into(),
             auth_type: AuthType::ApiKey,
             plan: None,
+            key_scope: platform::caller::KeyScope::default(),
         };
         let call = |method: &str, path: String, body: serde_json::Value| {
             let mut context = ApiGatewayProxyRequestContext::default();
