@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::report::{Budget, verdict};
-use crate::runner::{BASE, Runner, records};
+use crate::runner::Runner;
 
 /// (reads, distinct queries): each query asked in two spellings (parameter order), which normalise to one key.
 const READ_MIXES: [(usize, usize); 3] = [(100, 1), (200, 10), (500, 50)];
@@ -33,13 +33,13 @@ pub async fn run(budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
 }
 
 async fn base_requests(runner: &Runner) -> anyhow::Result<u64> {
-    Ok(runner.upstream().await?.base(BASE).requests)
+    Ok(runner.upstream().await?.base(&runner.base).requests)
 }
 
 async fn identical_misses(runner: &Runner, budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
     // A slow upstream (500 ms) so all hundred arrive while the first is still in flight.
     runner.stage(json!({"latency_ms": 500})).await?;
-    let path = records("?pageSize=7&sort%5B0%5D%5Bfield%5D=Name");
+    let path = runner.records("?pageSize=7&sort%5B0%5D%5Bfield%5D=Name");
     let before = base_requests(runner).await?;
     let started = Instant::now();
     let replies = futures::future::join_all((0..IDENTICAL_MISSES).map(|_| runner.read(&path))).await;
@@ -81,9 +81,9 @@ async fn read_mixes(runner: &Runner) -> anyhow::Result<String> {
             .map(|i| {
                 let q = i % distinct + 1;
                 if (i / distinct) % 2 == 0 {
-                    records(&format!("?pageSize={page_size}&maxRecords={q}"))
+                    runner.records(&format!("?pageSize={page_size}&maxRecords={q}"))
                 } else {
-                    records(&format!("?maxRecords={q}&pageSize={page_size}"))
+                    runner.records(&format!("?maxRecords={q}&pageSize={page_size}"))
                 }
             })
             .collect();
@@ -115,8 +115,8 @@ async fn writers(runner: &Runner, budgets: &mut Vec<Budget>) -> anyhow::Result<S
     // Airtable's writes are slow; a little latency keeps several in flight at once. Strict: a sixth request
     // within any sliding second is refused (and the base penalised).
     runner.stage(json!({"write_latency_ms": 150, "sliding_window": true})).await?;
-    let before = runner.upstream().await?.base(BASE);
-    let path = records("");
+    let before = runner.upstream().await?.base(&runner.base);
+    let path = runner.records("");
     let started = Instant::now();
     let writes = (0..WRITERS).map(|i| {
         runner.request(Method::POST, &path).json(&json!({"fields": {"Name": format!("Bench writer {i}")}})).send()
@@ -125,7 +125,7 @@ async fn writers(runner: &Runner, budgets: &mut Vec<Budget>) -> anyhow::Result<S
     let elapsed = started.elapsed();
     let stats = runner.upstream().await?;
     runner.stage(json!({"write_latency_ms": 0, "sliding_window": false})).await?;
-    let after = stats.base(BASE);
+    let after = stats.base(&runner.base);
     let created = responses.iter().filter(|r| r.as_ref().is_ok_and(|r| r.status() == 201)).count();
     let throttled = responses.iter().filter(|r| r.as_ref().is_ok_and(|r| r.status() == 429)).count();
     let upstream_429 = after.rate_limited - before.rate_limited;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::report::{Budget, binaries_dir, load_average, percent};
-use crate::runner::{Runner, free_port, records};
+use crate::runner::{Runner, free_port};
 use crate::wrk::{self, Load};
 
 const CONNECTIONS: [u32; 3] = [1, 16, 64];
@@ -27,7 +27,7 @@ pub async fn run(budgets: &mut Vec<Budget>) -> anyhow::Result<String> {
     let duration = Duration::from_secs(seconds);
     // A long records TTL: every measured read is a HIT (refills are the economics section's subject).
     let runner = Runner::start("http", &[("AIRTABLE_CACHE_TTL_RECORDS_SECS", "3600")]).await?;
-    let list = records("?pageSize=10");
+    let list = runner.records("?pageSize=10");
     let (me_status, _) = runner.read("/api/v1/users/me").await?;
     let warmed = (runner.read(&list).await?, runner.read(&list).await?);
     if me_status != 200 || warmed.0.0 != 200 || warmed.1.1 != "HIT" {

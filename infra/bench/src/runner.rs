@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 use crate::report::binaries_dir;
 
-pub const BASE: &str = airtable_emulator::seed::DEMO_BASE;
 pub const TABLE: &str = airtable_emulator::seed::PROJECTS;
 
 /// The free plan (every registered tenant's) with an API rate no benchmark reaches: the benchmarks measure
@@ -22,6 +21,8 @@ const TENANT_PLANS: &str = r#"{"free": {"members": 5, "workspaces": 3, "airtable
 pub struct Runner {
     pub url: String,
     pub api_key: String,
+    /// The tenant's own copy of the demo base (its "Demo" workspace, provisioned on its first listing).
+    pub base: String,
     pub emulator: String,
     pub client: reqwest::Client,
     _child: tokio::process::Child,
@@ -32,12 +33,12 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// `/api/v1/airtable/bases/{demo}/tables/{Projects}/records` + `query`.
-pub fn records(query: &str) -> String {
-    format!("/api/v1/airtable/bases/{BASE}/tables/{TABLE}/records{query}")
-}
-
 impl Runner {
+    /// `/api/v1/airtable/bases/{the tenant's demo}/tables/{Projects}/records` + `query`.
+    pub fn records(&self, query: &str) -> String {
+        format!("/api/v1/airtable/bases/{}/tables/{TABLE}/records{query}", self.base)
+    }
+
     /// Starts the runner; `env` adds to (or overrides) its defaults. Its log goes to `<data dir>.log`.
     pub async fn start(label: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let port = free_port()?;
@@ -79,7 +80,15 @@ impl Runner {
         let found: Value = client.get(format!("{url}/_local/airtable-emulator")).send().await?.json().await?;
         let emulator = found["url"].as_str().context("the runner started no Airtable emulator")?.to_string();
         let api_key = register(&client, &url).await?;
-        Ok(Self { url, api_key, emulator, client, _child: child })
+        let bases: Value =
+            client.get(format!("{url}/v0/meta/bases")).bearer_auth(&api_key).send().await?.json().await?;
+        let base = bases["bases"]
+            .as_array()
+            .and_then(|all| all.iter().find(|b| b["name"] == "Demo"))
+            .and_then(|b| b["id"].as_str())
+            .context("the tenant has no Demo base (DEMO_WORKSPACES off?)")?
+            .to_string();
+        Ok(Self { url, api_key, base, emulator, client, _child: child })
     }
 
     pub fn at(&self, path: &str) -> String {
