@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use airtable::credentials::{CredentialResolver, TenantCredentials};
 use airtable::upstream::UpstreamRequest;
