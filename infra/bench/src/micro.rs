@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::report::repo_root;
 
-/// The benchmark groups this suite defines (identity: `jwt_verify`, `api_key_lookup`; airtable: `cache_key`).
-const GROUPS: [&str; 3] = ["jwt_verify", "api_key_lookup", "cache_key"];
+/// The benchmark groups this suite defines (identity: `jwt_verify`, `api_key_lookup`; airtable: `cache_key`,
+/// `enforcement`; access: `allows`, `effective`).
+const GROUPS: [&str; 6] = ["jwt_verify", "api_key_lookup", "cache_key", "enforcement", "allows", "effective"];
 
 pub fn run() -> anyhow::Result<String> {
     let home =
@@ -37,7 +38,7 @@ pub fn run() -> anyhow::Result<String> {
     }
     if rows.is_empty() {
         anyhow::bail!(
-            "no criterion results under {}: run the benches first (cargo bench -p identity -p airtable)",
+            "no criterion results under {}: run the benches first (cargo bench -p identity -p airtable -p access)",
             home.display()
         );
     }
