@@ -9,7 +9,8 @@
 //! The base listing and whoami are answered from the links, never upstream. [`PlatformCredential`] (every
 //! caller, every base, one token) remains for the crate's unit tests only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,10 +110,26 @@ pub fn airtable_scopes(permissions: Permissions) -> Vec<&'static str> {
     scopes
 }
 
+/// What the resolver decided for one request.
+#[derive(Debug)]
+pub struct Resolved {
+    pub credential: Arc<Credential>,
+    /// `Some`: the caller holds the permission on these tables of the base only (table grants, by id), and
+    /// the request names its table by name or reads the base's schema. The gateway then looks the name up in
+    /// the schema, or filters the schema, before anything is answered ([`crate::gateway::Gateway`]).
+    pub only_tables: Option<BTreeSet<String>>,
+}
+
+impl Resolved {
+    pub fn whole(credential: Arc<Credential>) -> Self {
+        Self { credential, only_tables: None }
+    }
+}
+
 #[async_trait]
 pub trait CredentialResolver: Send + Sync {
     /// The credential for `caller` to send `request` (which names a base), or Airtable's own refusal.
-    async fn resolve(&self, caller: &Caller, request: &UpstreamRequest) -> Result<Arc<Credential>, GatewayError>;
+    async fn resolve(&self, caller: &Caller, request: &UpstreamRequest) -> Result<Resolved, GatewayError>;
 
     /// The bases the caller may reach (`None`: ask Airtable with the one credential — unit tests only).
     async fn bases(&self, caller: &Caller) -> Result<Option<Vec<VisibleBase>>, GatewayError>;
@@ -162,6 +179,13 @@ pub fn need(request: &UpstreamRequest) -> Option<Need<'_>> {
     Some(Need { base, table, permission })
 }
 
+/// `GET /v0/meta/bases/{baseId}/tables`: the base's schema.
+fn is_schema_read(request: &UpstreamRequest) -> bool {
+    request.method == Method::GET
+        && matches!(request.segments.as_slice(),
+            [v0, meta, bases, _, tables] if v0 == "v0" && meta == "meta" && bases == "bases" && tables == "tables")
+}
+
 /// Airtable's answer for a base that does not exist or that the token may not see; the gateway gives it
 /// for every base the caller may not reach, so existence does not leak.
 pub fn no_such_base() -> GatewayError {
@@ -178,6 +202,39 @@ fn unavailable(message: &str) -> GatewayError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         kind: "SERVICE_UNAVAILABLE",
         message: message.into(),
+    }
+}
+
+/// How long a decision input (a base's link, a user's grants, a connection) is remembered at most. Under
+/// `cargo run` a write through the workspaces routes forgets it at once (`tenancy::store::changes`); a Lambda
+/// function sees another function's writes within this bound.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(5);
+
+/// Decision inputs remembered while their tenant's epoch is unchanged, and for [`REMEMBER_FOR`] at most.
+struct Memo<K, V> {
+    entries: Mutex<HashMap<K, (u64, Instant, V)>>,
+}
+
+impl<K: Hash + Eq, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Self { entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, key: &K, epoch: u64) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|(at_epoch, at, _)| *at_epoch == epoch && at.elapsed() < REMEMBER_FOR)
+            .map(|(_, _, value)| value.clone())
+    }
+
+    /// `epoch`: the tenant's epoch read *before* `value` was loaded.
+    fn put(&self, key: K, epoch: u64, value: V) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(key, (epoch, Instant::now(), value));
     }
 }
 
@@ -198,6 +255,12 @@ pub struct TenantCredentials {
     namespace: String,
     demo: Option<Arc<dyn DemoProvisioner>>,
     opened: Mutex<HashMap<(String, String), Opened>>,
+    /// (tenant, base) → its link, if any.
+    links: Memo<(String, String), Option<BaseLink>>,
+    /// (tenant, user, tenant role) → the user's access, before its API key narrows it.
+    access: Memo<(String, String, access::TenantRole), CallerAccess>,
+    /// (tenant, connection) → the connection, if it still exists.
+    connections: Memo<(String, String), Option<Connection>>,
 }
 
 /// An opened connection secret: the connection's version, when it was opened, the credential.
@@ -221,7 +284,53 @@ impl TenantCredentials {
             namespace: namespace.to_string(),
             demo: None,
             opened: Mutex::new(HashMap::new()),
+            links: Memo::new(),
+            access: Memo::new(),
+            connections: Memo::new(),
         }
+    }
+
+    async fn link(&self, tenant: &str, base: &str, epoch: u64) -> Result<Option<BaseLink>, GatewayError> {
+        let key = (tenant.to_string(), base.to_string());
+        if let Some(link) = self.links.get(&key, epoch) {
+            return Ok(link);
+        }
+        let link = self.store.base_link(tenant, base).await.map_err(GatewayError::Unexpected)?;
+        self.links.put(key, epoch, link.clone());
+        Ok(link)
+    }
+
+    async fn caller_access(&self, caller: &Caller, epoch: u64) -> Result<CallerAccess, GatewayError> {
+        let role = tenancy::resolve::tenant_role(caller);
+        let key = (caller.tenant_id.clone(), caller.user_id.clone(), role);
+        let access = match self.access.get(&key, epoch) {
+            Some(access) => access,
+            None => {
+                let access = CallerAccess::load_for_user(&self.store, &caller.tenant_id, &caller.user_id, role)
+                    .await
+                    .map_err(GatewayError::Unexpected)?;
+                self.access.put(key, epoch, access.clone());
+                access
+            }
+        };
+        Ok(access.narrowed(caller))
+    }
+
+    async fn connection(&self, tenant: &str, link: &BaseLink, epoch: u64) -> Result<Connection, GatewayError> {
+        let key = (tenant.to_string(), link.connection_id.clone());
+        let connection = match self.connections.get(&key, epoch) {
+            Some(connection) => connection,
+            None => {
+                let connection = self
+                    .store
+                    .connection(tenant, &link.workspace_id, &link.connection_id)
+                    .await
+                    .map_err(GatewayError::Unexpected)?;
+                self.connections.put(key, epoch, connection.clone());
+                connection
+            }
+        };
+        connection.ok_or_else(no_such_base)
     }
 
     /// The local runner's demo data: a tenant's first base listing provisions its demo workspace.
@@ -246,13 +355,8 @@ impl TenantCredentials {
         opened.insert((tenant.to_string(), connection.id.clone()), (connection.version, Instant::now(), credential));
     }
 
-    async fn credential(&self, tenant: &str, link: &BaseLink) -> Result<Arc<Credential>, GatewayError> {
-        let connection = self
-            .store
-            .connection(tenant, &link.workspace_id, &link.connection_id)
-            .await
-            .map_err(GatewayError::Unexpected)?
-            .ok_or_else(no_such_base)?;
+    async fn credential(&self, tenant: &str, link: &BaseLink, epoch: u64) -> Result<Arc<Credential>, GatewayError> {
+        let connection = self.connection(tenant, link, epoch).await?;
         match connection.kind {
             ConnectionKind::Platform => self
                 .platform
@@ -362,16 +466,28 @@ impl TenantCredentials {
 
 #[async_trait]
 impl CredentialResolver for TenantCredentials {
-    async fn resolve(&self, caller: &Caller, request: &UpstreamRequest) -> Result<Arc<Credential>, GatewayError> {
+    async fn resolve(&self, caller: &Caller, request: &UpstreamRequest) -> Result<Resolved, GatewayError> {
         let need = need(request).ok_or_else(no_such_base)?;
         let tenant = &caller.tenant_id;
-        let link = self.store.base_link(tenant, need.base).await.map_err(GatewayError::Unexpected)?;
-        let link = link.ok_or_else(no_such_base)?;
-        let access = CallerAccess::load(&self.store, caller).await.map_err(GatewayError::Unexpected)?;
-        if !access.allows(need.permission, &base_scope(&link, need.table)) {
-            return Err(no_such_base());
-        }
-        self.credential(tenant, &link).await
+        let epoch = tenancy::store::changes::epoch(tenant);
+        let link = self.link(tenant, need.base, epoch).await?.ok_or_else(no_such_base)?;
+        let access = self.caller_access(caller, epoch).await?;
+        let only_tables = if access.allows(need.permission, &base_scope(&link, need.table)) {
+            None
+        } else {
+            // Table grants hold by table id: a table named by name, or the schema, is for the gateway to
+            // check against the base's schema; anything else needs the whole base.
+            let by_name = match need.table {
+                Some(table) => !crate::ids::TableRef::parse(table).is_some_and(|t| t.is_id()),
+                None => is_schema_read(request),
+            };
+            match access.reach(need.permission, &base_scope(&link, None)) {
+                Reach::Tables(tables) if by_name => Some(tables),
+                _ => return Err(no_such_base()),
+            }
+        };
+        let credential = self.credential(tenant, &link, epoch).await?;
+        Ok(Resolved { credential, only_tables })
     }
 
     async fn renew(
@@ -401,7 +517,7 @@ impl CredentialResolver for TenantCredentials {
     async fn bases(&self, caller: &Caller) -> Result<Option<Vec<VisibleBase>>, GatewayError> {
         tenancy::demo::ensure(&self.store, &self.secrets, self.demo.as_deref(), caller).await;
         let links = self.store.all_base_links(&caller.tenant_id).await.map_err(GatewayError::Unexpected)?;
-        let access = CallerAccess::load(&self.store, caller).await.map_err(GatewayError::Unexpected)?;
+        let access = self.caller_access(caller, tenancy::store::changes::epoch(&caller.tenant_id)).await?;
         let visible = links
             .into_iter()
             .filter_map(|link| {
@@ -430,8 +546,8 @@ impl PlatformCredential {
 
 #[async_trait]
 impl CredentialResolver for PlatformCredential {
-    async fn resolve(&self, _: &Caller, _: &UpstreamRequest) -> Result<Arc<Credential>, GatewayError> {
-        Ok(self.0.clone())
+    async fn resolve(&self, _: &Caller, _: &UpstreamRequest) -> Result<Resolved, GatewayError> {
+        Ok(Resolved::whole(self.0.clone()))
     }
 
     async fn bases(&self, _: &Caller) -> Result<Option<Vec<VisibleBase>>, GatewayError> {

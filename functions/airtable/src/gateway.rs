@@ -1,6 +1,7 @@
 //! The gateway's core, shared by both surfaces: reads through the cache (single-flight, stale-if-error),
 //! writes straight upstream (then invalidating the table), everything paced by the limiter.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use storage::cache::Cache;
 use tracing::Instrument;
 
 use crate::cache::{CacheStatus, Kind, ReadCache, ReadKey};
-use crate::credentials::CredentialResolver;
+use crate::credentials::{Credential, CredentialResolver, no_such_base};
 use crate::error::{Failure, GatewayError};
 use crate::flight::{Flights, Seen};
 use crate::ids::{BaseId, TableRef};
@@ -92,15 +93,59 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(kind = ?read.kind, base = ?read.base, tenant = %caller.tenant_id))]
     pub async fn read(&self, caller: &Caller, read: Read, freshness: Freshness) -> Result<ReadOutcome, Failure> {
         let inner = &self.inner;
-        let request = UpstreamRequest {
-            method: axum::http::Method::GET,
-            segments: read.segments.clone(),
-            query: read.query.clone(),
-            body: None,
-            base: read.base.clone(),
-            read: true,
+        let request = upstream_read(&read);
+        let resolved = inner.credentials.resolve(caller, &request).await?;
+        let Some(tables) = resolved.only_tables else {
+            return self.read_as(caller, resolved.credential, read, request, freshness).await;
         };
-        let credential = inner.credentials.resolve(caller, &request).await?;
+        // The caller reads some tables of the base only: the schema shows those; a table named by name
+        // must be one of them.
+        let base = read.base.clone().ok_or_else(|| Arc::new(no_such_base()))?;
+        if read.kind == Kind::Schema {
+            let mut outcome = self.read_as(caller, resolved.credential, read, request, freshness).await?;
+            outcome.body = only_these_tables(&outcome.body, &tables)?;
+            return Ok(outcome);
+        }
+        self.permit_by_name(caller, &resolved.credential, &base, &request, &tables).await?;
+        self.read_as(caller, resolved.credential, read, request, freshness).await
+    }
+
+    /// Refuses a request naming its table by name unless the base's schema (read through the cache with the
+    /// caller's own credential) gives that name to one of `tables` (ids).
+    async fn permit_by_name(
+        &self,
+        caller: &Caller,
+        credential: &Arc<Credential>,
+        base: &BaseId,
+        request: &UpstreamRequest,
+        tables: &BTreeSet<String>,
+    ) -> Result<(), Failure> {
+        let Some(name) = crate::credentials::need(request).and_then(|need| need.table.map(str::to_string)) else {
+            return Err(Arc::new(no_such_base()));
+        };
+        let schema = crate::requests::schema(base, Vec::new());
+        let request = upstream_read(&schema);
+        let outcome = self.read_as(caller, credential.clone(), schema, request, Freshness::default()).await?;
+        let visible = only_these_tables(&outcome.body, tables)?;
+        let named = serde_json::from_slice::<serde_json::Value>(&visible)
+            .ok()
+            .and_then(|schema| {
+                schema["tables"].as_array().map(|all| all.iter().any(|t| t["name"].as_str() == Some(name.as_str())))
+            })
+            .unwrap_or(false);
+        if named { Ok(()) } else { Err(Arc::new(no_such_base())) }
+    }
+
+    /// A read with a credential already decided on.
+    async fn read_as(
+        &self,
+        caller: &Caller,
+        credential: Arc<Credential>,
+        read: Read,
+        request: UpstreamRequest,
+        freshness: Freshness,
+    ) -> Result<ReadOutcome, Failure> {
+        let inner = &self.inner;
         let key = cache_key(&inner.cache, &scope(&caller.tenant_id, credential.identity()), &read).await;
         if freshness.bypass {
             let body = gateway_send(self, caller, &credential, &request).await?;
@@ -187,7 +232,7 @@ impl Gateway {
     /// comment reads).
     #[tracing::instrument(skip_all, fields(method = %request.method, base = ?request.base, tenant = %caller.tenant_id))]
     pub async fn send(&self, caller: &Caller, request: UpstreamRequest) -> Result<Bytes, Failure> {
-        let credential = self.inner.credentials.resolve(caller, &request).await?;
+        let credential = self.decide(caller, &request).await?;
         Ok(gateway_send(self, caller, &credential, &request).await?)
     }
 
@@ -195,6 +240,18 @@ impl Gateway {
     /// by [`Gateway::write`] itself): the base's cached schema is dropped.
     pub async fn invalidate_schema(&self, base: &BaseId) {
         self.inner.cache.invalidate_schema(base).await;
+    }
+
+    /// The credential for a request that is not a cached read: a table named by name is checked against the
+    /// schema when the caller holds table grants only.
+    async fn decide(&self, caller: &Caller, request: &UpstreamRequest) -> Result<Arc<Credential>, Failure> {
+        let resolved = self.inner.credentials.resolve(caller, request).await?;
+        if let Some(tables) = &resolved.only_tables {
+            let base =
+                request.segments.get(1).and_then(|b| BaseId::parse(b)).ok_or_else(|| Arc::new(no_such_base()))?;
+            self.permit_by_name(caller, &resolved.credential, &base, request, tables).await?;
+        }
+        Ok(resolved.credential)
     }
 
     fn answer(&self, body: Bytes, status: CacheStatus, age: Duration) -> ReadOutcome {
@@ -207,7 +264,7 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(method = %write.request.method, base = %write.base, tenant = %caller.tenant_id))]
     pub async fn write(&self, caller: &Caller, write: Write) -> Result<Bytes, Failure> {
         let inner = &self.inner;
-        let credential = inner.credentials.resolve(caller, &write.request).await?;
+        let credential = self.decide(caller, &write.request).await?;
         let outcome = gateway_send(self, caller, &credential, &write.request).await;
         let may_have_changed = match &outcome {
             Ok(_) | Err(GatewayError::Unavailable { .. }) => true,
@@ -223,6 +280,29 @@ impl Gateway {
         }
         Ok(outcome?)
     }
+}
+
+/// The GET a read sends upstream.
+fn upstream_read(read: &Read) -> UpstreamRequest {
+    UpstreamRequest {
+        method: axum::http::Method::GET,
+        segments: read.segments.clone(),
+        query: read.query.clone(),
+        body: None,
+        base: read.base.clone(),
+        read: true,
+    }
+}
+
+/// A schema (`{"tables": [...]}`) showing only `tables` (ids).
+fn only_these_tables(body: &Bytes, tables: &BTreeSet<String>) -> Result<Bytes, Failure> {
+    let mut schema: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| Arc::new(GatewayError::Unexpected(e.into())))?;
+    if let Some(all) = schema.get_mut("tables").and_then(serde_json::Value::as_array_mut) {
+        all.retain(|t| t["id"].as_str().is_some_and(|id| tables.contains(id)));
+    }
+    let body = serde_json::to_vec(&schema).map_err(|e| Arc::new(GatewayError::Unexpected(e.into())))?;
+    Ok(Bytes::from(body))
 }
 
 /// Sends upstream; when Airtable refuses the credential (401) and its connection can renew it (OAuth, expired

@@ -262,8 +262,6 @@ pub struct GrantView {
     pub role: String,
     /// The resource, in the scope string form.
     pub resource: String,
-    /// A table grant's table name when it was granted, if known.
-    pub table_name: Option<String>,
     pub created_by: String,
     pub created_at: String,
 }
@@ -275,7 +273,6 @@ impl From<GrantRecord> for GrantView {
             user_id: g.user_id,
             role: g.role,
             resource: g.scope,
-            table_name: g.table_name,
             created_by: g.created_by,
             created_at: g.created_at,
         }
@@ -627,7 +624,6 @@ pub async fn create_grant(
         user_id: user.id.clone(),
         role: role_name,
         scope,
-        table_name: None,
         created_by: caller.user_id.clone(),
         created_at: tenancy::now_rfc3339(),
         version: 0,

@@ -132,9 +132,6 @@ pub struct GrantRecord {
     pub role: String,
     /// The resource, in [`access::Scope`]'s string form.
     pub scope: String,
-    /// A table grant's table name as it was when granted (requests may name a table by id or by name).
-    #[serde(default)]
-    pub table_name: Option<String>,
     pub created_by: String,
     pub created_at: String,
     #[serde(skip)]

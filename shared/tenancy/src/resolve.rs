@@ -2,9 +2,8 @@
 //! grants, the tenant's custom roles) loaded in one partition read, then asked of the one engine
 //! ([`access`]). Every group and the gateway decide through [`CallerAccess`]; nothing else decides.
 //!
-//! Table grants name a table by id (`tbl…`); requests may name it by id or by name, so a table grant is
-//! also held under the table's name as it was when granted (a table renamed since is reached by id only:
-//! it fails closed).
+//! Table grants name a table by id (`tbl…`). A request may name its table by name: the gateway then looks the
+//! name up in the base's schema (`airtable::gateway`), so a renamed table stays granted and no name is stored.
 
 use access::{Grant, Permission, Permissions, Principal, Reach, RoleId, Roles, Scope, TenantRole, WorkspaceRole};
 use platform::Caller;
@@ -32,17 +31,22 @@ impl CallerAccess {
     /// Reads the caller's memberships and grants (one partition) and the tenant's custom roles only when a
     /// grant names one, then narrows them to what the caller's API key allows.
     pub async fn load(store: &TenancyStore, caller: &Caller) -> anyhow::Result<Self> {
-        let mut access = Self::load_for_user(store, &caller.tenant_id, &caller.user_id, tenant_role(caller)).await?;
-        // An API key narrowed to a workspace keeps only what its user holds inside that workspace (the
-        // authorizer already dropped the tenant-wide roles); a read-only key reads at most.
+        let access = Self::load_for_user(store, &caller.tenant_id, &caller.user_id, tenant_role(caller)).await?;
+        Ok(access.narrowed(caller))
+    }
+
+    /// What the caller's API key leaves of its user's access: a key narrowed to a workspace keeps only what
+    /// its user holds inside that workspace (the authorizer already dropped the tenant-wide roles); a
+    /// read-only key reads at most.
+    pub fn narrowed(mut self, caller: &Caller) -> Self {
         if let Some(workspace) = &caller.key_scope.workspace {
-            access.principal.tenant_role = TenantRole::Member;
-            access.principal.grants.retain(|g| g.scope.workspace.as_deref() == Some(workspace.as_str()));
+            self.principal.tenant_role = TenantRole::Member;
+            self.principal.grants.retain(|g| g.scope.workspace.as_deref() == Some(workspace.as_str()));
         }
         if caller.key_scope.read_only {
-            access.ceiling = Permission::RecordsRead.into();
+            self.ceiling = Permission::RecordsRead.into();
         }
-        Ok(access)
+        self
     }
 
     /// A user's access in `tenant` with `tenant_role` (for a decision about another user, the role from the
@@ -87,7 +91,7 @@ impl CallerAccess {
 }
 
 /// The principal a user's stored access makes: the tenant role, one grant per membership (its workspace
-/// role on the workspace), and every grant record (table grants twice: by id and by name).
+/// role on the workspace), and every grant record.
 pub fn principal(tenant_role: TenantRole, held: &UserAccess) -> Principal {
     let mut grants = Vec::with_capacity(held.memberships.len() + held.grants.len());
     for membership in &held.memberships {
@@ -99,11 +103,6 @@ pub fn principal(tenant_role: TenantRole, held: &UserAccess) -> Principal {
         let (Ok(role), Ok(scope)) = (record.role.parse::<RoleId>(), record.scope.parse::<Scope>()) else {
             continue;
         };
-        if let (Some(name), Some(_)) = (&record.table_name, &scope.table) {
-            let mut by_name = scope.clone();
-            by_name.table = Some(name.clone());
-            grants.push(Grant { role: role.clone(), scope: by_name });
-        }
         grants.push(Grant { role, scope });
     }
     Principal { tenant_role, grants }

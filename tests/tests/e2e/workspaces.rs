@@ -239,10 +239,34 @@ async fn a_table_level_viewer_reads_that_table_and_no_other(app: TestApp) {
     assert_eq!(reads.status(), 200, "the granted table");
     let other = get_as(&app, &format!("/v0/{DEMO_BASE}/{TASKS}?pageSize=1"), &member.access).await;
     assert_eq!(other.status(), 403, "another table of the same base");
-    let write =
-        call(&app, Method::POST, &format!("/v0/{DEMO_BASE}/{PROJECTS}"), &member.access, Some(json!({"fields": {}})))
-            .await;
-    assert_eq!(write.status(), 403, "a viewer does not write");
+    // By name as by id: the name is looked up in the base's schema.
+    let by_name = get_as(&app, &format!("/v0/{DEMO_BASE}/Projects?pageSize=1"), &member.access).await;
+    assert_eq!(by_name.status(), 200, "the granted table, by name");
+    let other_by_name = get_as(&app, &format!("/v0/{DEMO_BASE}/Tasks?pageSize=1"), &member.access).await;
+    assert_eq!(other_by_name.status(), 403, "another table, by name");
+    let unknown = get_as(&app, &format!("/v0/{DEMO_BASE}/Nope?pageSize=1"), &member.access).await;
+    assert_eq!(unknown.status(), 403, "a table that does not exist looks like one not granted");
+    let other_api = format!("/api/v1/airtable/bases/{DEMO_BASE}/tables/Tasks/records");
+    let other_api = get_as(&app, &other_api, &member.access).await;
+    assert_eq!(other_api.status(), 403, "another table, by name, in the platform's dialect");
+    // The schema shows the granted table only, in both dialects.
+    for path in [format!("/v0/meta/bases/{DEMO_BASE}/tables"), format!("/api/v1/airtable/bases/{DEMO_BASE}/tables")] {
+        let schema = get_as(&app, &path, &member.access).await;
+        assert_eq!(schema.status(), 200, "{path}");
+        let schema: Value = schema.json().await.unwrap();
+        let ids: Vec<&str> = schema["tables"].as_array().unwrap().iter().filter_map(|t| t["id"].as_str()).collect();
+        assert_eq!(ids, [PROJECTS], "{path}: {schema}");
+    }
+    // The owner still sees the whole schema (the filtered copy is not what the cache holds).
+    let whole: Value =
+        get_as(&app, &format!("/v0/meta/bases/{DEMO_BASE}/tables"), &owner.access).await.json().await.unwrap();
+    assert!(whole["tables"].as_array().unwrap().len() > 1, "{whole}");
+    for table in [PROJECTS, "Projects"] {
+        let write =
+            call(&app, Method::POST, &format!("/v0/{DEMO_BASE}/{table}"), &member.access, Some(json!({"fields": {}})))
+                .await;
+        assert_eq!(write.status(), 403, "a viewer does not write ({table})");
+    }
     let listed: Value = get_as(&app, "/v0/meta/bases", &member.access).await.json().await.unwrap();
     assert_eq!(listed["bases"][0]["id"], DEMO_BASE, "{listed}");
     assert_eq!(listed["bases"][0]["permissionLevel"], "read");

@@ -21,6 +21,7 @@
 
 pub mod access_items;
 mod bases;
+pub mod changes;
 mod connections;
 mod extra;
 mod workspaces;
@@ -110,8 +111,9 @@ record!(
 );
 
 impl TenancyStore {
+    /// Every write through the store moves its tenant's [`changes::epoch`] on.
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { table }
+        Self { table: Arc::new(changes::Noting(table)) }
     }
 
     pub(crate) async fn read<T: Record>(&self, key: &Key) -> anyhow::Result<Option<T>> {
