@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use events::{Action, AuditEvent};
+use events::{Action, Event};
 use platform::pagination::{PageQuery, invalid_cursor};
 use platform::{ApiError, ApiResult, Caller, Json};
 use serde::{Deserialize, Serialize};
@@ -44,8 +44,8 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-impl From<AuditEvent> for AuditEntry {
-    fn from(e: AuditEvent) -> Self {
+impl From<Event> for AuditEntry {
+    fn from(e: Event) -> Self {
         Self {
             occurred_at: e.occurred_at(),
             id: e.event_id,

@@ -4,7 +4,7 @@
 //! up in the dead-letter queue after the queue's maxReceiveCount.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use events::{AuditEvent, REQUEST_ID_ATTRIBUTE};
+use events::{Event, REQUEST_ID_ATTRIBUTE};
 use tracing::Instrument;
 
 use crate::AuditState;
@@ -32,7 +32,7 @@ pub async fn handle(state: &AuditState, event: SqsEvent) -> SqsBatchResponse {
 
 async fn handle_one(state: &AuditState, message: &SqsMessage) -> anyhow::Result<()> {
     let body = message.body.as_deref().unwrap_or_default();
-    let event: AuditEvent = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("not an audit event: {e}"))?;
+    let event: Event = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("not an audit event: {e}"))?;
     match state.store.record(&event).await? {
         Recorded::New => tracing::debug!(action = event.action.as_str(), "audit entry written"),
         Recorded::Duplicate => tracing::info!(event_id = %event.event_id, "redelivered audit event ignored"),

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use events::{Action, AuditEvent};
+use events::{Action, Event};
 use storage::table::{Condition, Item, Key, Query, Table};
 use storage::{StoreError, StoreResult};
 
@@ -45,7 +45,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, event: &AuditEvent) -> bool {
+    fn matches(&self, event: &Event) -> bool {
         let user = self
             .user_id
             .as_deref()
@@ -55,7 +55,7 @@ impl Filter {
 }
 
 pub struct Entries {
-    pub events: Vec<AuditEvent>,
+    pub events: Vec<Event>,
     pub next_cursor: Option<String>,
 }
 
@@ -64,7 +64,7 @@ impl AuditStore {
         Self { table }
     }
 
-    pub async fn record(&self, event: &AuditEvent) -> StoreResult<Recorded> {
+    pub async fn record(&self, event: &Event) -> StoreResult<Recorded> {
         let tenant = event.tenant_id.as_deref().unwrap_or(NO_TENANT);
         let sort = format!("{:013}#{}", event.occurred_at_ms, event.event_id);
         let attrs = match serde_json::to_value(event) {
@@ -98,7 +98,7 @@ impl AuditStore {
             // Never read more than still fits, so the cursor is exactly where this page stops.
             let page = self.table.query(query.clone().limit(limit - events.len()).cursor(cursor)).await?;
             for item in &page.items {
-                let event: AuditEvent =
+                let event: Event =
                     serde_json::from_value(serde_json::Value::Object(item.attrs.clone())).map_err(|e| {
                         StoreError::Unexpected(anyhow::Error::new(e).context("Failed to decode an audit entry"))
                     })?;
@@ -129,8 +129,8 @@ mod tests {
         (AuditStore::new(env.table(TABLE)), dir)
     }
 
-    fn event(action: Action, tenant: Option<&str>, user: &str, at: i64) -> AuditEvent {
-        let mut event = AuditEvent::new(action, &Origin { request_id: "r".into(), ip: None }).actor(user);
+    fn event(action: Action, tenant: Option<&str>, user: &str, at: i64) -> Event {
+        let mut event = Event::new(action, &Origin { request_id: "r".into(), ip: None }).actor(user);
         event.tenant_id = tenant.map(String::from);
         event.occurred_at_ms = at;
         event

@@ -8,7 +8,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::plans::Limit;
 use identity::{Email, Password, StoreFailure, TenantRole, User, UserStatus};
 use platform::caller::ROLE_TENANT_ADMIN;
@@ -113,7 +113,7 @@ pub async fn accept(
         match state.store.accept_invitation(&invitation, &user, tenant.version).await {
             Ok(()) => {
                 let tokens = sessions::start(&state, &user).await?;
-                let event = AuditEvent::new(Action::InvitationAccepted, &origin)
+                let event = Event::new(Action::InvitationAccepted, &origin)
                     .tenant(&user.tenant_id)
                     .actor(&user.id)
                     .detail("invitation_id", invitation.id.clone())

@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::ApiKey;
 use platform::caller::AuthType;
 use platform::{ApiError, ApiResult, Caller, Json};
@@ -139,7 +139,7 @@ pub async fn create(
         read_only: body.read_only,
     };
     state.store.create_api_key(&key).await?;
-    let event = AuditEvent::new(Action::ApiKeyCreated, &origin)
+    let event = Event::new(Action::ApiKeyCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("api_key_id", key.key_id.as_str());
@@ -179,7 +179,7 @@ pub async fn revoke(
     let Some(key) = state.store.delete_api_key(&caller.tenant_id, &caller.user_id, &id).await? else {
         return Err(ApiError::not_found("No such API key"));
     };
-    let event = AuditEvent::new(Action::ApiKeyRevoked, &origin)
+    let event = Event::new(Action::ApiKeyRevoked, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("api_key_id", key.key_id);

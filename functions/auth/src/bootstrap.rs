@@ -2,7 +2,7 @@
 //! when several instances start at once (the email claim admits one). An existing account is left as it is:
 //! the variables never reset a password or grant a role to someone who registered that email first.
 
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::{Email, Password};
 use platform::ApiError;
 use platform::caller::ROLE_PLATFORM_ADMIN;
@@ -35,7 +35,7 @@ pub async fn ensure_admin(state: &AuthState, admin: &AdminAccount) -> anyhow::Re
     };
     let origin = Origin { request_id: format!("bootstrap-{}", uuid::Uuid::now_v7()), ip: None };
     let event =
-        AuditEvent::new(Action::Registered, &origin).tenant(&user.tenant_id).actor(&user.id).detail("bootstrap", true);
+        Event::new(Action::Registered, &origin).tenant(&user.tenant_id).actor(&user.id).detail("bootstrap", true);
     state.events.publish(event).await;
     tracing::info!(user_id = %user.id, "created the platform admin from ADMIN_EMAIL");
     Ok(Bootstrapped::Created)

@@ -9,7 +9,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::Email;
 use platform::{ApiError, ApiResult, Json};
 use secrecy::SecretString;
@@ -59,7 +59,7 @@ pub async fn login(
                 Some(u) if !u.is_active() => "account_disabled",
                 Some(_) => "wrong_password",
             };
-            let mut event = AuditEvent::new(Action::LoginFailed, &origin).detail("reason", reason);
+            let mut event = Event::new(Action::LoginFailed, &origin).detail("reason", reason);
             if let Some(parsed) = &parsed {
                 event = event.detail("email", parsed.as_str());
             }
@@ -73,9 +73,6 @@ pub async fn login(
     };
 
     let tokens = sessions::start(&state, &user).await?;
-    state
-        .events
-        .publish(AuditEvent::new(Action::LoginSucceeded, &origin).tenant(&user.tenant_id).actor(&user.id))
-        .await;
+    state.events.publish(Event::new(Action::LoginSucceeded, &origin).tenant(&user.tenant_id).actor(&user.id)).await;
     Ok(sessions::no_store(StatusCode::OK, tokens))
 }

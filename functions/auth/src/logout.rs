@@ -6,7 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::{ApiResult, Json};
 
 use crate::refresh::{RefreshRequest, verify_refresh_token};
@@ -27,7 +27,7 @@ pub async fn logout(
 ) -> ApiResult<StatusCode> {
     let claims = verify_refresh_token(&state, &body.refresh_token)?;
     state.store.delete_session(&claims.tenant, &claims.sub, &claims.sid).await?;
-    let event = AuditEvent::new(Action::LoggedOut, &origin)
+    let event = Event::new(Action::LoggedOut, &origin)
         .tenant(&claims.tenant)
         .actor(&claims.sub)
         .detail("session_id", claims.sid);

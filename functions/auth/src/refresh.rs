@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::{Claims, StoreFailure, TokenUse};
 use platform::{ApiError, ApiResult, Json};
 use secrecy::{ExposeSecret, SecretString};
@@ -58,7 +58,7 @@ pub async fn refresh(
         }
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     }
-    let event = AuditEvent::new(Action::TokenRefreshed, &origin)
+    let event = Event::new(Action::TokenRefreshed, &origin)
         .tenant(&user.tenant_id)
         .actor(&user.id)
         .detail("session_id", session.id);
@@ -78,7 +78,7 @@ pub(crate) fn verify_refresh_token(state: &AuthState, token: &SecretString) -> A
 async fn revoke(state: &AuthState, origin: &Origin, claims: &Claims, reason: &str) -> anyhow::Result<()> {
     tracing::warn!(session_id = %claims.sid, reason, "revoking a session");
     state.store.delete_session(&claims.tenant, &claims.sub, &claims.sid).await?;
-    let event = AuditEvent::new(Action::SessionRevoked, origin)
+    let event = Event::new(Action::SessionRevoked, origin)
         .tenant(&claims.tenant)
         .subject(&claims.sub)
         .detail("session_id", claims.sid.as_str())

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::password::PasswordProblem;
 use identity::profile::{ProfileProblem, parse_name};
 use identity::records::Tenant;
@@ -80,7 +80,7 @@ pub async fn register(
 
     let user = create_account(&state, &email, &password, (first_name, last_name), ROLE_TENANT_ADMIN).await?;
     let tokens = sessions::start(&state, &user).await?;
-    let event = AuditEvent::new(Action::Registered, &origin).tenant(&user.tenant_id).actor(&user.id);
+    let event = Event::new(Action::Registered, &origin).tenant(&user.tenant_id).actor(&user.id);
     state.events.publish(event).await;
     Ok(sessions::no_store(StatusCode::CREATED, RegisterResponse { email: user.email, tokens }))
 }

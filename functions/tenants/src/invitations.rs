@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::plans::Limit;
 use identity::{Email, Invitation, InvitationStatus, StoreFailure, TenantRole};
 use platform::pagination::{PageQuery, invalid_cursor};
@@ -87,7 +87,7 @@ pub async fn create(
         version: 0,
     };
     state.store.create_invitation(&invitation).await?;
-    let event = AuditEvent::new(Action::InvitationCreated, &origin)
+    let event = Event::new(Action::InvitationCreated, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
         .detail("invitation_id", invitation.id.clone())
@@ -162,7 +162,7 @@ pub async fn revoke(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     }
-    let event = AuditEvent::new(Action::InvitationRevoked, &origin)
+    let event = Event::new(Action::InvitationRevoked, &origin)
         .tenant(&invitation.tenant_id)
         .actor(&caller.user_id)
         .detail("invitation_id", invitation.id.clone());
@@ -201,7 +201,7 @@ pub async fn resend(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = AuditEvent::new(Action::InvitationResent, &origin)
+    let event = Event::new(Action::InvitationResent, &origin)
         .tenant(&stored.tenant_id)
         .actor(&caller.user_id)
         .detail("invitation_id", stored.id.clone());

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::{StoreFailure, TenantRole};
 use platform::pagination::invalid_cursor;
 use platform::{ApiError, ApiResult, Caller, Json};
@@ -120,7 +120,7 @@ pub async fn update(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = AuditEvent::new(Action::MemberRoleChanged, &origin)
+    let event = Event::new(Action::MemberRoleChanged, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
         .subject(&stored.id)
@@ -156,10 +156,8 @@ pub async fn remove(
         return Err(ApiError::conflict("owner_cannot_leave", "The owner cannot be removed; transfer ownership first"));
     }
     state.store.delete_user(&user).await?;
-    let event = AuditEvent::new(Action::MemberRemoved, &origin)
-        .tenant(&tenant.tenant_id)
-        .actor(&caller.user_id)
-        .subject(&user.id);
+    let event =
+        Event::new(Action::MemberRemoved, &origin).tenant(&tenant.tenant_id).actor(&caller.user_id).subject(&user.id);
     state.events.publish(event).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -203,7 +201,7 @@ pub async fn transfer_ownership(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     }
-    let event = AuditEvent::new(Action::OwnershipTransferred, &origin)
+    let event = Event::new(Action::OwnershipTransferred, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
         .subject(&to.id);

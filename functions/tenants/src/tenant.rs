@@ -2,7 +2,7 @@
 //! `PUT /api/v1/tenants/{tenantId}/plan` (platform admins).
 
 use axum::extract::{Path, State};
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::StoreFailure;
 use identity::plans::Limit;
 use platform::{ApiError, ApiResult, Caller, Json};
@@ -116,7 +116,7 @@ pub async fn update_current(
         Err(StoreFailure::SlugTaken) => return Err(ApiError::conflict("slug_taken", "Another tenant has this slug")),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = AuditEvent::new(Action::TenantUpdated, &origin)
+    let event = Event::new(Action::TenantUpdated, &origin)
         .tenant(&stored.tenant_id)
         .actor(&caller.user_id)
         .detail("changed", changed);
@@ -202,7 +202,7 @@ pub async fn set_plan(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = AuditEvent::new(Action::TenantPlanChanged, &origin)
+    let event = Event::new(Action::TenantPlanChanged, &origin)
         .tenant(&stored.tenant_id)
         .actor(&caller.user_id)
         .detail("from", previous)

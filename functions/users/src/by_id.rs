@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::{ApiResult, Caller, Json};
 
 use crate::SharedState;
@@ -69,10 +69,8 @@ pub async fn delete_user(
     if let Some(tenant) = &owned {
         state.store.delete_tenant(tenant).await?;
     }
-    let event = AuditEvent::new(Action::UserDeleted, &origin)
-        .tenant(&target.tenant_id)
-        .actor(&caller.user_id)
-        .subject(&target.id);
+    let event =
+        Event::new(Action::UserDeleted, &origin).tenant(&target.tenant_id).actor(&caller.user_id).subject(&target.id);
     state.events.publish(event).await;
     Ok(StatusCode::NO_CONTENT)
 }

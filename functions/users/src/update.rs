@@ -1,7 +1,7 @@
 //! One update, shared by `PUT /users/me` and `PUT /users/{id}`: optimistic locking on the version the
 //! client read, admin-only roles and status, an email change that keeps emails unique.
 
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::profile::{ProfileProblem, parse_name, parse_roles};
 use identity::{Email, StoreFailure, User, UserStatus};
 use platform::caller::ROLE_TENANT_ADMIN;
@@ -137,7 +137,7 @@ pub async fn apply(
         }
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = AuditEvent::new(Action::UserUpdated, origin)
+    let event = Event::new(Action::UserUpdated, origin)
         .tenant(&stored.tenant_id)
         .actor(&caller.user_id)
         .subject(&stored.id)

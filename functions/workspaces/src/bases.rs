@@ -7,7 +7,7 @@
 use access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::pagination::PageQuery;
 use platform::{ApiError, ApiResult, Caller, Json};
 use serde::{Deserialize, Serialize};
@@ -108,7 +108,7 @@ pub async fn link(
     if state.store.link_base(tenant, &link).await? == LinkOutcome::AlreadyLinked {
         return Err(ApiError::conflict("base_already_linked", "This base is already linked in this tenant"));
     }
-    let event = AuditEvent::new(Action::BaseLinked, &origin)
+    let event = Event::new(Action::BaseLinked, &origin)
         .tenant(tenant)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
@@ -162,7 +162,7 @@ pub async fn unlink(
     let link = state.store.base_link(&caller.tenant_id, &base_id).await?;
     let link = link.filter(|l| l.workspace_id == id).ok_or_else(|| not_found("base"))?;
     state.store.unlink_base(&caller.tenant_id, &link).await?;
-    let event = AuditEvent::new(Action::BaseUnlinked, &origin)
+    let event = Event::new(Action::BaseUnlinked, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
@@ -255,7 +255,7 @@ pub async fn attach_platform(
         }
         linked.push(BaseView::from(link));
     }
-    let event = AuditEvent::new(Action::BaseLinked, &origin)
+    let event = Event::new(Action::BaseLinked, &origin)
         .tenant(&tenant)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id.clone())

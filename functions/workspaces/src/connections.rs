@@ -6,7 +6,7 @@
 use access::Permission;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::plans::Limit;
 use platform::pagination::PageQuery;
 use platform::{ApiError, ApiResult, Caller, Json};
@@ -149,7 +149,7 @@ pub async fn create(
     connection.airtable_user_id = Some(whoami.id);
     connection.scopes = whoami.scopes;
     let stored = state.store.put_connection(&caller.tenant_id, &connection).await?;
-    let event = AuditEvent::new(Action::ConnectionCreated, &origin)
+    let event = Event::new(Action::ConnectionCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
@@ -185,7 +185,7 @@ pub async fn delete(
     let connection =
         state.store.connection(&caller.tenant_id, &id, &connection_id).await?.ok_or_else(|| not_found("connection"))?;
     state.store.delete_connection(&caller.tenant_id, &connection).await?;
-    let event = AuditEvent::new(Action::ConnectionDeleted, &origin)
+    let event = Event::new(Action::ConnectionDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id)

@@ -9,7 +9,7 @@
 use access::{Permission, Permissions, Scope, WorkspaceRole};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::pagination::PageQuery;
 use platform::{ApiError, ApiResult, Caller, Json};
 use serde::Deserialize;
@@ -161,7 +161,7 @@ pub async fn add(
         }
         other => other?,
     }
-    let event = AuditEvent::new(Action::WorkspaceMemberAdded, &origin)
+    let event = Event::new(Action::WorkspaceMemberAdded, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .subject(&user.id)
@@ -229,7 +229,7 @@ pub async fn update(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     };
-    let event = AuditEvent::new(Action::WorkspaceMemberRoleChanged, &origin)
+    let event = Event::new(Action::WorkspaceMemberRoleChanged, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .subject(&stored.user_id)
@@ -275,7 +275,7 @@ pub async fn remove(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     }
-    let event = AuditEvent::new(Action::WorkspaceMemberRemoved, &origin)
+    let event = Event::new(Action::WorkspaceMemberRemoved, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .subject(&membership.user_id)

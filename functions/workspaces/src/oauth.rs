@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::{ApiError, ApiResult, Caller, Json};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,7 @@ pub async fn callback(
     connection.scopes = tokens.scope.unwrap_or_default().split_whitespace().map(String::from).collect();
     connection.access_expires_at = Some(storage::now_secs() + tokens.expires_in);
     let stored = state.store.put_connection(&tenant, &connection).await?;
-    let event = AuditEvent::new(Action::ConnectionCreated, &origin)
+    let event = Event::new(Action::ConnectionCreated, &origin)
         .tenant(&tenant)
         .actor(&pending.user_id)
         .detail("workspace_id", pending.workspace_id)

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use access::{BuiltinRole, Permission, Permissions, RoleId, Scope, WorkspaceRole};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::pagination::{PageQuery, invalid_cursor};
 use platform::{ApiError, ApiResult, Caller, Json};
 use serde::{Deserialize, Serialize};
@@ -386,7 +386,7 @@ pub async fn create_role(
         version: 0,
     };
     let stored = state.store.put_role(&caller.tenant_id, &role).await?;
-    let event = AuditEvent::new(Action::RoleCreated, &origin)
+    let event = Event::new(Action::RoleCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("role_id", stored.id.clone())
@@ -450,7 +450,7 @@ pub async fn update_role(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     };
-    let event = AuditEvent::new(Action::RoleUpdated, &origin)
+    let event = Event::new(Action::RoleUpdated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("role_id", stored.id.clone())
@@ -486,7 +486,7 @@ pub async fn delete_role(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     }
-    let event = AuditEvent::new(Action::RoleDeleted, &origin)
+    let event = Event::new(Action::RoleDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("role_id", role.id);
@@ -638,7 +638,7 @@ pub async fn create_grant(
         }
         other => other?,
     }
-    let event = AuditEvent::new(Action::GrantCreated, &origin)
+    let event = Event::new(Action::GrantCreated, &origin)
         .tenant(tenant)
         .actor(&caller.user_id)
         .subject(&grant.user_id)
@@ -698,7 +698,7 @@ pub async fn delete_grant(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     }
-    let event = AuditEvent::new(Action::GrantRevoked, &origin)
+    let event = Event::new(Action::GrantRevoked, &origin)
         .tenant(tenant)
         .actor(&caller.user_id)
         .subject(&grant.user_id)

@@ -6,7 +6,7 @@
 use access::{Permission, Scope};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use platform::pagination::PageQuery;
 use platform::{ApiError, ApiResult, Caller, Json};
 use serde::Deserialize;
@@ -93,7 +93,7 @@ pub async fn create(
         version: 0,
     };
     let stored = state.store.put_project(&caller.tenant_id, &project).await?;
-    let event = AuditEvent::new(Action::ProjectCreated, &origin)
+    let event = Event::new(Action::ProjectCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id)
@@ -180,7 +180,7 @@ pub async fn update(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     };
-    let mut event = AuditEvent::new(Action::ProjectUpdated, &origin)
+    let mut event = Event::new(Action::ProjectUpdated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id)
@@ -227,7 +227,7 @@ pub async fn delete(
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     }
-    let event = AuditEvent::new(Action::ProjectDeleted, &origin)
+    let event = Event::new(Action::ProjectDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id)

@@ -7,7 +7,7 @@
 use access::{Permission, Scope};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use identity::plans::Limit;
 use platform::pagination::PageQuery;
 use platform::{ApiError, ApiResult, Caller, Json};
@@ -112,7 +112,7 @@ pub async fn create(
     let workspace = Workspace::new(&caller.tenant_id, name, description, &caller.user_id);
     let creator = Membership::new(&workspace.id, &caller.user_id, access::WorkspaceRole::Admin, &caller.user_id);
     state.store.create_workspace(&workspace, &creator).await?;
-    let event = AuditEvent::new(Action::WorkspaceCreated, &origin)
+    let event = Event::new(Action::WorkspaceCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id.clone());
@@ -185,7 +185,7 @@ pub async fn update(
         Err(tenancy::StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     };
-    let event = AuditEvent::new(Action::WorkspaceUpdated, &origin)
+    let event = Event::new(Action::WorkspaceUpdated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id.clone());
@@ -212,7 +212,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let (_, workspace) = managed_workspace(&state, &caller, &id, Permission::WorkspacesManage).await?;
     state.store.delete_workspace(&caller.tenant_id, &workspace).await?;
-    let event = AuditEvent::new(Action::WorkspaceDeleted, &origin)
+    let event = Event::new(Action::WorkspaceDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id);

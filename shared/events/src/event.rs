@@ -177,6 +177,115 @@ impl Action {
     }
 }
 
+/// What an event type is about: notification preferences are per category, and `security` notices are
+/// critical (they bypass preferences).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Security,
+    Account,
+    Tenant,
+    Workspace,
+    Permission,
+}
+
+impl Action {
+    /// The type's category.
+    pub fn category(self) -> Category {
+        match self {
+            Self::Registered => Category::Account,
+            Self::LoginSucceeded => Category::Security,
+            Self::LoginFailed => Category::Security,
+            Self::TokenRefreshed => Category::Security,
+            Self::LoggedOut => Category::Security,
+            Self::SessionRevoked => Category::Security,
+            Self::ApiKeyCreated => Category::Security,
+            Self::ApiKeyRevoked => Category::Security,
+            Self::UserUpdated => Category::Account,
+            Self::UserDeleted => Category::Account,
+            Self::TenantUpdated => Category::Tenant,
+            Self::TenantPlanChanged => Category::Tenant,
+            Self::MemberRoleChanged => Category::Tenant,
+            Self::MemberRemoved => Category::Tenant,
+            Self::OwnershipTransferred => Category::Tenant,
+            Self::InvitationCreated => Category::Tenant,
+            Self::InvitationResent => Category::Tenant,
+            Self::InvitationRevoked => Category::Tenant,
+            Self::InvitationAccepted => Category::Tenant,
+            Self::WorkspaceCreated => Category::Workspace,
+            Self::WorkspaceUpdated => Category::Workspace,
+            Self::WorkspaceDeleted => Category::Workspace,
+            Self::ProjectCreated => Category::Workspace,
+            Self::ProjectUpdated => Category::Workspace,
+            Self::ProjectDeleted => Category::Workspace,
+            Self::WorkspaceMemberAdded => Category::Workspace,
+            Self::WorkspaceMemberRoleChanged => Category::Workspace,
+            Self::WorkspaceMemberRemoved => Category::Workspace,
+            Self::ConnectionCreated => Category::Workspace,
+            Self::ConnectionDeleted => Category::Workspace,
+            Self::ConnectionRefreshFailed => Category::Workspace,
+            Self::BaseLinked => Category::Workspace,
+            Self::BaseUnlinked => Category::Workspace,
+            Self::RoleCreated => Category::Permission,
+            Self::RoleUpdated => Category::Permission,
+            Self::RoleDeleted => Category::Permission,
+            Self::GrantCreated => Category::Permission,
+            Self::GrantRevoked => Category::Permission,
+        }
+    }
+
+    /// What the type means, for the catalogue (`GET /api/v1/events/types`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Registered => "A user registered, creating their tenant (or joining through an invitation).",
+            Self::LoginSucceeded => "A user signed in.",
+            Self::LoginFailed => "A sign-in failed (wrong password, unknown email, locked account).",
+            Self::TokenRefreshed => "A session's refresh token was exchanged for new tokens.",
+            Self::LoggedOut => "A session ended.",
+            Self::SessionRevoked => "A whole session family was revoked after a refresh token was reused.",
+            Self::ApiKeyCreated => "An API key was created.",
+            Self::ApiKeyRevoked => "An API key was revoked.",
+            Self::UserUpdated => "A user's profile, roles or password changed.",
+            Self::UserDeleted => "A user was deleted.",
+            Self::TenantUpdated => "The tenant's name, slug or settings changed.",
+            Self::TenantPlanChanged => "A platform admin changed the tenant's plan.",
+            Self::MemberRoleChanged => "A member's tenant role changed.",
+            Self::MemberRemoved => "A member was removed from the tenant.",
+            Self::OwnershipTransferred => "The tenant's ownership moved to another member.",
+            Self::InvitationCreated => "A member was invited (data: invitation id, email, role, expiry).",
+            Self::InvitationResent => "An invitation was sent again with a new token.",
+            Self::InvitationRevoked => "An invitation was revoked.",
+            Self::InvitationAccepted => "An invitation was accepted and the invitee joined.",
+            Self::WorkspaceCreated => "A workspace was created.",
+            Self::WorkspaceUpdated => "A workspace was renamed or changed.",
+            Self::WorkspaceDeleted => "A workspace was deleted with everything in it.",
+            Self::ProjectCreated => "A project was created in a workspace.",
+            Self::ProjectUpdated => "A project was changed or archived.",
+            Self::ProjectDeleted => "A project was deleted.",
+            Self::WorkspaceMemberAdded => "A user was added to a workspace with a role.",
+            Self::WorkspaceMemberRoleChanged => "A workspace member's role changed.",
+            Self::WorkspaceMemberRemoved => "A user was removed from a workspace.",
+            Self::ConnectionCreated => "An Airtable connection (token or OAuth) was added to a workspace.",
+            Self::ConnectionDeleted => "An Airtable connection was removed.",
+            Self::ConnectionRefreshFailed => {
+                "Airtable refused an OAuth connection's refresh: it must be authorized again."
+            }
+            Self::BaseLinked => "An Airtable base was linked to a workspace.",
+            Self::BaseUnlinked => "An Airtable base was unlinked from a workspace.",
+            Self::RoleCreated => "A custom role was created.",
+            Self::RoleUpdated => "A custom role's name or permissions changed.",
+            Self::RoleDeleted => "A custom role was deleted.",
+            Self::GrantCreated => "A role was granted to a user on a resource.",
+            Self::GrantRevoked => "A grant was revoked.",
+        }
+    }
+
+    /// The current version of the type's `data`.
+    pub fn version(self) -> u32 {
+        first_version()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("unknown audit action {0:?}")]
 pub struct UnknownAction(pub String);
@@ -189,23 +298,80 @@ impl FromStr for Action {
     }
 }
 
+/// The platform event envelope: every event of every service, on the bus and in the audit trail, as
+/// `{"id", "type", "version", "time", "tenant", "actor", "subject", "ip", "request_id", "data"}`. The type's
+/// catalogue entry ([`Action::describe`]) says what `data` holds; `version` moves on when that changes
+/// incompatibly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// Unique per event: the consumer's idempotency key.
+pub struct Event {
+    /// Unique per event (a UUIDv7): every consumer's idempotency key.
+    #[serde(rename = "id", alias = "event_id")]
     pub event_id: String,
+    #[serde(rename = "type", alias = "action")]
     pub action: Action,
-    /// Epoch milliseconds.
+    /// The version of this type's `data`.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    /// When it happened: RFC 3339 with milliseconds on the wire, epoch milliseconds here.
+    #[serde(rename = "time", alias = "occurred_at_ms", with = "rfc3339_millis")]
     pub occurred_at_ms: i64,
     /// None for what belongs to no tenant (a failed login for an unknown email).
+    #[serde(rename = "tenant", alias = "tenant_id")]
     pub tenant_id: Option<String>,
     /// Who acted (none when anonymous).
+    #[serde(rename = "actor", alias = "actor_id")]
     pub actor_id: Option<String>,
     /// The user acted upon.
+    #[serde(rename = "subject", alias = "subject_id")]
     pub subject_id: Option<String>,
     pub ip: Option<String>,
     pub request_id: String,
-    #[serde(default)]
+    #[serde(default, rename = "data", alias = "details")]
     pub details: Map<String, Value>,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+/// Epoch milliseconds as RFC 3339 (`2023-11-14T22:13:20.123Z`); reads either form.
+mod rfc3339_millis {
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub fn format(ms: i64) -> String {
+        let nanos = i128::from(ms) * 1_000_000;
+        let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else { return String::new() };
+        let at = at.replace_nanosecond(at.millisecond() as u32 * 1_000_000).unwrap_or(at);
+        at.format(&Rfc3339).unwrap_or_default()
+    }
+
+    pub fn serialize<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(*ms))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        struct Millis;
+        impl Visitor<'_> for Millis {
+            type Value = i64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an RFC 3339 time or epoch milliseconds")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+                i64::try_from(v).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+                let at = OffsetDateTime::parse(v, &Rfc3339).map_err(E::custom)?;
+                i64::try_from(at.unix_timestamp_nanos() / 1_000_000).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Millis)
+    }
 }
 
 /// Where a request came from, as every audit event records it.
@@ -225,7 +391,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     }
 }
 
-impl AuditEvent {
+impl Event {
     pub fn new(action: Action, origin: &Origin) -> Self {
         Self {
             event_id: uuid::Uuid::now_v7().to_string(),
@@ -236,6 +402,7 @@ impl AuditEvent {
             subject_id: None,
             ip: origin.ip.clone(),
             request_id: origin.request_id.clone(),
+            version: first_version(),
             details: Map::new(),
         }
     }
@@ -264,11 +431,7 @@ impl AuditEvent {
     }
 
     pub fn occurred_at(&self) -> String {
-        let nanos = i128::from(self.occurred_at_ms) * 1_000_000;
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_default()
+        rfc3339_millis::format(self.occurred_at_ms)
     }
 }
 
@@ -293,25 +456,50 @@ mod tests {
 
     #[test]
     fn an_event_survives_the_queue_body_round_trip() {
-        let event = AuditEvent::new(Action::UserUpdated, &origin())
+        let event = Event::new(Action::UserUpdated, &origin())
             .tenant("t1")
             .actor("admin")
             .subject("u2")
             .detail("fields", serde_json::json!(["first_name"]));
         let body = serde_json::to_string(&event).unwrap();
-        assert_eq!(serde_json::from_str::<AuditEvent>(&body).unwrap(), event);
+        assert_eq!(serde_json::from_str::<Event>(&body).unwrap(), event);
         assert_eq!((event.actor_id.as_deref(), event.subject_id.as_deref()), (Some("admin"), Some("u2")));
     }
 
     #[test]
     fn the_actor_is_the_subject_unless_told_otherwise() {
-        let event = AuditEvent::new(Action::LoggedOut, &origin()).actor("u1");
+        let event = Event::new(Action::LoggedOut, &origin()).actor("u1");
         assert_eq!(event.subject_id.as_deref(), Some("u1"));
     }
 
     #[test]
+    fn the_envelope_has_the_catalogues_field_names_and_reads_the_old_ones() {
+        let mut event = Event::new(Action::UserUpdated, &origin()).tenant("t1").actor("u1").detail("k", "v");
+        event.occurred_at_ms = 1_700_000_000_123;
+        let wire = serde_json::to_value(&event).unwrap();
+        let mut keys: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["actor", "data", "id", "ip", "request_id", "subject", "tenant", "time", "type", "version"]);
+        assert_eq!(wire["time"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(wire["type"], "user.updated");
+        // What the audit table stored before the envelope.
+        let old = serde_json::json!({"event_id": "e1", "action": "user.updated", "occurred_at_ms": 1_700_000_000_123_i64,
+            "tenant_id": "t1", "actor_id": "u1", "subject_id": "u1", "ip": null, "request_id": "r1", "details": {"k": "v"}});
+        let read: Event = serde_json::from_value(old).unwrap();
+        assert_eq!((read.event_id.as_str(), read.occurred_at_ms, read.version), ("e1", 1_700_000_000_123, 1));
+        assert_eq!(read.details["k"], "v");
+    }
+
+    #[test]
+    fn every_type_is_described() {
+        for action in Action::ALL {
+            assert!(action.describe().ends_with('.'), "{action:?}");
+        }
+    }
+
+    #[test]
     fn occurred_at_is_rfc3339() {
-        let mut event = AuditEvent::new(Action::LoginFailed, &origin());
+        let mut event = Event::new(Action::LoginFailed, &origin());
         event.occurred_at_ms = 1_700_000_000_123;
         assert_eq!(event.occurred_at(), "2023-11-14T22:13:20.123Z");
     }

@@ -1,13 +1,14 @@
-//! The platform events queue. Every auth and user change is published here as an [`AuditEvent`], with the
+//! The platform events queue. Every auth and user change is published here as an [`Event`], with the
 //! request id as a message attribute; the audit function consumes it. Poison messages go to the
 //! dead-letter queue after [`MAX_RECEIVE_COUNT`] receives.
 
 mod event;
 mod publisher;
+pub mod routing;
 
 use storage::queue::{DeadLetter, QueueSpec};
 
-pub use event::{Action, AuditEvent, Origin, UnknownAction};
+pub use event::{Action, Category, Event, Origin, UnknownAction};
 pub use publisher::Publisher;
 
 /// The queue's logical name (`QUEUE_URL_EVENTS` on AWS).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use storage::queue::{OutgoingMessage, Queue};
 
-use crate::{ACTION_ATTRIBUTE, AuditEvent, REQUEST_ID_ATTRIBUTE};
+use crate::{ACTION_ATTRIBUTE, Event, REQUEST_ID_ATTRIBUTE};
 
 /// The metric counting events that could not be published (template.yaml alarms on it).
 pub const PUBLISH_FAILURES_METRIC: &str = "EventPublishFailures";
@@ -25,7 +25,7 @@ impl Publisher {
     /// not fail the request: it is logged at error level with the whole event (which holds no secrets), to
     /// be replayed from the logs, and counted as the `EventPublishFailures` metric (on Lambda), which
     /// template.yaml's `EventPublishFailureAlarm` watches.
-    pub async fn publish(&self, event: AuditEvent) {
+    pub async fn publish(&self, event: Event) {
         let body = match serde_json::to_string(&event) {
             Ok(body) => body,
             Err(e) => {
@@ -103,8 +103,8 @@ mod tests {
         }
     }
 
-    fn event() -> AuditEvent {
-        AuditEvent::new(Action::LoginSucceeded, &Origin { request_id: "req-1".into(), ip: None }).actor("u1")
+    fn event() -> Event {
+        Event::new(Action::LoginSucceeded, &Origin { request_id: "req-1".into(), ip: None }).actor("u1")
     }
 
     #[tokio::test]
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].attributes[REQUEST_ID_ATTRIBUTE], "req-1");
         assert_eq!(sent[0].attributes[ACTION_ATTRIBUTE], "auth.login_succeeded");
-        assert_eq!(serde_json::from_str::<AuditEvent>(&sent[0].body).unwrap().actor_id.as_deref(), Some("u1"));
+        assert_eq!(serde_json::from_str::<Event>(&sent[0].body).unwrap().actor_id.as_deref(), Some("u1"));
     }
 
     #[tokio::test]

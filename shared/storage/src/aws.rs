@@ -36,6 +36,10 @@ pub fn s3(config: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Clien
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+pub fn sns(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(config)
+}
+
 pub fn kms(config: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(config)
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio::sync::OnceCell;
 
 use crate::blobs::Blobs;
+use crate::bus::{Bus, BusSpec};
 use crate::cache::Cache;
 use crate::keys::Keys;
 use crate::queue::{Queue, QueueSpec};
@@ -126,6 +127,7 @@ struct AwsClients {
     sqs: OnceLock<aws_sdk_sqs::Client>,
     s3: OnceLock<aws_sdk_s3::Client>,
     kms: OnceLock<aws_sdk_kms::Client>,
+    sns: OnceLock<aws_sdk_sns::Client>,
 }
 
 impl AwsClients {
@@ -146,6 +148,11 @@ impl AwsClients {
     async fn s3(&self, settings: &StorageSettings) -> &aws_sdk_s3::Client {
         let config = self.config(settings).await;
         self.s3.get_or_init(|| crate::aws::s3(config, settings.aws.endpoint_url.is_some()))
+    }
+
+    async fn sns(&self, settings: &StorageSettings) -> &aws_sdk_sns::Client {
+        let config = self.config(settings).await;
+        self.sns.get_or_init(|| crate::aws::sns(config))
     }
 
     async fn kms(&self, settings: &StorageSettings) -> &aws_sdk_kms::Client {
@@ -249,6 +256,39 @@ impl Backend {
                 };
                 let client = self.aws.sqs(settings).await.clone();
                 Ok(Arc::new(crate::queue::aws::SqsQueue::new(client, spec.name.clone(), url)))
+            }
+        }
+    }
+
+    /// A bus by logical name. On AWS its topic comes from `TOPIC_ARN_<NAME>` (template.yaml holds the topic,
+    /// the routes' queues and their subscriptions), or is created with them when provisioning.
+    pub async fn bus(&self, spec: &BusSpec) -> anyhow::Result<Arc<dyn Bus>> {
+        match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => {
+                let routes = spec.routes.iter().map(|route| (route.clone(), env.queue(route.queue.clone()))).collect();
+                Ok(Arc::new(crate::bus::embedded::EmbeddedBus::new(spec.attribute.clone(), routes)))
+            }
+            Adapters::Aws => {
+                let settings = &self.settings;
+                let var = format!("TOPIC_ARN_{}", spec.name.to_uppercase().replace('-', "_"));
+                let arn = match env(&var) {
+                    Some(arn) => arn,
+                    None if settings.provision => {
+                        let mut physical = spec.clone();
+                        physical.name = settings.queue_name(&spec.name);
+                        for route in &mut physical.routes {
+                            route.queue.name = settings.queue_name(&route.queue.name);
+                            if let Some(dead_letter) = &mut route.queue.dead_letter {
+                                dead_letter.queue = settings.queue_name(&dead_letter.queue);
+                            }
+                        }
+                        let sqs = self.aws.sqs(settings).await;
+                        crate::bus::aws::ensure_topic(self.aws.sns(settings).await, sqs, &physical).await?
+                    }
+                    None => anyhow::bail!("environment variable {var} is required but not set"),
+                };
+                Ok(Arc::new(crate::bus::aws::SnsBus::new(self.aws.sns(settings).await.clone(), arn)))
             }
         }
     }

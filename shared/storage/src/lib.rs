@@ -12,6 +12,7 @@
 //! several processes can share one Redis.
 
 pub mod blobs;
+pub mod bus;
 pub mod cache;
 pub mod error;
 pub mod keys;

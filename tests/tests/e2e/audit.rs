@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
-use events::{Action, AuditEvent, Origin};
+use events::{Action, Event, Origin};
 use reqwest::Method;
 use serde_json::{Value, json};
 use storage::backend::{Backend, StorageMode, StorageSettings};
@@ -229,7 +229,7 @@ async fn an_event_delivered_twice_is_recorded_once(adapters: Adapters) {
     let (backend, dir) = backend(adapters).await;
     let state = audit::AuditState::build(&backend).await.unwrap();
     let origin = Origin { request_id: "req-redelivered".into(), ip: Some("198.51.100.7".into()) };
-    let event = AuditEvent::new(Action::LoggedOut, &origin).tenant("tenant-1").actor("user-1");
+    let event = Event::new(Action::LoggedOut, &origin).tenant("tenant-1").actor("user-1");
     let body = serde_json::to_string(&event).unwrap();
 
     // In one batch (SQS may hand the same message twice) and again in a later one (redelivery).
@@ -247,8 +247,7 @@ async fn a_poison_message_is_reported_alone_for_redelivery(adapters: Adapters) {
     let (backend, dir) = backend(adapters).await;
     let state = audit::AuditState::build(&backend).await.unwrap();
     let origin = Origin { request_id: "req-ok".into(), ip: None };
-    let good =
-        serde_json::to_string(&AuditEvent::new(Action::Registered, &origin).tenant("tenant-2").actor("u")).unwrap();
+    let good = serde_json::to_string(&Event::new(Action::Registered, &origin).tenant("tenant-2").actor("u")).unwrap();
     let response =
         audit::consumer::handle(&state, batch(vec![message("poison", "{not json"), message("good", &good)])).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();

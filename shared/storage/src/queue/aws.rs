@@ -185,21 +185,23 @@ impl Queue for SqsQueue {
 
 /// Creates the queue (and its dead-letter queue, with the redrive policy) if need be; returns its URL.
 /// For emulators, tests and the local runner in AWS mode; on AWS, template.yaml declares the queues.
+/// A queue's ARN.
+pub async fn queue_arn(client: &Client, url: &str) -> anyhow::Result<String> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .with_context(|| format!("Failed to read the ARN of {url}"))?;
+    out.attributes.and_then(|mut a| a.remove(&QueueAttributeName::QueueArn)).context("SQS returned no QueueArn")
+}
+
 pub async fn ensure_queue(client: &Client, spec: &QueueSpec) -> anyhow::Result<String> {
     let mut attributes = HashMap::new();
     if let Some(dead_letter) = &spec.dead_letter {
         let dlq_url = create_queue(client, &dead_letter.queue, HashMap::new()).await?;
-        let out = client
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .with_context(|| format!("Failed to read the ARN of {}", dead_letter.queue))?;
-        let arn = out
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .context("SQS returned no QueueArn")?;
+        let arn = queue_arn(client, &dlq_url).await?;
         let policy = serde_json::json!({
             "deadLetterTargetArn": arn,
             "maxReceiveCount": dead_letter.max_receive_count.to_string(),
