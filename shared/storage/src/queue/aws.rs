@@ -90,6 +90,7 @@ impl Queue for SqsQueue {
             .queue_url(&self.queue_url)
             .message_body(&message.body)
             .set_message_attributes(attributes(&message)?)
+            .set_delay_seconds(message.delay.map(whole_seconds))
             .send()
             .await
             .map_err(|e| unexpected(e, "Failed to send a message"))?;
@@ -107,6 +108,7 @@ impl Queue for SqsQueue {
                     .id(i.to_string())
                     .message_body(&message.body)
                     .set_message_attributes(attributes(message)?)
+                    .set_delay_seconds(message.delay.map(whole_seconds))
                     .build()
                     .context("Failed to build a batch entry")?;
                 entries.push(entry);

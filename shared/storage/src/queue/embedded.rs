@@ -73,12 +73,13 @@ impl EmbeddedQueue {
                 let mut ids = Vec::with_capacity(messages.len());
                 for m in messages {
                     let id = uuid::Uuid::now_v7().to_string();
+                    let delay = m.delay.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
                     let stored = Stored {
                         body: m.body,
                         attributes: m.attributes,
                         sent_at_millis: now,
                         receive_count: 0,
-                        visible_at: now,
+                        visible_at: now.saturating_add(delay),
                         token: String::new(),
                     };
                     queue.put(&id, &stored)?;

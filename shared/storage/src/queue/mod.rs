@@ -24,6 +24,8 @@ pub const MAX_WAIT: Duration = Duration::from_secs(20);
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 /// Largest message body (SQS's limit).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Longest delivery delay of one message (SQS's `DelaySeconds` limit).
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 
 /// A queue to declare: its name and, optionally, where poison messages go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,11 +45,19 @@ pub struct OutgoingMessage {
     pub body: String,
     /// String message attributes (for example `request_id`).
     pub attributes: BTreeMap<String, String>,
+    /// Not received before this much time has passed (at most [`MAX_DELAY`]; SQS counts whole seconds and
+    /// rounds up). `None`: at once.
+    pub delay: Option<Duration>,
 }
 
 impl OutgoingMessage {
     pub fn new(body: impl Into<String>) -> Self {
-        Self { body: body.into(), attributes: BTreeMap::new() }
+        Self { body: body.into(), attributes: BTreeMap::new(), delay: None }
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
     }
 
     pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -92,6 +102,9 @@ pub trait Queue: Send + Sync {
 pub fn validate_message(message: &OutgoingMessage) -> StoreResult<()> {
     if message.body.is_empty() || message.body.len() > MAX_BODY_BYTES {
         return Err(crate::StoreError::Invalid(format!("a message body holds 1 to {MAX_BODY_BYTES} bytes")));
+    }
+    if message.delay.is_some_and(|d| d > MAX_DELAY) {
+        return Err(crate::StoreError::Invalid(format!("a message is delayed at most {MAX_DELAY:?}")));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use storage::StoreError;
 use storage::embedded::EmbeddedEnv;
 use storage::queue::aws::{SqsQueue, ensure_queue};
-use storage::queue::{DeadLetter, MAX_BODY_BYTES, OutgoingMessage, Queue, QueueSpec, ReceivedMessage};
+use storage::queue::{DeadLetter, MAX_BODY_BYTES, MAX_DELAY, OutgoingMessage, Queue, QueueSpec, ReceivedMessage};
 
 use crate::support;
 
@@ -83,6 +83,7 @@ suite!(
     a_long_poll_returns_as_soon_as_a_message_arrives,
     empty_or_oversized_bodies_and_bad_receives_are_invalid,
     two_consumers_never_receive_the_same_message_within_its_visibility,
+    a_delayed_message_is_received_after_its_delay_and_not_before,
     ready_succeeds;
     // SQS only says a superseded receipt handle "might not" delete the message, and moto deletes with any
     // handle the message ever had; the embedded queue makes the stronger promise, tested here.
@@ -237,6 +238,26 @@ async fn two_consumers_never_receive_the_same_message_within_its_visibility(b: &
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), total, "every message delivered");
     assert_eq!(seen.len(), total, "no message delivered twice");
+}
+
+async fn a_delayed_message_is_received_after_its_delay_and_not_before(b: &Backend) {
+    let q = b.queue().await;
+    let sent_at = Instant::now();
+    q.send(OutgoingMessage::new("later").delay(2 * SECOND)).await.unwrap();
+    q.send_batch(vec![OutgoingMessage::new("now"), OutgoingMessage::new("later too").delay(2 * SECOND)]).await.unwrap();
+
+    let first = q.receive(10, LONG, SECOND).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["now"], "only the undelayed one");
+    assert_eq!(q.receive(10, LONG, NO_WAIT).await.unwrap(), []);
+    assert!(sent_at.elapsed() < 2 * SECOND, "the test itself ran too slowly to prove anything");
+    let later = receive_all(&*q, 2, LONG).await;
+
+    let mut bodies: Vec<&str> = later.iter().map(|m| m.body.as_str()).collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["later", "later too"]);
+    assert!(sent_at.elapsed() >= Duration::from_millis(1900), "received after {:?}", sent_at.elapsed());
+    let too_long = q.send(OutgoingMessage::new("never").delay(MAX_DELAY + SECOND)).await;
+    assert!(matches!(too_long, Err(StoreError::Invalid(_))), "{too_long:?}");
 }
 
 async fn ready_succeeds(b: &Backend) {
