@@ -1,4 +1,4 @@
-//! The events queue's consumer: `SqsEvent -> SqsBatchResponse`, invoked by SQS on AWS and by the local
+//! The audit trail's bus queue consumer (`events-audit`, every platform event): `SqsEvent -> SqsBatchResponse`, invoked by SQS on AWS and by the local
 //! runner's poller. Each message is one audit event, written idempotently; a message that fails is reported
 //! alone (partial batch failure) and redelivered, and one that can never succeed (not an audit event) ends
 //! up in the dead-letter queue after the queue's maxReceiveCount.

@@ -26,7 +26,7 @@ pub static GROUP: Group = Group {
         Function {
             binary: "audit-consumer",
             kind: Kind::Consumer {
-                queue: events::QUEUE,
+                queue: events::routing::AUDIT,
                 batch_size: 10,
                 batching_window_secs: 1,
                 max_concurrency: 5,

@@ -59,6 +59,9 @@ pub struct Entries {
     pub next_cursor: Option<String>,
 }
 
+/// Where an entry keeps its event's `version`.
+const EVENT_VERSION: &str = "event_version";
+
 impl AuditStore {
     pub fn new(table: Arc<dyn Table>) -> Self {
         Self { table }
@@ -67,10 +70,14 @@ impl AuditStore {
     pub async fn record(&self, event: &Event) -> StoreResult<Recorded> {
         let tenant = event.tenant_id.as_deref().unwrap_or(NO_TENANT);
         let sort = format!("{:013}#{}", event.occurred_at_ms, event.event_id);
-        let attrs = match serde_json::to_value(event) {
+        let mut attrs = match serde_json::to_value(event) {
             Ok(serde_json::Value::Object(map)) => map,
             _ => return Err(StoreError::Invalid("an audit event must encode as an object".into())),
         };
+        // `version` is the table port's own attribute (the item's version): the envelope's is kept apart.
+        if let Some(version) = attrs.remove("version") {
+            attrs.insert(EVENT_VERSION.into(), version);
+        }
         let mut item = Item::new(Key::new(format!("{tenant}#AUDIT"), sort.clone()), attrs);
         item.index = Some(Key::new(ALL_INDEX, sort));
         match self.table.put(item, Condition::MustNotExist).await {
@@ -98,10 +105,13 @@ impl AuditStore {
             // Never read more than still fits, so the cursor is exactly where this page stops.
             let page = self.table.query(query.clone().limit(limit - events.len()).cursor(cursor)).await?;
             for item in &page.items {
-                let event: Event =
-                    serde_json::from_value(serde_json::Value::Object(item.attrs.clone())).map_err(|e| {
-                        StoreError::Unexpected(anyhow::Error::new(e).context("Failed to decode an audit entry"))
-                    })?;
+                let mut attrs = item.attrs.clone();
+                if let Some(version) = attrs.remove(EVENT_VERSION) {
+                    attrs.insert("version".into(), version);
+                }
+                let event: Event = serde_json::from_value(serde_json::Value::Object(attrs)).map_err(|e| {
+                    StoreError::Unexpected(anyhow::Error::new(e).context("Failed to decode an audit entry"))
+                })?;
                 if filter.matches(&event) {
                     events.push(event);
                 }

@@ -78,7 +78,7 @@ mod tests {
             store: IdentityStore::new(env.table(identity::TABLE)),
             tokens: TokenService::new(KeySet::from_settings(&settings, None).unwrap(), settings),
             hasher: PasswordHasher::new(4).await.unwrap(),
-            events: Publisher::new(env.queue(events::queue_spec())),
+            events: Publisher::new(Arc::new(storage::bus::embedded::EmbeddedBus::new("type".into(), Vec::new()))),
             limiter: Limiter::new(Arc::new(MemoryCache::new()), ThrottleSettings::default(), "test-"),
             plans: identity::plans::Plans::default(),
             registration: crate::settings::RegistrationMode::Open,

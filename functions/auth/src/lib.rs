@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 pub use settings::{AdminAccount, AuthSettings, RegistrationMode, ThrottleSettings};
 
-use platform::group::{Access, Function, Group, Kind, QueueAccess, Setting, Use};
+use platform::group::{Access, Function, Group, Kind, Setting, Use};
 
 /// The auth group: the identity table, the events queue, and the cache (login throttles).
 pub static GROUP: Group = Group {
@@ -27,11 +27,7 @@ pub static GROUP: Group = Group {
     functions: &[Function {
         binary: "auth",
         kind: Kind::Http,
-        uses: &[
-            Use::Table(identity::TABLE, Access::ReadWrite),
-            Use::Queue(events::QUEUE, QueueAccess::Send),
-            Use::Cache,
-        ],
+        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Bus(events::routing::BUS), Use::Cache],
         settings: &[
             Setting::required("JWT_SIGNING_KEY"),
             Setting::optional("JWT_ALGORITHM"),

@@ -36,7 +36,7 @@ impl AuthState {
             store: IdentityStore::new(resources.table(identity::TABLE).await?),
             tokens,
             hasher: PasswordHasher::new(settings.bcrypt_cost).await?,
-            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
+            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
             limiter: Limiter::new(resources.cache().await?, settings.throttle.clone(), cache_namespace),
             plans,
             registration: settings.registration,

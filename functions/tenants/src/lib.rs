@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use events::Publisher;
 use identity::IdentityStore;
-use platform::group::{Access, Function, Group, Kind, QueueAccess, Resources, Setting, Use};
+use platform::group::{Access, Function, Group, Kind, Resources, Setting, Use};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -30,7 +30,7 @@ pub static GROUP: Group = Group {
     functions: &[Function {
         binary: "tenants",
         kind: Kind::Http,
-        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Queue(events::QUEUE, QueueAccess::Send)],
+        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Bus(events::routing::BUS)],
         settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
     }],
 };
@@ -48,7 +48,7 @@ impl TenantsState {
     pub async fn build(resources: &Resources, settings: TenantSettings) -> anyhow::Result<Self> {
         Ok(Self {
             store: IdentityStore::new(resources.table(identity::TABLE).await?),
-            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
+            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
             settings,
             api_counts: None,
         })

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use events::Publisher;
 use identity::IdentityStore;
-use platform::group::{Access, Function, Group, Kind, QueueAccess, Resources, Use};
+use platform::group::{Access, Function, Group, Kind, Resources, Use};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,7 +25,7 @@ pub static GROUP: Group = Group {
     functions: &[Function {
         binary: "users",
         kind: Kind::Http,
-        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Queue(events::QUEUE, QueueAccess::Send)],
+        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Bus(events::routing::BUS)],
         settings: &[],
     }],
 };
@@ -39,7 +39,7 @@ impl UsersState {
     pub async fn build(resources: &Resources) -> anyhow::Result<Self> {
         Ok(Self {
             store: IdentityStore::new(resources.table(identity::TABLE).await?),
-            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
+            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
         })
     }
 }

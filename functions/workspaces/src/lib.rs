@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use events::Publisher;
 use identity::IdentityStore;
-use platform::group::{Access, Function, Group, KeyAccess, Kind, QueueAccess, Resources, Use};
+use platform::group::{Access, Function, Group, KeyAccess, Kind, Resources, Use};
 use tenancy::{Secrets, TenancyStore};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,7 +40,7 @@ pub static GROUP: Group = Group {
         uses: &[
             Use::Table(tenancy::TABLE, Access::ReadWrite),
             Use::Table(identity::TABLE, Access::Read),
-            Use::Queue(events::QUEUE, QueueAccess::Send),
+            Use::Bus(events::routing::BUS),
             Use::Keys(KeyAccess::EncryptDecrypt),
         ],
         settings: settings::SETTINGS,
@@ -64,7 +64,7 @@ impl WorkspacesState {
             store: TenancyStore::new(resources.table(tenancy::TABLE).await?),
             identity: IdentityStore::new(resources.table(identity::TABLE).await?),
             secrets: Secrets::new(resources.keys().await?),
-            events: Publisher::new(resources.queue(&events::queue_spec()).await?),
+            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
             airtable: tenancy::airtable::AirtableClient::new(&settings.airtable)?,
             settings,
             demo: None,

@@ -219,7 +219,7 @@ async fn build_tenants(resources: Resources, context: &Context<'_>) -> anyhow::R
 
 async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
     let state = Arc::new(audit::AuditState::build(&resources).await?);
-    let queue = resources.queue(&events::queue_spec()).await?;
+    let queue = resources.queue(&events::routing::queue_spec(events::routing::AUDIT)).await?;
     let consumer = state.clone();
     let handler: SqsHandler = Arc::new(move |event| {
         let state = consumer.clone();

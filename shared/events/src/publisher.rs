@@ -1,24 +1,26 @@
-//! Sends audit events to the events queue, inline (a Lambda may be frozen as soon as it has answered, so
+//! Publishes platform events on the bus, inline (a Lambda may be frozen as soon as it has answered, so
 //! nothing is left to a background task).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use storage::queue::{OutgoingMessage, Queue};
+use storage::bus::Bus;
+use storage::queue::OutgoingMessage;
 
-use crate::{ACTION_ATTRIBUTE, Event, REQUEST_ID_ATTRIBUTE};
+use crate::routing::TYPE_ATTRIBUTE;
+use crate::{Event, REQUEST_ID_ATTRIBUTE};
 
 /// The metric counting events that could not be published (template.yaml alarms on it).
 pub const PUBLISH_FAILURES_METRIC: &str = "EventPublishFailures";
 
 #[derive(Clone)]
 pub struct Publisher {
-    queue: Arc<dyn Queue>,
+    bus: Arc<dyn Bus>,
 }
 
 impl Publisher {
-    pub fn new(queue: Arc<dyn Queue>) -> Self {
-        Self { queue }
+    pub fn new(bus: Arc<dyn Bus>) -> Self {
+        Self { bus }
     }
 
     /// Publishes the event, retrying once. The change it records has already happened, so a failure does
@@ -35,14 +37,14 @@ impl Publisher {
         };
         let message = OutgoingMessage::new(body)
             .attribute(REQUEST_ID_ATTRIBUTE, event.request_id.clone())
-            .attribute(ACTION_ATTRIBUTE, event.action.as_str());
+            .attribute(TYPE_ATTRIBUTE, event.action.as_str());
         let mut last_error = None;
         for attempt in 0..2 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            match self.queue.send(message.clone()).await {
-                Ok(_) => return,
+            match self.bus.publish(message.clone()).await {
+                Ok(()) => return,
                 Err(e) => last_error = Some(e),
             }
         }
@@ -62,41 +64,28 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use storage::queue::ReceivedMessage;
     use storage::{StoreError, StoreResult};
 
     use super::*;
     use crate::{Action, Origin};
 
-    /// Fails the first `failures` sends, records the rest.
+    /// Fails the first `failures` publishes, records the rest.
     #[derive(Default)]
-    struct FlakyQueue {
+    struct FlakyBus {
         failures: Mutex<u32>,
         sent: Mutex<Vec<OutgoingMessage>>,
     }
 
     #[async_trait]
-    impl Queue for FlakyQueue {
-        fn name(&self) -> &str {
-            "events"
-        }
-        async fn send(&self, message: OutgoingMessage) -> StoreResult<String> {
+    impl Bus for FlakyBus {
+        async fn publish(&self, message: OutgoingMessage) -> StoreResult<()> {
             let mut failures = self.failures.lock().unwrap();
             if *failures > 0 {
                 *failures -= 1;
-                return Err(StoreError::Unexpected(anyhow::anyhow!("queue unavailable")));
+                return Err(StoreError::Unexpected(anyhow::anyhow!("bus unavailable")));
             }
             self.sent.lock().unwrap().push(message);
-            Ok("m1".into())
-        }
-        async fn send_batch(&self, _: Vec<OutgoingMessage>) -> StoreResult<Vec<String>> {
-            unimplemented!()
-        }
-        async fn receive(&self, _: usize, _: Duration, _: Duration) -> StoreResult<Vec<ReceivedMessage>> {
-            unimplemented!()
-        }
-        async fn delete(&self, _: &str) -> StoreResult<()> {
-            unimplemented!()
+            Ok(())
         }
         async fn ready(&self) -> StoreResult<()> {
             Ok(())
@@ -109,19 +98,19 @@ mod tests {
 
     #[tokio::test]
     async fn an_event_is_sent_with_the_request_id_as_an_attribute() {
-        let queue = Arc::new(FlakyQueue::default());
-        Publisher::new(queue.clone()).publish(event()).await;
-        let sent = queue.sent.lock().unwrap();
+        let bus = Arc::new(FlakyBus::default());
+        Publisher::new(bus.clone()).publish(event()).await;
+        let sent = bus.sent.lock().unwrap();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].attributes[REQUEST_ID_ATTRIBUTE], "req-1");
-        assert_eq!(sent[0].attributes[ACTION_ATTRIBUTE], "auth.login_succeeded");
+        assert_eq!(sent[0].attributes[TYPE_ATTRIBUTE], "auth.login_succeeded");
         assert_eq!(serde_json::from_str::<Event>(&sent[0].body).unwrap().actor_id.as_deref(), Some("u1"));
     }
 
     #[tokio::test]
     async fn a_failed_send_is_retried_once() {
-        let queue = Arc::new(FlakyQueue { failures: Mutex::new(1), ..FlakyQueue::default() });
-        Publisher::new(queue.clone()).publish(event()).await;
-        assert_eq!(queue.sent.lock().unwrap().len(), 1);
+        let bus = Arc::new(FlakyBus { failures: Mutex::new(1), ..FlakyBus::default() });
+        Publisher::new(bus.clone()).publish(event()).await;
+        assert_eq!(bus.sent.lock().unwrap().len(), 1);
     }
 }

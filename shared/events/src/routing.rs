@@ -21,8 +21,6 @@ pub const TYPE_ATTRIBUTE: &str = "type";
 
 /// The audit trail's queue: every event.
 pub const AUDIT: &str = "events-audit";
-/// The notifications service's queue: the types it turns into messages.
-pub const NOTIFICATIONS: &str = "events-notifications";
 /// The outgoing webhooks' queue: every event (each endpoint filters by type).
 pub const WEBHOOKS: &str = "events-webhooks";
 
@@ -33,21 +31,8 @@ pub struct Subscription {
     pub only: Option<&'static [Action]>,
 }
 
-pub static SUBSCRIPTIONS: &[Subscription] = &[
-    Subscription { queue: AUDIT, only: None },
-    Subscription {
-        queue: NOTIFICATIONS,
-        only: Some(&[
-            Action::Registered,
-            Action::InvitationCreated,
-            Action::InvitationResent,
-            Action::ApiKeyCreated,
-            Action::UserUpdated,
-            Action::SessionRevoked,
-        ]),
-    },
-    Subscription { queue: WEBHOOKS, only: None },
-];
+pub static SUBSCRIPTIONS: &[Subscription] =
+    &[Subscription { queue: AUDIT, only: None }, Subscription { queue: WEBHOOKS, only: None }];
 
 /// Receives before a message goes to its queue's dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = crate::MAX_RECEIVE_COUNT;

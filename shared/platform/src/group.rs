@@ -62,6 +62,9 @@ pub enum Use {
     Queue(&'static str, QueueAccess),
     /// A bucket by logical name (`BUCKET_<NAME>`).
     Bucket(&'static str, Access),
+    /// Publishes to a bus by logical name (`TOPIC_ARN_<NAME>`: an SNS topic; its subscribers' queues are the
+    /// bus's routes, consumed by [`Kind::Consumer`]s).
+    Bus(&'static str),
     /// The shared cache (`CACHE_URL` when CacheMode=elasticache, else in-process).
     Cache,
     /// The keys port: envelope encryption of secrets at rest (`KMS_KEY_ID`: the stack's KMS key; under the
@@ -124,6 +127,8 @@ pub struct Inventory {
     /// Queues sent to or consumed.
     pub queues: std::collections::BTreeSet<&'static str>,
     pub buckets: std::collections::BTreeSet<&'static str>,
+    /// Buses published to.
+    pub buses: std::collections::BTreeSet<&'static str>,
     pub cache: bool,
     pub keys: bool,
 }
@@ -140,6 +145,7 @@ impl Inventory {
                     Use::Table(name, _) => _ = inventory.tables.insert(name),
                     Use::Queue(name, _) => _ = inventory.queues.insert(name),
                     Use::Bucket(name, _) => _ = inventory.buckets.insert(name),
+                    Use::Bus(name) => _ = inventory.buses.insert(name),
                     Use::Cache => inventory.cache = true,
                     Use::Keys(_) => inventory.keys = true,
                     Use::Readiness => {}
@@ -159,6 +165,9 @@ pub fn queue_var(logical: &str) -> String {
 }
 pub fn bucket_var(logical: &str) -> String {
     format!("BUCKET_{}", logical.to_uppercase().replace('-', "_"))
+}
+pub fn topic_var(logical: &str) -> String {
+    format!("TOPIC_ARN_{}", logical.to_uppercase().replace('-', "_"))
 }
 
 /// Storage as one binary (or, under the runner, one group) may use it: exactly what it declared.
@@ -222,6 +231,14 @@ impl Resources {
             return Err(self.undeclared(&format!("queue {name}")));
         }
         self.backend.queue(spec).await
+    }
+
+    pub async fn bus(&self, spec: &storage::bus::BusSpec) -> anyhow::Result<Arc<dyn storage::bus::Bus>> {
+        let declared = self.uses.iter().any(|u| matches!(u, Use::Bus(name) if *name == spec.name));
+        if !declared {
+            return Err(self.undeclared(&format!("bus {}", spec.name)));
+        }
+        self.backend.bus(spec).await
     }
 
     pub async fn blobs(&self, logical: &str, public_base_url: &str) -> anyhow::Result<Arc<dyn Blobs>> {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use platform::group::{
-    Access, Function, Group, Inventory, KeyAccess, Kind, QueueAccess, Use, bucket_var, queue_var, table_var,
+    Access, Function, Group, Inventory, KeyAccess, Kind, QueueAccess, Use, bucket_var, queue_var, table_var, topic_var,
 };
 use serde_norway::Value;
 
@@ -82,6 +82,17 @@ fn queues(template: &Value) -> BTreeMap<String, String> {
 
 fn buckets(template: &Value) -> BTreeMap<String, String> {
     named(template, "AWS::S3::Bucket", "BucketName")
+}
+
+/// The buses: SNS topics named `${AWS::StackName}-<logical>` (the alarm topic has no name of that form).
+fn topics(template: &Value) -> BTreeMap<String, String> {
+    let mut named_topics = template.clone();
+    if let Some(resources) = named_topics["Resources"].as_mapping_mut() {
+        resources.retain(|_, body| {
+            body["Type"].as_str() != Some("AWS::SNS::Topic") || !body["Properties"]["TopicName"].is_null()
+        });
+    }
+    named(&named_topics, "AWS::SNS::Topic", "TopicName")
 }
 
 /// The template's KMS keys (resource names).
@@ -172,6 +183,7 @@ fn environment_problems(template: &Value) -> Vec<String> {
         .map(|k| k.as_str().unwrap().to_string())
         .collect();
     let (tables, queues, buckets) = (tables(template), queues(template), buckets(template));
+    let topics = topics(template);
     let key = the_key(template).map(|k| ("GetAtt".to_string(), format!("{k}.Arn")));
     let inventory = inventory();
     let functions = functions(template);
@@ -196,6 +208,10 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 Use::Bucket(name, _) => {
                     let target = buckets.get(name).map(|r| ("Ref".to_string(), r.clone()));
                     wanted.insert(bucket_var(name), (true, target));
+                }
+                Use::Bus(name) => {
+                    let target = topics.get(name).map(|r| ("Ref".to_string(), r.clone()));
+                    wanted.insert(topic_var(name), (true, target));
                 }
                 Use::Cache => _ = wanted.insert("CACHE_URL".into(), (true, None)),
                 Use::Keys(_) => _ = wanted.insert("KMS_KEY_ID".into(), (true, key.clone())),
@@ -244,6 +260,7 @@ fn environment_problems(template: &Value) -> Vec<String> {
             let names_a_resource = name.starts_with("TABLE_")
                 || name.starts_with("QUEUE_URL_")
                 || name.starts_with("BUCKET_")
+                || name.starts_with("TOPIC_ARN_")
                 || name == "KMS_KEY_ID";
             if target.is_none() && names_a_resource {
                 problems.push(format!("{resource}: {name} names no resource of the template"));
@@ -264,6 +281,7 @@ fn policy_for(
     tables: &BTreeMap<String, String>,
     queues: &BTreeMap<String, String>,
     buckets: &BTreeMap<String, String>,
+    topics: &BTreeMap<String, String>,
 ) -> Option<String> {
     Some(match *used {
         Use::Table(name, access) => {
@@ -285,6 +303,7 @@ fn policy_for(
             };
             format!("{template} BucketName=Ref {}", buckets.get(name)?)
         }
+        Use::Bus(name) => format!("SNSPublishMessagePolicy TopicName=GetAtt {}.TopicName", topics.get(name)?),
         Use::Cache | Use::Readiness | Use::Keys(_) => return None,
     })
 }
@@ -353,6 +372,7 @@ fn every_function_gets_exactly_the_iam_policies_its_declared_access_needs() {
 
 fn iam_problems(template: &Value) -> Vec<String> {
     let (tables, queues, buckets) = (tables(template), queues(template), buckets(template));
+    let topics = topics(template);
     let key = the_key(template);
     let inventory = inventory();
     let functions = functions(template);
@@ -376,7 +396,7 @@ fn iam_problems(template: &Value) -> Vec<String> {
                     Some(key) => wanted.extend(key_policies(*access, key)),
                     None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),
                 },
-                used => match policy_for(used, &tables, &queues, &buckets) {
+                used => match policy_for(used, &tables, &queues, &buckets, &topics) {
                     Some(policy) => _ = wanted.insert(policy),
                     None if *used == Use::Cache => {}
                     None => problems.push(format!("{resource}: {used:?} names no resource of the template")),
@@ -597,6 +617,87 @@ fn resource_problems(template: &Value) -> Vec<String> {
             problems.push(format!("queue {name} ({resource}) is declared by no group"));
         }
     }
+    problems.extend(bus_problems(template, &all, &inventory, &queues));
+    problems
+}
+
+/// The buses: a topic per bus some function publishes to (`Use::Bus`), none other; per route of the routing
+/// declaration (`events::routing`) a queue that a declared consumer reads, an SNS subscription of the topic
+/// with raw delivery and exactly the route's filter policy, and a queue policy letting that topic (only) send;
+/// no other subscription of the topic.
+fn bus_problems(
+    template: &Value,
+    all: &BTreeMap<String, Value>,
+    inventory: &Inventory,
+    queues: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let topics = topics(template);
+    let names: BTreeSet<&str> = topics.keys().map(String::as_str).collect();
+    if names != inventory.buses {
+        problems.push(format!("topics {names:?}, declared buses {:?}", inventory.buses));
+    }
+    let spec = events::routing::bus_spec();
+    let Some(topic) = topics.get(&spec.name) else { return problems };
+    let topic_ref = Some(("Ref".to_string(), topic.clone()));
+    let subscriptions: Vec<(&String, &Value)> = all
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::SNS::Subscription"))
+        .filter(|(_, r)| intrinsic(&r["Properties"]["TopicArn"]) == topic_ref)
+        .collect();
+    let mut routed = BTreeSet::new();
+    for route in &spec.routes {
+        let name = route.queue.name.as_str();
+        let Some(queue) = queues.get(name) else {
+            problems.push(format!("the bus routes to {name}, which is not in the template"));
+            continue;
+        };
+        if !inventory.queues.contains(name) {
+            problems.push(format!("the bus routes to {name}, which no declared consumer reads"));
+        }
+        let endpoint = Some(("GetAtt".to_string(), format!("{queue}.Arn")));
+        let subscribed: Vec<&(&String, &Value)> =
+            subscriptions.iter().filter(|(_, r)| intrinsic(&r["Properties"]["Endpoint"]) == endpoint).collect();
+        let [(resource, subscription)] = subscribed.as_slice() else {
+            problems.push(format!("{queue}: {} subscriptions of {topic}, expected one", subscribed.len()));
+            continue;
+        };
+        routed.insert(resource.to_string());
+        let properties = &subscription["Properties"];
+        if properties["Protocol"].as_str() != Some("sqs") || properties["RawMessageDelivery"].as_bool() != Some(true) {
+            problems.push(format!("{resource}: not an sqs subscription with RawMessageDelivery: true"));
+        }
+        let filter: Option<serde_json::Value> =
+            (!properties["FilterPolicy"].is_null()).then(|| serde_json::to_value(&properties["FilterPolicy"]).unwrap());
+        if filter != route.filter_policy(&spec.attribute) {
+            problems.push(format!(
+                "{resource}: FilterPolicy {filter:?}, the routing declaration says {:?}",
+                route.filter_policy(&spec.attribute)
+            ));
+        }
+        let allowed = all.values().any(|r| {
+            r["Type"].as_str() == Some("AWS::SQS::QueuePolicy")
+                && r["Properties"]["Queues"]
+                    .as_sequence()
+                    .is_some_and(|q| q.iter().any(|q| intrinsic(q) == Some(("Ref".to_string(), queue.clone()))))
+                && r["Properties"]["PolicyDocument"]["Statement"].as_sequence().is_some_and(|statements| {
+                    statements.iter().any(|st| {
+                        st["Effect"].as_str() == Some("Allow")
+                            && st["Action"].as_str() == Some("sqs:SendMessage")
+                            && st["Principal"]["Service"].as_str() == Some("sns.amazonaws.com")
+                            && intrinsic(&st["Condition"]["ArnEquals"]["aws:SourceArn"]) == topic_ref
+                    })
+                })
+        });
+        if !allowed {
+            problems.push(format!("{queue}: no queue policy lets {topic} (and only it) send"));
+        }
+    }
+    for (resource, _) in &subscriptions {
+        if !routed.contains(resource.as_str()) {
+            problems.push(format!("{resource} subscribes to {topic} but the routing declaration has no such route"));
+        }
+    }
     problems
 }
 
@@ -638,7 +739,7 @@ fn a_mutated_template_fails_with_the_function_and_the_piece_named() {
     };
     let sealing = resource_of(&|f| f.uses.contains(&Use::Keys(KeyAccess::EncryptDecrypt)));
     let keyless = resource_of(&|f| f.kind == Kind::Http && !f.uses.iter().any(|u| matches!(u, Use::Keys(_))));
-    let queue_sender = resource_of(&|f| f.uses.contains(&Use::Queue("events", QueueAccess::Send)));
+    let publisher = resource_of(&|f| f.uses.contains(&Use::Bus(events::routing::BUS)));
     let variables = |template: &Value, resource: &str| {
         template["Resources"][resource]["Properties"]["Environment"]["Variables"].as_mapping().unwrap().clone()
     };
@@ -661,17 +762,17 @@ fn a_mutated_template_fails_with_the_function_and_the_piece_named() {
         assert!(check(&original).is_empty(), "the unmutated template passes");
     }
 
-    // Environment: a dropped KMS_KEY_ID, or QUEUE_URL_EVENTS; KMS_KEY_ID where no keys are declared, or in Globals.
+    // Environment: a dropped KMS_KEY_ID, or TOPIC_ARN_EVENTS; KMS_KEY_ID where no keys are declared, or in Globals.
     let mut dropped = original.clone();
     let mut env = variables(&dropped, &sealing);
     let kms_key_id = env.remove("KMS_KEY_ID").expect("KMS_KEY_ID");
     set_variables(&mut dropped, &sealing, env);
     names(&environment_problems(&dropped), &[&sealing, "lacks KMS_KEY_ID"]);
     let mut dropped = original.clone();
-    let mut env = variables(&dropped, &queue_sender);
-    env.remove("QUEUE_URL_EVENTS").expect("QUEUE_URL_EVENTS");
-    set_variables(&mut dropped, &queue_sender, env);
-    names(&environment_problems(&dropped), &[&queue_sender, "lacks QUEUE_URL_EVENTS"]);
+    let mut env = variables(&dropped, &publisher);
+    env.remove("TOPIC_ARN_EVENTS").expect("TOPIC_ARN_EVENTS");
+    set_variables(&mut dropped, &publisher, env);
+    names(&environment_problems(&dropped), &[&publisher, "lacks TOPIC_ARN_EVENTS"]);
     let mut extra = original.clone();
     let mut env = variables(&extra, &keyless);
     env.insert("KMS_KEY_ID".into(), kms_key_id.clone());
@@ -735,6 +836,32 @@ fn a_mutated_template_fails_with_the_function_and_the_piece_named() {
     names(&iam_problems(&denied), &[&sealing, "has policy", "Effect"]);
     // Decrypt alone is kms:Decrypt alone.
     assert_eq!(key_policies(KeyAccess::Decrypt, "Key"), ["KMSDecryptPolicy KeyId=Ref Key"]);
+    // The bus: a route's subscription without its filter, or with raw delivery off; a subscription the
+    // routing declaration does not have.
+    let spec = events::routing::bus_spec();
+    let all = resources(&original);
+    let subscription_of = |queue: &str| {
+        let queue = queues(&original)[queue].clone();
+        all.iter()
+            .find(|(_, r)| {
+                r["Type"].as_str() == Some("AWS::SNS::Subscription")
+                    && intrinsic(&r["Properties"]["Endpoint"]) == Some(("GetAtt".into(), format!("{queue}.Arn")))
+            })
+            .map(|(name, _)| name.clone())
+            .expect("a subscription")
+    };
+    let first = subscription_of(&spec.routes[0].queue.name);
+    let mut raw_off = original.clone();
+    raw_off["Resources"][first.as_str()]["Properties"]["RawMessageDelivery"] = Value::Bool(false);
+    names(&resource_problems(&raw_off), &[&first, "RawMessageDelivery"]);
+    let mut filtered = original.clone();
+    let filter: Value = serde_norway::from_str("{type: [user.registered]}").unwrap();
+    filtered["Resources"][first.as_str()]["Properties"]["FilterPolicy"] = filter;
+    names(&resource_problems(&filtered), &[&first, "FilterPolicy"]);
+    let mut stray = original.clone();
+    let copy = stray["Resources"][first.as_str()].clone();
+    stray["Resources"].as_mapping_mut().unwrap().insert("StraySubscription".into(), copy);
+    names(&resource_problems(&stray), &["subscriptions of", "expected one"]);
     let mut unrotated = original.clone();
     unrotated["Resources"][key.as_str()]["Properties"]["EnableKeyRotation"] = Value::Bool(false);
     names(&resource_problems(&unrotated), &[&key, "EnableKeyRotation"]);

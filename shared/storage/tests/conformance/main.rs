@@ -3,6 +3,7 @@
 //! Test names read `<port>::<adapter>::<behaviour>`.
 
 mod blobs;
+mod bus;
 mod cache;
 mod keys;
 mod queue;
