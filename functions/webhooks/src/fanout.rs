@@ -1,0 +1,99 @@
+//! The bus's `events-webhooks` queue: each platform event becomes a message for every enabled endpoint of
+//! its tenant whose filter takes its type, and a job for each. A message's id is a function of the event and
+//! the endpoint, so a redelivered event (SQS delivers at least once; this batch may have failed half-way)
+//! creates nothing twice; a message found never attempted gets its job again (the first may not have gone out,
+//! and a duplicate job is dropped by the message's lease and token).
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use events::{Event, REQUEST_ID_ATTRIBUTE};
+use platform::group::Resources;
+use tracing::Instrument;
+
+use crate::jobs::{self, Job, Jobs, new_token};
+use crate::store::{self, Created, Message, Status, Trigger, WebhookStore};
+
+pub struct FanoutState {
+    pub store: WebhookStore,
+    pub jobs: Jobs,
+}
+
+impl FanoutState {
+    pub async fn build(resources: &Resources) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: WebhookStore::new(resources.table(store::TABLE).await?),
+            jobs: Jobs::new(resources.queue(&jobs::queue_spec()).await?),
+        })
+    }
+}
+
+pub async fn handle(state: &FanoutState, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let request_id = record
+            .message_attributes
+            .get(REQUEST_ID_ATTRIBUTE)
+            .and_then(|a| a.string_value.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!("webhook_fanout", %message_id, %request_id);
+        if let Err(e) = handle_one(state, &record).instrument(span.clone()).await {
+            span.in_scope(|| tracing::error!(error = ?e, "webhook fan-out failed; it will be redelivered"));
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn handle_one(state: &FanoutState, record: &SqsMessage) -> anyhow::Result<()> {
+    let body = record.body.as_deref().unwrap_or_default();
+    let event: Event = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("not a platform event: {e}"))?;
+    let jobs = fan_out(&state.store, &event).await?;
+    state.jobs.send_all(&jobs).await
+}
+
+/// The jobs `event` needs: one per matching endpoint whose message is new or was never attempted.
+pub async fn fan_out(store: &WebhookStore, event: &Event) -> anyhow::Result<Vec<Job>> {
+    let Some(tenant) = event.tenant_id.as_deref() else { return Ok(Vec::new()) };
+    let kind = event.action.as_str();
+    let payload = serde_json::to_string(event)?;
+    let mut jobs = Vec::new();
+    for endpoint in store.all_endpoints(tenant).await? {
+        if !endpoint.enabled || !endpoint.accepts(kind) {
+            continue;
+        }
+        let id = store::event_message_id(&event.event_id, event.occurred_at_ms, &endpoint.id);
+        let now = storage::now_millis();
+        let message = Message {
+            id: id.clone(),
+            tenant_id: tenant.to_string(),
+            endpoint_id: endpoint.id.clone(),
+            event_id: Some(event.event_id.clone()),
+            event_type: kind.to_string(),
+            payload: payload.clone(),
+            status: Status::Pending,
+            created_at_ms: event.occurred_at_ms,
+            attempt_count: 0,
+            retries_used: 0,
+            next_attempt_at_ms: Some(now),
+            token: Some(new_token()),
+            lease_until_ms: None,
+            last_error: None,
+            attempts: Vec::new(),
+            version: 0,
+        };
+        let queued = match store.create_message(&message).await? {
+            Created::New(created) => Some(*created),
+            Created::Existing => store
+                .message(tenant, &endpoint.id, &id)
+                .await?
+                .filter(|m| m.status == Status::Pending && m.attempt_count == 0),
+        };
+        jobs.extend(queued.and_then(|m| Job::for_message(&m, Trigger::Event)));
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests;
