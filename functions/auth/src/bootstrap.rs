@@ -74,11 +74,13 @@ mod tests {
         let env = storage::embedded::EmbeddedEnv::open(&dir).unwrap();
         let settings =
             TokenSettings { signing_key: Some(SecretString::from("k".repeat(32))), ..TokenSettings::default() };
+        let table = events::outbox::table(env.table(identity::TABLE));
+        let bus = Arc::new(storage::bus::embedded::EmbeddedBus::new("type".into(), Vec::new()));
         let state = AuthState {
-            store: IdentityStore::new(env.table(identity::TABLE)),
+            store: IdentityStore::new(table.clone()),
             tokens: TokenService::new(KeySet::from_settings(&settings, None).unwrap(), settings),
             hasher: PasswordHasher::new(4).await.unwrap(),
-            events: Publisher::new(Arc::new(storage::bus::embedded::EmbeddedBus::new("type".into(), Vec::new()))),
+            events: Publisher::new(bus, table),
             limiter: Limiter::new(Arc::new(MemoryCache::new()), ThrottleSettings::default(), "test-"),
             plans: identity::plans::Plans::default(),
             registration: crate::settings::RegistrationMode::Open,

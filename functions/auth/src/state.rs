@@ -32,11 +32,12 @@ impl AuthState {
         cache_namespace: &str,
         plans: Plans,
     ) -> anyhow::Result<Self> {
+        let (table, events) = Publisher::open(resources, identity::TABLE).await?;
         Ok(Self {
-            store: IdentityStore::new(resources.table(identity::TABLE).await?),
+            store: IdentityStore::new(table),
             tokens,
             hasher: PasswordHasher::new(settings.bcrypt_cost).await?,
-            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
+            events,
             limiter: Limiter::new(resources.cache().await?, settings.throttle.clone(), cache_namespace),
             plans,
             registration: settings.registration,

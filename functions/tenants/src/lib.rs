@@ -46,9 +46,10 @@ pub struct TenantsState {
 
 impl TenantsState {
     pub async fn build(resources: &Resources, settings: TenantSettings) -> anyhow::Result<Self> {
+        let (table, events) = Publisher::open(resources, identity::TABLE).await?;
         Ok(Self {
-            store: IdentityStore::new(resources.table(identity::TABLE).await?),
-            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
+            store: IdentityStore::new(table),
+            events,
             settings,
             api_counts: None,
         })

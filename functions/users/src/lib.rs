@@ -37,9 +37,10 @@ pub struct UsersState {
 
 impl UsersState {
     pub async fn build(resources: &Resources) -> anyhow::Result<Self> {
+        let (table, events) = Publisher::open(resources, identity::TABLE).await?;
         Ok(Self {
-            store: IdentityStore::new(resources.table(identity::TABLE).await?),
-            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
+            store: IdentityStore::new(table),
+            events,
         })
     }
 }

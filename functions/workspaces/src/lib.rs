@@ -60,11 +60,12 @@ pub struct WorkspacesState {
 
 impl WorkspacesState {
     pub async fn build(resources: &Resources, settings: WorkspaceSettings) -> anyhow::Result<Self> {
+        let (table, events) = Publisher::open(resources, tenancy::TABLE).await?;
         Ok(Self {
-            store: TenancyStore::new(resources.table(tenancy::TABLE).await?),
+            store: TenancyStore::new(table),
             identity: IdentityStore::new(resources.table(identity::TABLE).await?),
             secrets: Secrets::new(resources.keys().await?),
-            events: Publisher::new(resources.bus(&events::routing::bus_spec()).await?),
+            events,
             airtable: tenancy::airtable::AirtableClient::new(&settings.airtable)?,
             settings,
             demo: None,

@@ -65,6 +65,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&users::GROUP, |r, c| Box::pin(build_users(r, c))),
     (&tenants::GROUP, |r, c| Box::pin(build_tenants(r, c))),
     (&audit::GROUP, |r, c| Box::pin(build_audit(r, c))),
+    (&relay::GROUP, |r, c| Box::pin(build_relay(r, c))),
     (&workspaces::GROUP, |r, c| Box::pin(build_workspaces(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
 ];
@@ -230,6 +231,26 @@ async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Pa
         consumers: vec![("audit-consumer", queue, handler)],
         ..Default::default()
     })
+}
+
+/// The outbox relay: one sweep now (anything in an outbox at start-up was left by a previous process, killed
+/// between a commit and its publish), then the declared schedule.
+async fn build_relay(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
+    let state = Arc::new(relay::RelayState::build(&resources).await?);
+    if let Err(e) = state.sweep(Duration::ZERO).await {
+        tracing::error!(error = ?e, "the start-up outbox sweep failed; the schedule retries");
+    }
+    let handler: crate::scheduler::ScheduledHandler = Arc::new(move |_event| {
+        let state = state.clone();
+        Box::pin(async move {
+            state
+                .sweep(relay::LEFT_BEHIND_AFTER)
+                .await
+                .map(drop)
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        })
+    });
+    Ok(Parts { router: OpenApiRouter::new(), schedules: vec![("event-relay", handler)], ..Default::default() })
 }
 
 /// Where Airtable is: `settings.airtable.endpoint_url`, or (`emulate_airtable`) an embedded emulator serving

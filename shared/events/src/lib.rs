@@ -3,7 +3,8 @@
 //! consumes its own queue; poison messages go to its dead-letter queue after [`MAX_RECEIVE_COUNT`] receives.
 
 mod event;
-mod publisher;
+pub mod outbox;
+pub mod publisher;
 pub mod routing;
 
 pub use event::{Action, Category, Event, Origin, UnknownAction};

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use storage::backend::{Backend, StorageMode, StorageSettings};
@@ -50,6 +51,28 @@ where
     let handler = &build(resources).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(handler(event.payload).await)
+    }))
+    .await
+}
+
+/// A scheduled function (an EventBridge rule): `build` returns the handler of one scheduled event, whose answer
+/// (a summary EventBridge ignores, for logs and tests) is the invocation's result; a failure fails the
+/// invocation (EventBridge retries it), logged with its cause.
+pub async fn schedule<B, F, H, R, O>(group: &'static Group, binary: &'static str, build: B) -> Result<(), Error>
+where
+    B: FnOnce(Resources) -> F,
+    F: Future<Output = anyhow::Result<H>>,
+    H: Fn(EventBridgeEvent) -> R,
+    R: Future<Output = anyhow::Result<O>>,
+    O: serde::Serialize,
+{
+    let resources = open(group, binary, |k| matches!(k, Kind::Schedule { .. })).await?;
+    let handler = &build(resources).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| async move {
+        handler(event.payload).await.map_err(|e| {
+            tracing::error!(error = ?e, "scheduled run failed");
+            Error::from("scheduled run failed")
+        })
     }))
     .await
 }

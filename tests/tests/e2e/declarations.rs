@@ -866,3 +866,24 @@ fn a_mutated_template_fails_with_the_function_and_the_piece_named() {
     unrotated["Resources"][key.as_str()]["Properties"]["EnableKeyRotation"] = Value::Bool(false);
     names(&resource_problems(&unrotated), &[&key, "EnableKeyRotation"]);
 }
+
+/// Every table an event publisher writes may hold outbox items ([`events::outbox`]): the relay must sweep it,
+/// or an event left there by a crash would never be published.
+#[test]
+fn the_relay_sweeps_every_table_an_event_publisher_writes() {
+    let swept: BTreeSet<&str> = relay::OUTBOX_TABLES.into_iter().collect();
+    let mut unswept = Vec::new();
+    for (_, function) in declared() {
+        if !function.uses.iter().any(|u| matches!(u, Use::Bus(_))) {
+            continue;
+        }
+        for used in function.uses {
+            if let Use::Table(name, Access::Write | Access::ReadWrite) = used
+                && !swept.contains(name)
+            {
+                unswept.push(format!("{} publishes events and writes table {name}", function.binary));
+            }
+        }
+    }
+    assert!(unswept.is_empty(), "relay::OUTBOX_TABLES misses: {unswept:?}");
+}
