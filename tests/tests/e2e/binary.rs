@@ -134,6 +134,7 @@ async fn an_event_committed_before_a_crash_is_delivered_after_the_restart() {
     assert!(runner.interrupt().await.success());
     let runner = Runner::start(&data_dir).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let audit = format!("{}/api/v1/audit-logs?action=user.registered", runner.url);
     let page: serde_json::Value = client.get(&audit).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(page["audit_logs"].as_array().map(Vec::len), Some(1), "{page}");
     assert!(runner.interrupt().await.success());
