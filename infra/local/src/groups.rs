@@ -67,6 +67,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&audit::GROUP, |r, c| Box::pin(build_audit(r, c))),
     (&relay::GROUP, |r, c| Box::pin(build_relay(r, c))),
     (&workspaces::GROUP, |r, c| Box::pin(build_workspaces(r, c))),
+    (&webhooks::GROUP, |r, c| Box::pin(build_webhooks(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
 ];
 
@@ -300,6 +301,29 @@ async fn build_workspaces(resources: Resources, context: &Context<'_>) -> anyhow
     let mut state = workspaces::WorkspacesState::build(&resources, settings).await?;
     state.demo = context.demo.clone();
     Ok(Parts { router: workspaces::router(Arc::new(state)), ..Default::default() })
+}
+
+/// Outgoing webhooks: the API, the bus consumer (`events-webhooks`) and the deliveries (`webhooks-deliveries`).
+async fn build_webhooks(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let settings = context.settings.webhooks.clone();
+    let api = Arc::new(webhooks::ApiState::build(&resources, settings.clone()).await?);
+    let fanout = Arc::new(webhooks::fanout::FanoutState::build(&resources).await?);
+    let delivery = Arc::new(webhooks::delivery::DeliveryState::build(&resources, settings).await?);
+    let bus_queue = resources.queue(&events::routing::queue_spec(events::routing::WEBHOOKS)).await?;
+    let jobs_queue = resources.queue(&webhooks::jobs::queue_spec()).await?;
+    let fan_out: SqsHandler = Arc::new(move |event| {
+        let state = fanout.clone();
+        Box::pin(async move { Ok(webhooks::fanout::handle(&state, event).await) })
+    });
+    let deliver: SqsHandler = Arc::new(move |event| {
+        let state = delivery.clone();
+        Box::pin(async move { Ok(webhooks::delivery::handle(&state, event).await) })
+    });
+    Ok(Parts {
+        router: webhooks::router(api),
+        consumers: vec![("webhooks-fanout", bus_queue, fan_out), ("webhooks-delivery", jobs_queue, deliver)],
+        ..Default::default()
+    })
 }
 
 /// The Airtable gateway, resolving every base through the caller's tenant (workspaces, permissions,

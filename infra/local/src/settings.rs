@@ -21,6 +21,8 @@ pub struct Settings {
     pub airtable: airtable::AirtableSettings,
     /// The workspaces service's settings (plans, the Airtable OAuth client).
     pub workspaces: workspaces::WorkspaceSettings,
+    /// Outgoing webhooks (`WEBHOOK_*`: allowed CIDRs, retry schedule, timeout, rotation overlap).
+    pub webhooks: webhooks::WebhookSettings,
     /// `DEMO_WORKSPACES` (default `true` with the embedded emulator): each tenant's first listing of
     /// workspaces or bases gives it a "Demo" workspace linked to its own copy of the emulator's demo bases.
     pub demo_workspaces: bool,
@@ -43,6 +45,7 @@ impl Settings {
             tenants: tenants::TenantSettings::from_env()?,
             airtable: airtable::AirtableSettings::from_env()?,
             workspaces: workspaces::WorkspaceSettings::from_env()?,
+            webhooks: webhooks::WebhookSettings::from_env()?,
             demo_workspaces: parse_or("DEMO_WORKSPACES", true)?,
             emulate_airtable: var("AIRTABLE_ENDPOINT_URL").is_none(),
             groups: (!groups.is_empty()).then_some(groups),
@@ -61,6 +64,7 @@ impl Settings {
             tenants: tenants::TenantSettings::default(),
             airtable: airtable::AirtableSettings::new("https://api.airtable.com", None),
             workspaces: workspaces::WorkspaceSettings::default(),
+            webhooks: webhooks::WebhookSettings::default(),
             demo_workspaces: false,
             emulate_airtable: true,
             groups: None,

@@ -20,5 +20,6 @@ mod schemathesis;
 mod template;
 mod tenants;
 mod users;
+mod webhooks;
 mod workspaces;
 mod workspaces_routes;
