@@ -110,15 +110,14 @@ pub async fn accept(
             updated_at: created,
             version: 0,
         };
-        match state.store.accept_invitation(&invitation, &user, tenant.version).await {
+        let event = Event::new(Action::InvitationAccepted, &origin)
+            .tenant(&user.tenant_id)
+            .actor(&user.id)
+            .detail("invitation_id", invitation.id.clone())
+            .detail("invited_by", invitation.invited_by.clone());
+        match state.events.commit(event, state.store.accept_invitation(&invitation, &user, tenant.version)).await {
             Ok(()) => {
                 let tokens = sessions::start(&state, &user).await?;
-                let event = Event::new(Action::InvitationAccepted, &origin)
-                    .tenant(&user.tenant_id)
-                    .actor(&user.id)
-                    .detail("invitation_id", invitation.id.clone())
-                    .detail("invited_by", invitation.invited_by.clone());
-                state.events.publish(event).await;
                 let accepted = Accepted { email: user.email, tokens };
                 return Ok(sessions::no_store(StatusCode::CREATED, accepted));
             }

@@ -138,12 +138,11 @@ pub async fn create(
         workspace_id: body.workspace_id.clone(),
         read_only: body.read_only,
     };
-    state.store.create_api_key(&key).await?;
     let event = Event::new(Action::ApiKeyCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("api_key_id", key.key_id.as_str());
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.create_api_key(&key)).await?;
     let created =
         CreatedApiKey { api_key: ApiKeyView::from(&key), key: identity::api_keys::reveal(&material).to_string() };
     Ok(no_store(StatusCode::CREATED, created))
@@ -176,13 +175,18 @@ pub async fn revoke(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::not_found("No such API key"));
     }
-    let Some(key) = state.store.delete_api_key(&caller.tenant_id, &caller.user_id, &id).await? else {
-        return Err(ApiError::not_found("No such API key"));
-    };
     let event = Event::new(Action::ApiKeyRevoked, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
-        .detail("api_key_id", key.key_id);
-    state.events.publish(event).await;
+        .detail("api_key_id", id.as_str());
+    // No such key writes nothing: an error inside the write, so that the event is dropped rather than stored
+    // on its own.
+    let revoke = async {
+        match state.store.delete_api_key(&caller.tenant_id, &caller.user_id, &id).await? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::not_found("No such API key")),
+        }
+    };
+    state.events.commit(event, revoke).await?;
     Ok(StatusCode::NO_CONTENT)
 }

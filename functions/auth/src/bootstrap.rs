@@ -7,7 +7,7 @@ use identity::{Email, Password};
 use platform::ApiError;
 use platform::caller::ROLE_PLATFORM_ADMIN;
 
-use crate::register::create_account;
+use crate::register::{create_account, new_account};
 use crate::settings::AdminAccount;
 use crate::state::AuthState;
 
@@ -27,16 +27,18 @@ pub async fn ensure_admin(state: &AuthState, admin: &AdminAccount) -> anyhow::Re
         }
         return Ok(Bootstrapped::AlreadyPresent);
     }
-    let user = match create_account(state, &email, &password, (None, None), ROLE_PLATFORM_ADMIN).await {
-        Ok(user) => user,
-        // Another instance created it between our read and our write.
-        Err(ApiError::Client { code: "email_taken", .. }) => return Ok(Bootstrapped::AlreadyPresent),
-        Err(e) => return Err(anyhow::Error::new(e).context("Failed to create the platform admin")),
-    };
+    let (tenant, user) = new_account(state, &email, &password, (None, None), ROLE_PLATFORM_ADMIN)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("Failed to create the platform admin"))?;
     let origin = Origin { request_id: format!("bootstrap-{}", uuid::Uuid::now_v7()), ip: None };
     let event =
         Event::new(Action::Registered, &origin).tenant(&user.tenant_id).actor(&user.id).detail("bootstrap", true);
-    state.events.publish(event).await;
+    match create_account(state, &tenant, &user, event).await {
+        Ok(()) => {}
+        // Another instance created it between our read and our write.
+        Err(ApiError::Client { code: "email_taken", .. }) => return Ok(Bootstrapped::AlreadyPresent),
+        Err(e) => return Err(anyhow::Error::new(e).context("Failed to create the platform admin")),
+    }
     tracing::info!(user_id = %user.id, "created the platform admin from ADMIN_EMAIL");
     Ok(Bootstrapped::Created)
 }

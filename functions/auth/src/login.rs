@@ -66,13 +66,16 @@ pub async fn login(
             if let Some(user) = &other {
                 event = event.tenant(&user.tenant_id).subject(&user.id);
             }
+            // No change of the table to commit it with (the throttle counts in the cache): stored and published
+            // on its own.
             state.events.publish(event).await;
             state.limiter.login_failed(&ip, &email).await?;
             return Err(ApiError::unauthorized("Invalid email or password"));
         }
     };
 
-    let tokens = sessions::start(&state, &user).await?;
-    state.events.publish(Event::new(Action::LoginSucceeded, &origin).tenant(&user.tenant_id).actor(&user.id)).await;
+    // The event commits with the new session (the only write of `start`).
+    let event = Event::new(Action::LoginSucceeded, &origin).tenant(&user.tenant_id).actor(&user.id);
+    let tokens = state.events.commit(event, sessions::start(&state, &user)).await?;
     Ok(sessions::no_store(StatusCode::OK, tokens))
 }

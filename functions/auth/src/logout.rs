@@ -26,11 +26,10 @@ pub async fn logout(
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
     let claims = verify_refresh_token(&state, &body.refresh_token)?;
-    state.store.delete_session(&claims.tenant, &claims.sub, &claims.sid).await?;
     let event = Event::new(Action::LoggedOut, &origin)
         .tenant(&claims.tenant)
         .actor(&claims.sub)
-        .detail("session_id", claims.sid);
-    state.events.publish(event).await;
+        .detail("session_id", claims.sid.as_str());
+    state.events.commit(event, state.store.delete_session(&claims.tenant, &claims.sub, &claims.sid)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -50,7 +50,11 @@ pub async fn refresh(
         return Err(refused());
     };
     let (tokens, jti) = sessions::issue(&state, &user, &session.id, session.ends_at)?;
-    match state.store.rotate_session(&session, &jti).await {
+    let event = Event::new(Action::TokenRefreshed, &origin)
+        .tenant(&user.tenant_id)
+        .actor(&user.id)
+        .detail("session_id", session.id.as_str());
+    match state.events.commit(event, state.store.rotate_session(&session, &jti)).await {
         Ok(_) => {}
         Err(StoreFailure::VersionConflict) => {
             revoke(&state, &origin, &claims, "concurrent_refresh").await?;
@@ -58,11 +62,6 @@ pub async fn refresh(
         }
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     }
-    let event = Event::new(Action::TokenRefreshed, &origin)
-        .tenant(&user.tenant_id)
-        .actor(&user.id)
-        .detail("session_id", session.id);
-    state.events.publish(event).await;
     Ok(sessions::no_store(StatusCode::OK, tokens))
 }
 
@@ -77,13 +76,12 @@ pub(crate) fn verify_refresh_token(state: &AuthState, token: &SecretString) -> A
 /// Deletes the session (the whole refresh-token family) and records why.
 async fn revoke(state: &AuthState, origin: &Origin, claims: &Claims, reason: &str) -> anyhow::Result<()> {
     tracing::warn!(session_id = %claims.sid, reason, "revoking a session");
-    state.store.delete_session(&claims.tenant, &claims.sub, &claims.sid).await?;
     let event = Event::new(Action::SessionRevoked, origin)
         .tenant(&claims.tenant)
         .subject(&claims.sub)
         .detail("session_id", claims.sid.as_str())
         .detail("reason", reason);
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.delete_session(&claims.tenant, &claims.sub, &claims.sid)).await?;
     Ok(())
 }
 

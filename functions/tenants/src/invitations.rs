@@ -86,14 +86,13 @@ pub async fn create(
         accepted_by: None,
         version: 0,
     };
-    state.store.create_invitation(&invitation).await?;
     let event = Event::new(Action::InvitationCreated, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
         .detail("invitation_id", invitation.id.clone())
         .detail("email", invitation.email.clone())
         .detail("role", role.as_str());
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.create_invitation(&invitation)).await?;
     let issued = IssuedInvitation {
         invitation: InvitationView::new(invitation, now),
         token: token.expose_secret().to_string(),
@@ -157,16 +156,15 @@ pub async fn revoke(
         InvitationStatus::Pending => {}
     }
     invitation.status = InvitationStatus::Revoked;
-    match state.store.update_invitation(&invitation, None).await {
-        Ok(_) => {}
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
-    }
     let event = Event::new(Action::InvitationRevoked, &origin)
         .tenant(&invitation.tenant_id)
         .actor(&caller.user_id)
         .detail("invitation_id", invitation.id.clone());
-    state.events.publish(event).await;
+    match state.events.commit(event, state.store.update_invitation(&invitation, None)).await {
+        Ok(_) => {}
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,16 +194,16 @@ pub async fn resend(
     let (token, hash) = identity::api_keys::generate_secret(TOKEN_PREFIX)?;
     invitation.token_hash = hash;
     invitation.expires_at = now + state.settings.invitation_ttl.as_secs() as i64;
-    let stored = match state.store.update_invitation(&invitation, Some(&previous_hash)).await {
-        Ok(stored) => stored,
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
-    };
     let event = Event::new(Action::InvitationResent, &origin)
-        .tenant(&stored.tenant_id)
+        .tenant(&invitation.tenant_id)
         .actor(&caller.user_id)
-        .detail("invitation_id", stored.id.clone());
-    state.events.publish(event).await;
+        .detail("invitation_id", invitation.id.clone());
+    let stored =
+        match state.events.commit(event, state.store.update_invitation(&invitation, Some(&previous_hash))).await {
+            Ok(stored) => stored,
+            Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+            Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
+        };
     Ok(Json(IssuedInvitation {
         invitation: InvitationView::new(stored, now),
         token: token.expose_secret().to_string(),

@@ -47,12 +47,7 @@ pub struct TenantsState {
 impl TenantsState {
     pub async fn build(resources: &Resources, settings: TenantSettings) -> anyhow::Result<Self> {
         let (table, events) = Publisher::open(resources, identity::TABLE).await?;
-        Ok(Self {
-            store: IdentityStore::new(table),
-            events,
-            settings,
-            api_counts: None,
-        })
+        Ok(Self { store: IdentityStore::new(table), events, settings, api_counts: None })
     }
 }
 

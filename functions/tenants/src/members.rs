@@ -115,18 +115,17 @@ pub async fn update(
     }
     user.updated_at = identity::now_rfc3339();
     let email = user.email.clone();
-    let stored = match state.store.update_user(&user, &email).await {
+    let event = Event::new(Action::MemberRoleChanged, &origin)
+        .tenant(&tenant.tenant_id)
+        .actor(&caller.user_id)
+        .subject(&user.id)
+        .detail("from", previous.as_str())
+        .detail("to", role.as_str());
+    let stored = match state.events.commit(event, state.store.update_user(&user, &email)).await {
         Ok(stored) => stored,
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = Event::new(Action::MemberRoleChanged, &origin)
-        .tenant(&tenant.tenant_id)
-        .actor(&caller.user_id)
-        .subject(&stored.id)
-        .detail("from", previous.as_str())
-        .detail("to", role.as_str());
-    state.events.publish(event).await;
     Ok(Json(MemberView::new(&tenant, stored)))
 }
 
@@ -155,10 +154,9 @@ pub async fn remove(
     if role_of(&tenant, &user) == TenantRole::Owner {
         return Err(ApiError::conflict("owner_cannot_leave", "The owner cannot be removed; transfer ownership first"));
     }
-    state.store.delete_user(&user).await?;
     let event =
         Event::new(Action::MemberRemoved, &origin).tenant(&tenant.tenant_id).actor(&caller.user_id).subject(&user.id);
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.delete_user(&user)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,16 +194,15 @@ pub async fn transfer_ownership(
         return Err(ApiError::bad_request("invalid_transfer", "The new owner's account is disabled"));
     }
     let from = member(&state, &caller, &caller.user_id).await?;
-    match state.store.transfer_ownership(&tenant, &to, &from).await {
-        Ok(()) => {}
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
-    }
     let event = Event::new(Action::OwnershipTransferred, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
         .subject(&to.id);
-    state.events.publish(event).await;
+    match state.events.commit(event, state.store.transfer_ownership(&tenant, &to, &from)).await {
+        Ok(()) => {}
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
+    }
     let tenant = current_tenant(&state, &caller).await?;
     let to = member(&state, &caller, &to.id).await?;
     Ok(Json(MemberView::new(&tenant, to)))

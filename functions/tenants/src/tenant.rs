@@ -110,17 +110,16 @@ pub async fn update_current(
         changed.push("settings");
     }
     tenant.updated_at = Some(identity::now_rfc3339());
-    let stored = match state.store.update_tenant(&tenant, previous_slug.as_deref()).await {
+    let event = Event::new(Action::TenantUpdated, &origin)
+        .tenant(&tenant.tenant_id)
+        .actor(&caller.user_id)
+        .detail("changed", changed);
+    let stored = match state.events.commit(event, state.store.update_tenant(&tenant, previous_slug.as_deref())).await {
         Ok(stored) => stored,
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(StoreFailure::SlugTaken) => return Err(ApiError::conflict("slug_taken", "Another tenant has this slug")),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = Event::new(Action::TenantUpdated, &origin)
-        .tenant(&stored.tenant_id)
-        .actor(&caller.user_id)
-        .detail("changed", changed);
-    state.events.publish(event).await;
     let limits = state.settings.plans.limits(&stored.plan).clone();
     Ok(Json(TenantView::new(stored, &limits)))
 }
@@ -197,17 +196,16 @@ pub async fn set_plan(
     let previous = std::mem::replace(&mut tenant.plan, body.plan);
     tenant.updated_at = Some(identity::now_rfc3339());
     let slug = tenant.slug.clone();
-    let stored = match state.store.update_tenant(&tenant, slug.as_deref()).await {
+    let event = Event::new(Action::TenantPlanChanged, &origin)
+        .tenant(&tenant.tenant_id)
+        .actor(&caller.user_id)
+        .detail("from", previous)
+        .detail("to", tenant.plan.clone());
+    let stored = match state.events.commit(event, state.store.update_tenant(&tenant, slug.as_deref())).await {
         Ok(stored) => stored,
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = Event::new(Action::TenantPlanChanged, &origin)
-        .tenant(&stored.tenant_id)
-        .actor(&caller.user_id)
-        .detail("from", previous)
-        .detail("to", stored.plan.clone());
-    state.events.publish(event).await;
     let limits = state.settings.plans.limits(&stored.plan).clone();
     Ok(Json(TenantView::new(stored, &limits)))
 }

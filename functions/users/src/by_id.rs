@@ -65,12 +65,11 @@ pub async fn delete_user(
             "The tenant's owner cannot be deleted while it has other members; transfer ownership first",
         ));
     }
-    state.store.delete_user(&target).await?;
+    let event =
+        Event::new(Action::UserDeleted, &origin).tenant(&target.tenant_id).actor(&caller.user_id).subject(&target.id);
+    state.events.commit(event, state.store.delete_user(&target)).await?;
     if let Some(tenant) = &owned {
         state.store.delete_tenant(tenant).await?;
     }
-    let event =
-        Event::new(Action::UserDeleted, &origin).tenant(&target.tenant_id).actor(&caller.user_id).subject(&target.id);
-    state.events.publish(event).await;
     Ok(StatusCode::NO_CONTENT)
 }

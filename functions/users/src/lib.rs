@@ -38,10 +38,7 @@ pub struct UsersState {
 impl UsersState {
     pub async fn build(resources: &Resources) -> anyhow::Result<Self> {
         let (table, events) = Publisher::open(resources, identity::TABLE).await?;
-        Ok(Self {
-            store: IdentityStore::new(table),
-            events,
-        })
+        Ok(Self { store: IdentityStore::new(table), events })
     }
 }
 

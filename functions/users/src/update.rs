@@ -129,7 +129,12 @@ pub async fn apply(
         return Ok(target);
     }
     next.updated_at = identity::now_rfc3339();
-    let stored = match state.store.update_user(&next, &target.email).await {
+    let event = Event::new(Action::UserUpdated, origin)
+        .tenant(&next.tenant_id)
+        .actor(&caller.user_id)
+        .subject(&next.id)
+        .detail("fields", changed);
+    let stored = match state.events.commit(event, state.store.update_user(&next, &target.email)).await {
         Ok(stored) => stored,
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         Err(StoreFailure::EmailTaken) => {
@@ -137,12 +142,6 @@ pub async fn apply(
         }
         Err(e) => return Err(ApiError::Unexpected(anyhow::Error::new(e))),
     };
-    let event = Event::new(Action::UserUpdated, origin)
-        .tenant(&stored.tenant_id)
-        .actor(&caller.user_id)
-        .subject(&stored.id)
-        .detail("fields", changed);
-    state.events.publish(event).await;
     Ok(stored)
 }
 

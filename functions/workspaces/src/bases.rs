@@ -105,16 +105,23 @@ pub async fn link(
         project_id: body.project_id.clone(),
         ..BaseLink::new(&body.base_id, name, &connection, &caller.user_id)
     };
-    if state.store.link_base(tenant, &link).await? == LinkOutcome::AlreadyLinked {
-        return Err(ApiError::conflict("base_already_linked", "This base is already linked in this tenant"));
-    }
     let event = Event::new(Action::BaseLinked, &origin)
         .tenant(tenant)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
         .detail("base_id", link.base_id.clone());
-    state.events.publish(event).await;
+    let linked = link_new(&state, tenant, &link, "This base is already linked in this tenant");
+    state.events.commit(event, linked).await?;
     Ok((StatusCode::CREATED, Json(link.into())))
+}
+
+/// Links the base; 409 `base_already_linked` (with `message`) when it is linked in the tenant already. That
+/// writes nothing, and as an error it drops an event committed with it rather than storing the event alone.
+async fn link_new(state: &crate::WorkspacesState, tenant: &str, link: &BaseLink, message: &str) -> ApiResult<()> {
+    match state.store.link_base(tenant, link).await? {
+        LinkOutcome::Linked => Ok(()),
+        LinkOutcome::AlreadyLinked => Err(ApiError::conflict("base_already_linked", message.to_string())),
+    }
 }
 
 /// The base's name if the connection reaches it (asked of Airtable with the connection's own token).
@@ -161,13 +168,12 @@ pub async fn unlink(
     }
     let link = state.store.base_link(&caller.tenant_id, &base_id).await?;
     let link = link.filter(|l| l.workspace_id == id).ok_or_else(|| not_found("base"))?;
-    state.store.unlink_base(&caller.tenant_id, &link).await?;
     let event = Event::new(Action::BaseUnlinked, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
         .detail("base_id", base_id);
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.unlink_base(&caller.tenant_id, &link)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -247,21 +253,26 @@ pub async fn attach_platform(
     state.store.create_workspace(&workspace, &admin).await?;
     let connection = Connection::new(&workspace.id, ConnectionKind::Platform, "Platform token".into(), &caller.user_id);
     let connection = state.store.put_connection(&tenant, &connection).await?;
-    let mut linked = Vec::new();
-    for (base, name) in body.bases.iter().zip(names) {
-        let link = BaseLink::new(&base.id, name, &connection, &caller.user_id);
-        if state.store.link_base(&tenant, &link).await? == LinkOutcome::AlreadyLinked {
-            return Err(ApiError::conflict("base_already_linked", "A base is already linked in that tenant"));
-        }
-        linked.push(BaseView::from(link));
-    }
+    let mut links: Vec<BaseLink> = body
+        .bases
+        .iter()
+        .zip(names)
+        .map(|(base, name)| BaseLink::new(&base.id, name, &connection, &caller.user_id))
+        .collect();
     let event = Event::new(Action::BaseLinked, &origin)
         .tenant(&tenant)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id.clone())
         .detail("platform", true)
-        .detail("bases", linked.iter().map(|b| b.id.clone()).collect::<Vec<_>>());
-    state.events.publish(event).await;
+        .detail("bases", links.iter().map(|l| l.base_id.clone()).collect::<Vec<_>>());
+    // The event records every link: it commits with the last one, so it exists exactly when all of them do.
+    let Some(last) = links.pop() else { return Err(invalid("bases", "1 to 50 bases")) };
+    for link in &links {
+        link_new(&state, &tenant, link, "A base is already linked in that tenant").await?;
+    }
+    state.events.commit(event, link_new(&state, &tenant, &last, "A base is already linked in that tenant")).await?;
+    links.push(last);
+    let linked: Vec<BaseView> = links.into_iter().map(BaseView::from).collect();
     let view = WorkspaceView::new(Workspace { version: 1, ..workspace }, access::Permissions::default());
     Ok((StatusCode::CREATED, Json(PlatformAttached { workspace: view, connection: connection.into(), bases: linked })))
 }

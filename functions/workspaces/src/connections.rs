@@ -148,14 +148,13 @@ pub async fn create(
     connection.secret = Some(state.secrets.seal(&caller.tenant_id, &connection.id, &body.token).await?);
     connection.airtable_user_id = Some(whoami.id);
     connection.scopes = whoami.scopes;
-    let stored = state.store.put_connection(&caller.tenant_id, &connection).await?;
     let event = Event::new(Action::ConnectionCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
-        .detail("connection_id", stored.id.clone())
+        .detail("connection_id", connection.id.clone())
         .detail("type", "pat");
-    state.events.publish(event).await;
+    let stored = state.events.commit(event, state.store.put_connection(&caller.tenant_id, &connection)).await?;
     let bases = bases.into_iter().map(BaseChoice::from).collect();
     Ok((StatusCode::CREATED, Json(CreatedConnection { connection: stored.into(), bases })))
 }
@@ -184,12 +183,11 @@ pub async fn delete(
     }
     let connection =
         state.store.connection(&caller.tenant_id, &id, &connection_id).await?.ok_or_else(|| not_found("connection"))?;
-    state.store.delete_connection(&caller.tenant_id, &connection).await?;
     let event = Event::new(Action::ConnectionDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id)
         .detail("connection_id", connection_id);
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.delete_connection(&caller.tenant_id, &connection)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -155,19 +155,18 @@ pub async fn add(
     require_holds(&access, &scope, role.builtin().permissions())?;
     let user = tenant_user(&state, &caller, &user_id).await?;
     let membership = Membership::new(&workspace.id, &user.id, role, &caller.user_id);
-    match state.store.add_member(&caller.tenant_id, &membership).await {
-        Err(StoreFailure::AlreadyExists) => {
-            return Err(ApiError::conflict("already_member", "The user is already a member of this workspace"));
-        }
-        other => other?,
-    }
     let event = Event::new(Action::WorkspaceMemberAdded, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .subject(&user.id)
         .detail("workspace_id", workspace.id)
         .detail("role", role.as_str());
-    state.events.publish(event).await;
+    match state.events.commit(event, state.store.add_member(&caller.tenant_id, &membership)).await {
+        Err(StoreFailure::AlreadyExists) => {
+            return Err(ApiError::conflict("already_member", "The user is already a member of this workspace"));
+        }
+        other => other?,
+    }
     Ok((StatusCode::CREATED, Json(WorkspaceMemberView::from(Membership { version: 1, ..membership }))))
 }
 
@@ -221,22 +220,23 @@ pub async fn update(
         None
     };
     let previous = std::mem::replace(&mut membership.role, role.as_str().into());
+    let event = Event::new(Action::WorkspaceMemberRoleChanged, &origin)
+        .tenant(&caller.tenant_id)
+        .actor(&caller.user_id)
+        .subject(&membership.user_id)
+        .detail("workspace_id", workspace.id)
+        .detail("from", previous)
+        .detail("to", role.as_str());
     let written = match &keeps {
-        Some(keeps) => state.store.update_member_keeping(&caller.tenant_id, &membership, keeps).await,
-        None => state.store.update_member(&caller.tenant_id, &membership).await,
+        Some(keeps) => {
+            state.events.commit(event, state.store.update_member_keeping(&caller.tenant_id, &membership, keeps)).await
+        }
+        None => state.events.commit(event, state.store.update_member(&caller.tenant_id, &membership)).await,
     };
     let stored = match written {
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     };
-    let event = Event::new(Action::WorkspaceMemberRoleChanged, &origin)
-        .tenant(&caller.tenant_id)
-        .actor(&caller.user_id)
-        .subject(&stored.user_id)
-        .detail("workspace_id", workspace.id)
-        .detail("from", previous)
-        .detail("to", role.as_str());
-    state.events.publish(event).await;
     Ok(Json(WorkspaceMemberView::from(stored)))
 }
 
@@ -265,23 +265,22 @@ pub async fn remove(
     let membership = member(&state, &caller, &workspace.id, &user_id).await?;
     require(&access, Permission::MembersManage, &scope)?;
     require_holds(&access, &scope, role_permissions(&membership))?;
+    let event = Event::new(Action::WorkspaceMemberRemoved, &origin)
+        .tenant(&caller.tenant_id)
+        .actor(&caller.user_id)
+        .subject(&membership.user_id)
+        .detail("workspace_id", workspace.id.clone())
+        .detail("role", membership.role.clone());
     let written = if is_admin(&membership) {
         let keeps = other_admin(&state, &caller, &workspace.id, &membership.user_id).await?;
-        state.store.remove_member_keeping(&caller.tenant_id, &membership, &keeps).await
+        state.events.commit(event, state.store.remove_member_keeping(&caller.tenant_id, &membership, &keeps)).await
     } else {
-        state.store.remove_member(&caller.tenant_id, &membership).await
+        state.events.commit(event, state.store.remove_member(&caller.tenant_id, &membership)).await
     };
     match written {
         Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
         other => other?,
     }
-    let event = Event::new(Action::WorkspaceMemberRemoved, &origin)
-        .tenant(&caller.tenant_id)
-        .actor(&caller.user_id)
-        .subject(&membership.user_id)
-        .detail("workspace_id", workspace.id)
-        .detail("role", membership.role);
-    state.events.publish(event).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -136,14 +136,13 @@ pub async fn callback(
     connection.airtable_user_id = Some(whoami.id);
     connection.scopes = tokens.scope.unwrap_or_default().split_whitespace().map(String::from).collect();
     connection.access_expires_at = Some(storage::now_secs() + tokens.expires_in);
-    let stored = state.store.put_connection(&tenant, &connection).await?;
     let event = Event::new(Action::ConnectionCreated, &origin)
         .tenant(&tenant)
         .actor(&pending.user_id)
         .detail("workspace_id", pending.workspace_id)
-        .detail("connection_id", stored.id.clone())
+        .detail("connection_id", connection.id.clone())
         .detail("type", "oauth");
-    state.events.publish(event).await;
+    let stored = state.events.commit(event, state.store.put_connection(&tenant, &connection)).await?;
     let bases = bases.into_iter().map(BaseChoice::from).collect();
     Ok((StatusCode::CREATED, Json(CreatedConnection { connection: stored.into(), bases })))
 }

@@ -385,13 +385,12 @@ pub async fn create_role(
         updated_at: now,
         version: 0,
     };
-    let stored = state.store.put_role(&caller.tenant_id, &role).await?;
     let event = Event::new(Action::RoleCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
-        .detail("role_id", stored.id.clone())
-        .detail("permissions", stored.permissions.to_string());
-    state.events.publish(event).await;
+        .detail("role_id", role.id.clone())
+        .detail("permissions", role.permissions.to_string());
+    let stored = state.events.commit(event, state.store.put_role(&caller.tenant_id, &role)).await?;
     Ok((StatusCode::CREATED, Json(RoleView::from(stored))))
 }
 
@@ -446,16 +445,15 @@ pub async fn update_role(
         role.permissions = permissions;
     }
     role.updated_at = tenancy::now_rfc3339();
-    let stored = match state.store.put_role(&caller.tenant_id, &role).await {
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        other => other?,
-    };
     let event = Event::new(Action::RoleUpdated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
-        .detail("role_id", stored.id.clone())
-        .detail("permissions", stored.permissions.to_string());
-    state.events.publish(event).await;
+        .detail("role_id", role.id.clone())
+        .detail("permissions", role.permissions.to_string());
+    let stored = match state.events.commit(event, state.store.put_role(&caller.tenant_id, &role)).await {
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        other => other?,
+    };
     Ok(Json(RoleView::from(stored)))
 }
 
@@ -482,15 +480,14 @@ pub async fn delete_role(
     if in_use > 0 {
         return Err(ApiError::conflict("role_in_use", format!("{in_use} grant(s) name this role; revoke them first")));
     }
-    match state.store.delete_role(&caller.tenant_id, &role).await {
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        other => other?,
-    }
     let event = Event::new(Action::RoleDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
-        .detail("role_id", role.id);
-    state.events.publish(event).await;
+        .detail("role_id", role.id.clone());
+    match state.events.commit(event, state.store.delete_role(&caller.tenant_id, &role)).await {
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        other => other?,
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -632,12 +629,6 @@ pub async fn create_grant(
         RoleId::Custom(id) => Some(id.as_str()),
         RoleId::Builtin(_) => None,
     };
-    match state.store.create_grant_checked(tenant, &grant, resource.workspace.as_deref(), custom).await {
-        Err(StoreFailure::VersionConflict) => {
-            return Err(ApiError::conflict("version_conflict", "The workspace or the role was deleted meanwhile"));
-        }
-        other => other?,
-    }
     let event = Event::new(Action::GrantCreated, &origin)
         .tenant(tenant)
         .actor(&caller.user_id)
@@ -645,7 +636,13 @@ pub async fn create_grant(
         .detail("grant_id", grant.id.clone())
         .detail("role", grant.role.clone())
         .detail("resource", grant.scope.clone());
-    state.events.publish(event).await;
+    let created = state.store.create_grant_checked(tenant, &grant, resource.workspace.as_deref(), custom);
+    match state.events.commit(event, created).await {
+        Err(StoreFailure::VersionConflict) => {
+            return Err(ApiError::conflict("version_conflict", "The workspace or the role was deleted meanwhile"));
+        }
+        other => other?,
+    }
     Ok((StatusCode::CREATED, Json(GrantView::from(GrantRecord { version: 1, ..grant }))))
 }
 
@@ -694,18 +691,17 @@ pub async fn delete_grant(
         Err(_) => Permissions::EMPTY,
     };
     require_holds(&access, &target, revoked)?;
-    match state.store.delete_grant(tenant, &grant).await {
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        other => other?,
-    }
     let event = Event::new(Action::GrantRevoked, &origin)
         .tenant(tenant)
         .actor(&caller.user_id)
         .subject(&grant.user_id)
-        .detail("grant_id", grant.id)
-        .detail("role", grant.role)
-        .detail("resource", grant.scope);
-    state.events.publish(event).await;
+        .detail("grant_id", grant.id.clone())
+        .detail("role", grant.role.clone())
+        .detail("resource", grant.scope.clone());
+    match state.events.commit(event, state.store.delete_grant(tenant, &grant)).await {
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        other => other?,
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

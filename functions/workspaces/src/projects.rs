@@ -92,13 +92,12 @@ pub async fn create(
         updated_at: now,
         version: 0,
     };
-    let stored = state.store.put_project(&caller.tenant_id, &project).await?;
     let event = Event::new(Action::ProjectCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id)
-        .detail("project_id", stored.id.clone());
-    state.events.publish(event).await;
+        .detail("project_id", project.id.clone());
+    let stored = state.events.commit(event, state.store.put_project(&caller.tenant_id, &project)).await?;
     Ok((StatusCode::CREATED, Json(ProjectView::from(stored))))
 }
 
@@ -176,19 +175,18 @@ pub async fn update(
         project.archived = archived;
     }
     project.updated_at = tenancy::now_rfc3339();
-    let stored = match state.store.put_project(&caller.tenant_id, &project).await {
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        other => other?,
-    };
     let mut event = Event::new(Action::ProjectUpdated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id)
-        .detail("project_id", stored.id.clone());
+        .detail("project_id", project.id.clone());
     if let Some(archived) = archived {
         event = event.detail("archived", archived);
     }
-    state.events.publish(event).await;
+    let stored = match state.events.commit(event, state.store.put_project(&caller.tenant_id, &project)).await {
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        other => other?,
+    };
     Ok(Json(ProjectView::from(stored)))
 }
 
@@ -223,15 +221,14 @@ pub async fn delete(
             format!("{held} linked base(s) are in this project; move or unlink them first"),
         ));
     }
-    match state.store.delete_project_with_grants(&caller.tenant_id, &project).await {
-        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
-        other => other?,
-    }
     let event = Event::new(Action::ProjectDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id)
-        .detail("project_id", project.id);
-    state.events.publish(event).await;
+        .detail("project_id", project.id.clone());
+    match state.events.commit(event, state.store.delete_project_with_grants(&caller.tenant_id, &project)).await {
+        Err(StoreFailure::VersionConflict) => return Err(version_conflict()),
+        other => other?,
+    }
     Ok(StatusCode::NO_CONTENT)
 }

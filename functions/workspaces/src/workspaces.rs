@@ -111,12 +111,11 @@ pub async fn create(
     }
     let workspace = Workspace::new(&caller.tenant_id, name, description, &caller.user_id);
     let creator = Membership::new(&workspace.id, &caller.user_id, access::WorkspaceRole::Admin, &caller.user_id);
-    state.store.create_workspace(&workspace, &creator).await?;
     let event = Event::new(Action::WorkspaceCreated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", workspace.id.clone());
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.create_workspace(&workspace, &creator)).await?;
     let permissions = access.effective(&Scope::workspace(workspace.id.as_str()))
         | access::WorkspaceRole::Admin.builtin().permissions();
     Ok((StatusCode::CREATED, Json(WorkspaceView::new(Workspace { version: 1, ..workspace }, permissions))))
@@ -181,15 +180,14 @@ pub async fn update(
         workspace.description = parse_description(body.description.as_deref())?;
     }
     workspace.updated_at = tenancy::now_rfc3339();
-    let stored = match state.store.update_workspace(&workspace).await {
-        Err(tenancy::StoreFailure::VersionConflict) => return Err(version_conflict()),
-        other => other?,
-    };
     let event = Event::new(Action::WorkspaceUpdated, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id.clone());
-    state.events.publish(event).await;
+    let stored = match state.events.commit(event, state.store.update_workspace(&workspace)).await {
+        Err(tenancy::StoreFailure::VersionConflict) => return Err(version_conflict()),
+        other => other?,
+    };
     let permissions = access.effective(&Scope::workspace(id.as_str()));
     Ok(Json(WorkspaceView::new(stored, permissions)))
 }
@@ -211,11 +209,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let (_, workspace) = managed_workspace(&state, &caller, &id, Permission::WorkspacesManage).await?;
-    state.store.delete_workspace(&caller.tenant_id, &workspace).await?;
     let event = Event::new(Action::WorkspaceDeleted, &origin)
         .tenant(&caller.tenant_id)
         .actor(&caller.user_id)
         .detail("workspace_id", id);
-    state.events.publish(event).await;
+    state.events.commit(event, state.store.delete_workspace(&caller.tenant_id, &workspace)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

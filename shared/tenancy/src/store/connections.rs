@@ -43,7 +43,8 @@ impl TenancyStore {
                 condition: Condition::Always,
             });
         }
-        let mut batches = ops.chunks(storage::table::MAX_TRANSACTION_ITEMS);
+        // At most 100 writes a transaction, one kept for the outbox item of an event committed with the first.
+        let mut batches = ops.chunks(storage::table::MAX_TRANSACTION_ITEMS - 1);
         if let Some(first) = batches.next() {
             self.table().transact(first.to_vec()).await?;
         }

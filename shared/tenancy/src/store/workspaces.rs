@@ -60,13 +60,11 @@ impl TenancyStore {
         for link in &links {
             first.push(WriteOp::Delete { key: keys::base(tenant, &link.base_id), condition: Condition::Always });
         }
-        // A transaction holds at most 100 writes; links beyond go in the next batches (the workspace is
-        // already gone, and a link whose workspace is gone resolves to nothing).
-        let rest = if first.len() > storage::table::MAX_TRANSACTION_ITEMS {
-            first.split_off(storage::table::MAX_TRANSACTION_ITEMS)
-        } else {
-            Vec::new()
-        };
+        // A transaction holds at most 100 writes, one of them kept for the outbox item of an event committed
+        // with this write; links beyond go in the next batches (the workspace is already gone, and a link
+        // whose workspace is gone resolves to nothing).
+        let room = storage::table::MAX_TRANSACTION_ITEMS - 1;
+        let rest = if first.len() > room { first.split_off(room) } else { Vec::new() };
         self.table().transact(first).await?;
         let mut deletes: Vec<storage::table::Key> = rest
             .into_iter()
