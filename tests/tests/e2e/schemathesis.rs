@@ -110,6 +110,13 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 include-path-regex = "/connections/oauth$"
 checks.not_a_server_error.enabled = false
 
+# Webhook endpoint URLs have rules a schema does not state (http or https, a host, no credentials, no fragment, no
+# address the SSRF guard refuses), and `since` of a recovery must fall within the 30 days messages are kept: a
+# schema-valid value may be refused with 400 `invalid_field`; a test or resend on a disabled endpoint is 409.
+[[operations]]
+include-path-regex = "^/api/v1/webhooks/"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "414", "429"]
+
 # Airtable answers an undeclared method on a /v0 route as an unknown route: 404 NOT_FOUND, not 405.
 [[operations]]
 include-path-regex = "^/v0/"

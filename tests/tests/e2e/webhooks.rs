@@ -196,7 +196,10 @@ async fn endpoints_are_created_listed_changed_and_deleted_and_bad_input_is_a_4xx
 
     let change = json!({"url": "https://hooks.example.com/c", "event_types": [], "enabled": false, "description": "", "version": got["version"]});
     let changed = json_of(call(&app, Method::PATCH, &path, o, Some(change)).await, 200, "a change").await;
-    assert_eq!((changed["url"].as_str(), changed["enabled"].as_bool()), (Some("https://hooks.example.com/c"), Some(false)));
+    assert_eq!(
+        (changed["url"].as_str(), changed["enabled"].as_bool()),
+        (Some("https://hooks.example.com/c"), Some(false))
+    );
     assert_eq!((changed["event_types"].clone(), changed["description"].clone()), (json!([]), Value::Null));
     let stale = json!({"enabled": true, "version": got["version"]});
     assert_error(call(&app, Method::PATCH, &path, o, Some(stale)).await, 409, "version_conflict").await;
@@ -236,8 +239,12 @@ async fn endpoints_are_created_listed_changed_and_deleted_and_bad_input_is_a_4xx
     }
     assert_error(call(&app, Method::POST, &format!("{path}/test"), o, None).await, 409, "endpoint_disabled").await;
     assert_error(get_as(&app, "/api/v1/webhooks/endpoints/..%2F..", o).await, 404, "not_found").await;
-    assert_error(call(&app, Method::POST, "/api/v1/webhooks/messages/msg_nope/resend", o, None).await, 404, "not_found")
-        .await;
+    assert_error(
+        call(&app, Method::POST, "/api/v1/webhooks/messages/msg_nope/resend", o, None).await,
+        404,
+        "not_found",
+    )
+    .await;
 
     let rotated =
         json_of(call(&app, Method::POST, &format!("{path}/rotate-secret"), o, None).await, 200, "a rotation").await;
@@ -268,7 +275,8 @@ async fn another_tenants_endpoints_and_messages_are_404s_that_change_nothing(app
     let (endpoint, _) = create_endpoint(&app, &owner, &receiver.url, &[]).await;
     let message = send_test(&app, &owner, &endpoint).await;
     settled(&app, &owner, &endpoint, &message, "delivered", 1).await;
-    let before = json_of(get_as(&app, &format!("/api/v1/webhooks/endpoints/{endpoint}"), &owner.access).await, 200, "").await;
+    let before =
+        json_of(get_as(&app, &format!("/api/v1/webhooks/endpoints/{endpoint}"), &owner.access).await, 200, "").await;
 
     let e = format!("/api/v1/webhooks/endpoints/{endpoint}");
     let routes = [
@@ -377,7 +385,8 @@ async fn a_failing_receiver_gets_retries_then_the_message_fails_and_resend_and_r
     }
     let second = send_test(&app, &owner, &endpoint).await;
     settled(&app, &owner, &endpoint, &second, "failed", 3).await;
-    let endpoint_view = json_of(get_as(&app, &format!("/api/v1/webhooks/endpoints/{endpoint}"), &owner.access).await, 200, "").await;
+    let endpoint_view =
+        json_of(get_as(&app, &format!("/api/v1/webhooks/endpoints/{endpoint}"), &owner.access).await, 200, "").await;
     assert!(endpoint_view["failing_since"].is_string());
 
     receiver.set(200, Vec::new());
@@ -386,13 +395,17 @@ async fn a_failing_receiver_gets_retries_then_the_message_fails_and_resend_and_r
     let resent = settled(&app, &owner, &endpoint, &first, "delivered", 4).await;
     assert_eq!(resent["attempts"][3]["trigger"], "manual");
     let recover = format!("/api/v1/webhooks/endpoints/{endpoint}/recover");
-    let recovered =
-        json_of(call(&app, Method::POST, &recover, &owner.access, Some(json!({"since": since}))).await, 202, "a recovery")
-            .await;
+    let recovered = json_of(
+        call(&app, Method::POST, &recover, &owner.access, Some(json!({"since": since}))).await,
+        202,
+        "a recovery",
+    )
+    .await;
     assert_eq!(recovered, json!({"resent": 1, "more": false}), "only the failed one");
     settled(&app, &owner, &endpoint, &second, "delivered", 4).await;
     assert!(receiver.of(&second).iter().all(|(h, _, _)| h["webhook-id"] == second.as_str()), "one id per message");
-    let healthy = json_of(get_as(&app, &format!("/api/v1/webhooks/endpoints/{endpoint}"), &owner.access).await, 200, "").await;
+    let healthy =
+        json_of(get_as(&app, &format!("/api/v1/webhooks/endpoints/{endpoint}"), &owner.access).await, 200, "").await;
     assert_eq!(healthy["failing_since"], Value::Null, "a success ends the run of failures");
 }
 
@@ -407,8 +420,12 @@ async fn a_410_disables_the_endpoint(app: TestApp) {
     let disabled = json_of(get_as(&app, &path, &owner.access).await, 200, "").await;
     assert_eq!(disabled["enabled"], false);
     assert!(disabled["disabled_reason"].as_str().unwrap().contains("410"), "{disabled}");
-    assert_error(call(&app, Method::POST, &format!("{path}/test"), &owner.access, None).await, 409, "endpoint_disabled")
-        .await;
+    assert_error(
+        call(&app, Method::POST, &format!("{path}/test"), &owner.access, None).await,
+        409,
+        "endpoint_disabled",
+    )
+    .await;
     let resend = format!("/api/v1/webhooks/messages/{message}/resend");
     assert_error(call(&app, Method::POST, &resend, &owner.access, None).await, 409, "endpoint_disabled").await;
     let enabled = call(&app, Method::PATCH, &path, &owner.access, Some(json!({"enabled": true}))).await;
@@ -434,7 +451,12 @@ async fn redirects_to_forbidden_addresses_are_refused(app: TestApp) {
 
 async fn the_ssrf_guard_refuses_metadata_private_and_loopback_addresses_unless_allowed(app: TestApp) {
     let owner = register(&app).await;
-    for url in ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hook", "http://[::1]:8080/hook", "http://127.0.0.1:8080/"] {
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/hook",
+        "http://[::1]:8080/hook",
+        "http://127.0.0.1:8080/",
+    ] {
         let body = json!({"url": url});
         let response = call(&app, Method::POST, "/api/v1/webhooks/endpoints", &owner.access, Some(body)).await;
         let error = assert_error(response, 400, "invalid_field").await;
@@ -456,7 +478,8 @@ async fn a_workspace_event_from_the_bus_reaches_a_subscribed_endpoint(app: TestA
     let (endpoint, secret) = create_endpoint(&app, &owner, &receiver.url, &["workspace.created"]).await;
     let (other, _) = create_endpoint(&app, &owner, &receiver.url, &["user.updated"]).await;
     let body = json!({"name": "Hooked"});
-    let workspace = json_of(call(&app, Method::POST, "/api/v1/workspaces", &owner.access, Some(body)).await, 201, "").await;
+    let workspace =
+        json_of(call(&app, Method::POST, "/api/v1/workspaces", &owner.access, Some(body)).await, 201, "").await;
 
     eventually(|| async { !messages(&app, &owner, &endpoint).await.is_empty() }).await;
     let listed = messages(&app, &owner, &endpoint).await;
@@ -511,7 +534,8 @@ async fn a_webhook_secret_never_appears_in_the_runners_logs() {
     tokio::spawn(async move {
         let mut tx = Some(tx);
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = serde_json::from_str::<Value>(&line).ok().and_then(|l| l["url"].as_str().map(String::from))
+            if let Some(url) =
+                serde_json::from_str::<Value>(&line).ok().and_then(|l| l["url"].as_str().map(String::from))
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send(url);
@@ -528,9 +552,17 @@ async fn a_webhook_secret_never_appears_in_the_runners_logs() {
     });
     let url = tokio::time::timeout(Duration::from_secs(60), rx).await.unwrap().unwrap();
     let client = reqwest::Client::new();
-    let credentials = json!({"email": crate::support::accounts::unique_email(), "password": crate::support::accounts::PASSWORD});
-    let registered: Value =
-        client.post(format!("{url}/api/v1/auth/register")).json(&credentials).send().await.unwrap().json().await.unwrap();
+    let credentials =
+        json!({"email": crate::support::accounts::unique_email(), "password": crate::support::accounts::PASSWORD});
+    let registered: Value = client
+        .post(format!("{url}/api/v1/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = registered["access_token"].as_str().unwrap();
     let created: Value = client
         .post(format!("{url}/api/v1/webhooks/endpoints"))
@@ -572,7 +604,17 @@ async fn a_webhook_secret_never_appears_in_the_runners_logs() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(answers.contains("\"delivered\""), "the test event was delivered: {answers}");
-    answers.push_str(&client.get(format!("{url}/api/v1/webhooks/endpoints/{endpoint}")).bearer_auth(token).send().await.unwrap().text().await.unwrap());
+    answers.push_str(
+        &client
+            .get(format!("{url}/api/v1/webhooks/endpoints/{endpoint}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
     let _ = child.start_kill();
     let _ = child.wait().await;
     let logs = logs.lock().unwrap().clone();

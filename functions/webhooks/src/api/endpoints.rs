@@ -80,7 +80,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
     /// Where deliveries are POSTed: `https` (or `http`), no credentials, at most 2,048 characters.
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(min_length = 1, max_length = 2048, pattern = "^https?://")]
     pub url: String,
     #[schema(max_length = 1000)]
     pub description: Option<String>,
@@ -158,7 +158,7 @@ pub async fn get(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpoint {
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(min_length = 1, max_length = 2048, pattern = "^https?://")]
     pub url: Option<String>,
     /// `""` clears it.
     #[schema(max_length = 1000)]

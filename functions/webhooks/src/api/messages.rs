@@ -96,6 +96,7 @@ pub async fn resend(
 #[serde(deny_unknown_fields)]
 pub struct Recover {
     /// RFC 3339: failed messages created at or after it are sent again (at most 30 days back).
+    #[schema(format = DateTime)]
     pub since: String,
 }
 

@@ -50,6 +50,7 @@ impl Endpoint {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = WebhookMessageStatus)]
 pub enum Status {
     /// Waiting for its next attempt.
     Pending,
@@ -61,6 +62,7 @@ pub enum Status {
 /// What started an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = WebhookAttemptTrigger)]
 pub enum Trigger {
     /// The event's first delivery.
     Event,
@@ -72,7 +74,7 @@ pub enum Trigger {
 }
 
 /// One attempt, as logged on its message.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Attempt {
     /// 1 for a message's first attempt.
     pub number: u32,
