@@ -144,12 +144,12 @@ impl Table for OutboxTable {
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<Item> {
         let mut stored = item.clone();
         stored.version += 1;
-        let ops = vec![WriteOp::Put { item: item.clone(), condition: condition.clone() }];
+        let ops = vec![WriteOp::Put { item: item.clone(), condition }];
         self.with_staged(ops, self.inner.put(item, condition), || stored).await
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> StoreResult<()> {
-        let ops = vec![WriteOp::Delete { key: key.clone(), condition: condition.clone() }];
+        let ops = vec![WriteOp::Delete { key: key.clone(), condition }];
         self.with_staged(ops, self.inner.delete(key, condition), || ()).await
     }
 
