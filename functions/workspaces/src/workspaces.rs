@@ -2,7 +2,8 @@
 //!
 //! Tenant admins create workspaces (within the plan's `workspaces` limit) and see them all; other members
 //! see the workspaces they belong to or hold a grant in. Renaming and deleting need `workspaces:manage` on the
-//! workspace (its admins, the tenant's admins).
+//! workspace: the tenant's owner and admins (the role table gives it to no workspace role, so a workspace's own
+//! admins cannot rename or delete it, as with its projects).
 
 use access::{Permission, Scope};
 use axum::extract::{Path, Query, State};

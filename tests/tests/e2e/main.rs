@@ -16,6 +16,7 @@ mod foundation;
 mod hardening;
 mod lambda_entry;
 mod rate_limits;
+mod route_matrix;
 mod schemathesis;
 mod template;
 mod tenants;
