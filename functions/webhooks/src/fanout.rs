@@ -56,6 +56,10 @@ async fn handle_one(state: &FanoutState, record: &SqsMessage) -> anyhow::Result<
 /// The jobs `event` needs: one per matching endpoint whose message is new or was never attempted.
 pub async fn fan_out(store: &WebhookStore, event: &Event) -> anyhow::Result<Vec<Job>> {
     let Some(tenant) = event.tenant_id.as_deref() else { return Ok(Vec::new()) };
+    // A failed message is never itself a webhook: two failing endpoints would feed each other forever.
+    if event.action == events::Action::WebhookMessageFailed {
+        return Ok(Vec::new());
+    }
     let kind = event.action.as_str();
     let payload = serde_json::to_string(event)?;
     let mut jobs = Vec::new();

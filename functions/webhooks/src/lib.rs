@@ -73,6 +73,7 @@ pub static GROUP: Group = Group {
                 Use::Table(tenancy::TABLE, Access::Read),
                 Use::Queue(jobs::QUEUE, QueueAccess::Send),
                 Use::Keys(KeyAccess::EncryptDecrypt),
+                Use::Bus(events::routing::BUS),
             ],
             settings: settings::API_SETTINGS,
         },
@@ -103,6 +104,7 @@ pub static GROUP: Group = Group {
                 Use::Table(store::TABLE, Access::ReadWrite),
                 Use::Queue(jobs::QUEUE, QueueAccess::Send),
                 Use::Keys(KeyAccess::Decrypt),
+                Use::Bus(events::routing::BUS),
             ],
             settings: settings::DELIVERY_SETTINGS,
         },
@@ -112,6 +114,8 @@ pub static GROUP: Group = Group {
 /// What the API needs.
 pub struct ApiState {
     pub store: WebhookStore,
+    /// Endpoint changes, committed with them (the outbox in the webhooks table).
+    pub events: events::Publisher,
     pub tenancy: TenancyStore,
     pub secrets: EndpointSecrets,
     pub jobs: Jobs,
@@ -120,8 +124,10 @@ pub struct ApiState {
 
 impl ApiState {
     pub async fn build(resources: &Resources, settings: WebhookSettings) -> anyhow::Result<Self> {
+        let (table, events) = events::Publisher::open(resources, store::TABLE).await?;
         Ok(Self {
-            store: WebhookStore::new(resources.table(store::TABLE).await?),
+            store: WebhookStore::new(table),
+            events,
             tenancy: TenancyStore::new(resources.table(tenancy::TABLE).await?),
             secrets: EndpointSecrets::new(resources.keys().await?),
             jobs: Jobs::new(resources.queue(&jobs::queue_spec()).await?),

@@ -88,10 +88,23 @@ pub enum Action {
     GrantCreated,
     #[serde(rename = "permission.grant_revoked")]
     GrantRevoked,
+    #[serde(rename = "webhook.endpoint_created")]
+    WebhookEndpointCreated,
+    #[serde(rename = "webhook.endpoint_updated")]
+    WebhookEndpointUpdated,
+    #[serde(rename = "webhook.endpoint_deleted")]
+    WebhookEndpointDeleted,
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated,
+    #[serde(rename = "webhook.endpoint_disabled")]
+    WebhookEndpointDisabled,
+    /// Never delivered by webhook (two failing endpoints would feed each other forever).
+    #[serde(rename = "webhook.message_failed")]
+    WebhookMessageFailed,
 }
 
 impl Action {
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 44] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -130,6 +143,12 @@ impl Action {
         Self::RoleDeleted,
         Self::GrantCreated,
         Self::GrantRevoked,
+        Self::WebhookEndpointCreated,
+        Self::WebhookEndpointUpdated,
+        Self::WebhookEndpointDeleted,
+        Self::WebhookSecretRotated,
+        Self::WebhookEndpointDisabled,
+        Self::WebhookMessageFailed,
     ];
 
     /// The wire name, e.g. `auth.login_failed`.
@@ -173,13 +192,19 @@ impl Action {
             Self::RoleDeleted => "permission.role_deleted",
             Self::GrantCreated => "permission.grant_created",
             Self::GrantRevoked => "permission.grant_revoked",
+            Self::WebhookEndpointCreated => "webhook.endpoint_created",
+            Self::WebhookEndpointUpdated => "webhook.endpoint_updated",
+            Self::WebhookEndpointDeleted => "webhook.endpoint_deleted",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
+            Self::WebhookMessageFailed => "webhook.message_failed",
         }
     }
 }
 
 /// What an event type is about: notification preferences are per category, and `security` notices are
 /// critical (they bypass preferences).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Security,
@@ -231,6 +256,12 @@ impl Action {
             Self::RoleDeleted => Category::Permission,
             Self::GrantCreated => Category::Permission,
             Self::GrantRevoked => Category::Permission,
+            Self::WebhookEndpointCreated
+            | Self::WebhookEndpointUpdated
+            | Self::WebhookEndpointDeleted
+            | Self::WebhookSecretRotated
+            | Self::WebhookEndpointDisabled
+            | Self::WebhookMessageFailed => Category::Tenant,
         }
     }
 
@@ -252,8 +283,12 @@ impl Action {
             Self::MemberRoleChanged => "A member's tenant role changed.",
             Self::MemberRemoved => "A member was removed from the tenant.",
             Self::OwnershipTransferred => "The tenant's ownership moved to another member.",
-            Self::InvitationCreated => "A member was invited (data: invitation id, email, role, expiry).",
-            Self::InvitationResent => "An invitation was sent again with a new token.",
+            Self::InvitationCreated => {
+                "A member was invited (data: invitation id, email, role, expiry, the token sealed for the notifications service)."
+            }
+            Self::InvitationResent => {
+                "An invitation was sent again with a new token (data as for tenant.invitation_created)."
+            }
             Self::InvitationRevoked => "An invitation was revoked.",
             Self::InvitationAccepted => "An invitation was accepted and the invitee joined.",
             Self::WorkspaceCreated => "A workspace was created.",
@@ -277,6 +312,16 @@ impl Action {
             Self::RoleDeleted => "A custom role was deleted.",
             Self::GrantCreated => "A role was granted to a user on a resource.",
             Self::GrantRevoked => "A grant was revoked.",
+            Self::WebhookEndpointCreated => "A webhook endpoint was created.",
+            Self::WebhookEndpointUpdated => "A webhook endpoint's URL, filter, description or state changed.",
+            Self::WebhookEndpointDeleted => "A webhook endpoint was deleted.",
+            Self::WebhookSecretRotated => "A webhook endpoint's signing secret was rotated.",
+            Self::WebhookEndpointDisabled => {
+                "A webhook endpoint was disabled for its failures (410 Gone, or failing for days)."
+            }
+            Self::WebhookMessageFailed => {
+                "A webhook message failed after its retries (never itself delivered by webhook)."
+            }
         }
     }
 

@@ -101,6 +101,7 @@ pub struct CreateEndpoint {
 pub async fn create(
     State(state): State<SharedState>,
     caller: Caller,
+    origin: Origin,
     Json(body): Json<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<CreatedEndpoint>)> {
     let url = parse_url(&state, &body.url)?;
@@ -133,7 +134,10 @@ pub async fn create(
         updated_at: now,
         version: 0,
     };
-    let stored = state.store.create_endpoint(&endpoint).await?;
+    let event = endpoint_event(Action::WebhookEndpointCreated, &origin, &caller, &endpoint.id)
+        .detail("url", endpoint.url.clone())
+        .detail("event_types", endpoint.event_types.clone());
+    let stored = state.events.commit(event, state.store.create_endpoint(&endpoint)).await?;
     tracing::info!(endpoint_id = %stored.id, "webhook endpoint created");
     let secret = secret.expose_secret().to_string();
     Ok((StatusCode::CREATED, Json(CreatedEndpoint { endpoint: stored.into(), secret })))
@@ -185,6 +189,7 @@ pub struct UpdateEndpoint {
 pub async fn update(
     State(state): State<SharedState>,
     caller: Caller,
+    origin: Origin,
     Path(id): Path<String>,
     Json(body): Json<UpdateEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
@@ -215,7 +220,11 @@ pub async fn update(
             next.disabled_reason = None;
         }
         next.updated_at = now_rfc3339();
-        match state.store.update_endpoint(&next).await {
+        let event = endpoint_event(Action::WebhookEndpointUpdated, &origin, &caller, &next.id)
+            .detail("url", next.url.clone())
+            .detail("event_types", next.event_types.clone())
+            .detail("enabled", next.enabled);
+        match state.events.commit(event, state.store.update_endpoint(&next)).await {
             Ok(stored) => return Ok(Json(stored.into())),
             Err(StoreFailure::Conflict) if body.version.is_none() => {
                 endpoint = managed_endpoint(&state, &caller, &id).await?;
@@ -234,9 +243,15 @@ pub async fn update(
         (status = 403, description = "Not allowed to manage webhooks (`webhooks:manage`)"),
         (status = 404, description = "No such endpoint in the caller's tenant"),
     ))]
-pub async fn delete(State(state): State<SharedState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    origin: Origin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let endpoint = managed_endpoint(&state, &caller, &id).await?;
-    match state.store.delete_endpoint(&endpoint).await {
+    let event = endpoint_event(Action::WebhookEndpointDeleted, &origin, &caller, &endpoint.id);
+    match state.events.commit(event, state.store.delete_endpoint(&endpoint)).await {
         Ok(()) | Err(StoreFailure::Conflict) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(e.into()),
     }
@@ -255,6 +270,7 @@ pub async fn delete(State(state): State<SharedState>, caller: Caller, Path(id): 
 pub async fn rotate_secret(
     State(state): State<SharedState>,
     caller: Caller,
+    origin: Origin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RotatedSecret>> {
     let endpoint = managed_endpoint(&state, &caller, &id).await?;
@@ -268,7 +284,8 @@ pub async fn rotate_secret(
         updated_at: now_rfc3339(),
         ..endpoint
     };
-    let stored = state.store.update_endpoint(&next).await?;
+    let event = endpoint_event(Action::WebhookSecretRotated, &origin, &caller, &next.id);
+    let stored = state.events.commit(event, state.store.update_endpoint(&next)).await?;
     tracing::info!(endpoint_id = %stored.id, "webhook secret rotated");
     Ok(Json(RotatedSecret {
         secret: secret.expose_secret().to_string(),
@@ -334,4 +351,9 @@ pub async fn send_test(
 
 pub(crate) fn disabled() -> ApiError {
     ApiError::conflict("endpoint_disabled", "The endpoint is disabled: enable it first (PATCH enabled: true)")
+}
+
+/// An endpoint's change, as its event (never its secret).
+fn endpoint_event(action: Action, origin: &Origin, caller: &Caller, endpoint: &str) -> events::Event {
+    events::Event::new(action, origin).tenant(&caller.tenant_id).actor(&caller.user_id).detail("endpoint_id", endpoint)
 }

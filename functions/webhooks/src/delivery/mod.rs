@@ -26,6 +26,8 @@ const EARLY: i64 = 1_000;
 
 pub struct DeliveryState {
     pub store: WebhookStore,
+    /// `webhook.message_failed` and `webhook.endpoint_disabled`, committed with the change.
+    pub events: events::Publisher,
     pub secrets: EndpointSecrets,
     pub jobs: Jobs,
     pub sender: Sender,
@@ -34,8 +36,10 @@ pub struct DeliveryState {
 
 impl DeliveryState {
     pub async fn build(resources: &Resources, settings: WebhookSettings) -> anyhow::Result<Self> {
+        let (table, events) = events::Publisher::open(resources, crate::store::TABLE).await?;
         Ok(Self {
-            store: WebhookStore::new(resources.table(crate::store::TABLE).await?),
+            store: WebhookStore::new(table),
+            events,
             secrets: EndpointSecrets::new(resources.keys().await?),
             jobs: Jobs::new(resources.queue(&jobs::queue_spec()).await?),
             sender: Sender::new(settings.allowed.clone(), settings.timeout)?,
@@ -151,7 +155,8 @@ pub async fn process(state: &DeliveryState, job: &Job) -> anyhow::Result<Handled
     }
     let verdict = outcome.verdict.clone();
     let (applied, reason) = (verdict.clone(), last_error(&outcome));
-    settle(state, job, claimed, Some(attempt), move |m| match (applied, retry) {
+    let exhausted = matches!((&verdict, &retry), (Verdict::Failed, None) | (Verdict::Gone, _) | (Verdict::Refused, _));
+    let settled = settle(state, job, claimed, Some(attempt), move |m| match (applied, retry) {
         (Verdict::Delivered, _) => {
             m.status = Status::Delivered;
             m.last_error = None;
@@ -167,10 +172,28 @@ pub async fn process(state: &DeliveryState, job: &Job) -> anyhow::Result<Handled
         (Verdict::Failed, None) => fail(m, format!("retries exhausted; last: {reason}")),
         (Verdict::Gone, _) => fail(m, "the endpoint answered 410 Gone and was disabled".into()),
         (Verdict::Refused, _) => fail(m, reason),
-    })
-    .await?;
-    record_health(state, &endpoint, &verdict, now).await?;
+    });
+    if exhausted {
+        // The message's failure and its event commit together.
+        let event = message_failed(job, &endpoint);
+        state.events.commit(event, settled).await?;
+    } else {
+        settled.await?;
+    }
+    record_health(state, job, &endpoint, &verdict, now).await?;
     Ok(Handled::Attempted(verdict))
+}
+
+/// Events of the deliveries have no request: they carry the message id as their request id.
+fn origin(job: &Job) -> events::Origin {
+    events::Origin { request_id: job.message.clone(), ip: None }
+}
+
+fn message_failed(job: &Job, endpoint: &Endpoint) -> events::Event {
+    events::Event::new(events::Action::WebhookMessageFailed, &origin(job))
+        .tenant(&endpoint.tenant_id)
+        .detail("endpoint_id", endpoint.id.clone())
+        .detail("message_id", job.message.clone())
 }
 
 fn last_error(outcome: &Outcome) -> String {
@@ -242,7 +265,13 @@ async fn settle(
 
 /// A success ends the endpoint's run of failures; a 410 disables it; a failure starts a run (or, after
 /// `WEBHOOK_DISABLE_AFTER_DAYS` of it, disables the endpoint).
-async fn record_health(state: &DeliveryState, endpoint: &Endpoint, verdict: &Verdict, now: i64) -> anyhow::Result<()> {
+async fn record_health(
+    state: &DeliveryState,
+    job: &Job,
+    endpoint: &Endpoint,
+    verdict: &Verdict,
+    now: i64,
+) -> anyhow::Result<()> {
     let mut current = endpoint.clone();
     for _ in 0..5 {
         let mut next = current.clone();
@@ -266,7 +295,17 @@ async fn record_health(state: &DeliveryState, endpoint: &Endpoint, verdict: &Ver
             return Ok(());
         }
         next.updated_at = crate::api::now_rfc3339();
-        match state.store.update_endpoint(&next).await {
+        let update = state.store.update_endpoint(&next);
+        let updated = if current.enabled && !next.enabled {
+            let event = events::Event::new(events::Action::WebhookEndpointDisabled, &origin(job))
+                .tenant(&next.tenant_id)
+                .detail("endpoint_id", next.id.clone())
+                .detail("reason", next.disabled_reason.clone().unwrap_or_default());
+            state.events.commit(event, update).await
+        } else {
+            update.await
+        };
+        match updated {
             Ok(_) => return Ok(()),
             Err(StoreFailure::Conflict) => match state.store.endpoint(&endpoint.tenant_id, &endpoint.id).await? {
                 Some(fresh) => current = fresh,

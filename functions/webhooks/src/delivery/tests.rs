@@ -60,8 +60,11 @@ pub(crate) async fn world(settings: WebhookSettings) -> World {
     let env = storage::embedded::EmbeddedEnv::open(&dir).unwrap();
     let queue = env.queue(jobs::queue_spec());
     let keys = Arc::new(storage::keys::embedded::EmbeddedKeys::open(&dir).unwrap());
+    let table = events::outbox::table(env.table(crate::store::TABLE));
+    let bus = Arc::new(storage::bus::embedded::EmbeddedBus::new("type".into(), Vec::new()));
     let state = DeliveryState {
-        store: WebhookStore::new(env.table(crate::store::TABLE)),
+        store: WebhookStore::new(table.clone()),
+        events: events::Publisher::new(bus, table),
         secrets: EndpointSecrets::new(keys),
         jobs: Jobs::new(queue.clone()),
         sender: Sender::new(settings.allowed.clone(), settings.timeout).unwrap(),
