@@ -2,7 +2,9 @@
 //!
 //! Inviting an email that already has an account, here or in another tenant, is answered exactly like any
 //! other invitation: whether the address has an account is settled when the invitation is accepted, by its
-//! holder. The token is shown once (only its SHA-256 is stored); it is not in the audit trail.
+//! holder. The token is shown once (only its SHA-256 is stored); the event carries it only sealed for the
+//! notifications service, which emails it to the invitee ([`identity::invitation_seal`]): the audit trail and
+//! webhooks see the sealed form.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -86,12 +88,15 @@ pub async fn create(
         accepted_by: None,
         version: 0,
     };
+    let sealed = identity::invitation_seal::seal(&*state.keys, &invitation.tenant_id, &invitation.id, &token).await?;
     let event = Event::new(Action::InvitationCreated, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
         .detail("invitation_id", invitation.id.clone())
         .detail("email", invitation.email.clone())
-        .detail("role", role.as_str());
+        .detail("role", role.as_str())
+        .detail("expires_at", invitation.expires_at)
+        .detail(identity::invitation_seal::SEALED_TOKEN_FIELD, sealed);
     state.events.commit(event, state.store.create_invitation(&invitation)).await?;
     let issued = IssuedInvitation {
         invitation: InvitationView::new(invitation, now),
@@ -194,10 +199,15 @@ pub async fn resend(
     let (token, hash) = identity::api_keys::generate_secret(TOKEN_PREFIX)?;
     invitation.token_hash = hash;
     invitation.expires_at = now + state.settings.invitation_ttl.as_secs() as i64;
+    let sealed = identity::invitation_seal::seal(&*state.keys, &invitation.tenant_id, &invitation.id, &token).await?;
     let event = Event::new(Action::InvitationResent, &origin)
         .tenant(&invitation.tenant_id)
         .actor(&caller.user_id)
-        .detail("invitation_id", invitation.id.clone());
+        .detail("invitation_id", invitation.id.clone())
+        .detail("email", invitation.email.clone())
+        .detail("role", invitation.role.as_str())
+        .detail("expires_at", invitation.expires_at)
+        .detail(identity::invitation_seal::SEALED_TOKEN_FIELD, sealed);
     let stored =
         match state.events.commit(event, state.store.update_invitation(&invitation, Some(&previous_hash))).await {
             Ok(stored) => stored,

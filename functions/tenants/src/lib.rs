@@ -18,19 +18,24 @@ use std::sync::Arc;
 
 use events::Publisher;
 use identity::IdentityStore;
-use platform::group::{Access, Function, Group, Kind, Resources, Setting, Use};
+use platform::group::{Access, Function, Group, KeyAccess, Kind, Resources, Setting, Use};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use settings::TenantSettings;
 
-/// The tenants group: one HTTP function over the identity table, publishing to the events queue.
+/// The tenants group: one HTTP function over the identity table, publishing to the events queue; it seals each
+/// invitation token for the notifications service with the keys port ([`identity::invitation_seal`]).
 pub static GROUP: Group = Group {
     name: "tenants",
     functions: &[Function {
         binary: "tenants",
         kind: Kind::Http,
-        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Bus(events::routing::BUS)],
+        uses: &[
+            Use::Table(identity::TABLE, Access::ReadWrite),
+            Use::Bus(events::routing::BUS),
+            Use::Keys(KeyAccess::EncryptDecrypt),
+        ],
         settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
     }],
 };
@@ -38,6 +43,8 @@ pub static GROUP: Group = Group {
 pub struct TenantsState {
     pub store: IdentityStore,
     pub events: Publisher,
+    /// Seals invitation tokens for the invitation email (the event carries only the sealed form).
+    pub keys: Arc<dyn storage::keys::Keys>,
     pub settings: TenantSettings,
     /// The gateway's per-tenant API counts, where the gateway is ours (the local runner hands its limiter
     /// in); `None` on AWS, where API Gateway's usage plans enforce the rate.
@@ -47,7 +54,8 @@ pub struct TenantsState {
 impl TenantsState {
     pub async fn build(resources: &Resources, settings: TenantSettings) -> anyhow::Result<Self> {
         let (table, events) = Publisher::open(resources, identity::TABLE).await?;
-        Ok(Self { store: IdentityStore::new(table), events, settings, api_counts: None })
+        let keys = resources.keys().await?;
+        Ok(Self { store: IdentityStore::new(table), events, keys, settings, api_counts: None })
     }
 }
 

@@ -162,8 +162,8 @@ impl InvitationView {
     }
 }
 
-/// A new (or re-issued) invitation and its token, shown once. Until the notifications service delivers it by
-/// email, the inviter passes the token on; the invitee accepts with `POST accept_path`.
+/// A new (or re-issued) invitation and its token, shown once. The notifications service also emails the invitee
+/// a link carrying it; the invitee accepts with `POST accept_path`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssuedInvitation {
     pub invitation: InvitationView,

@@ -68,6 +68,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&relay::GROUP, |r, c| Box::pin(build_relay(r, c))),
     (&workspaces::GROUP, |r, c| Box::pin(build_workspaces(r, c))),
     (&webhooks::GROUP, |r, c| Box::pin(build_webhooks(r, c))),
+    (&notifications::GROUP, |r, c| Box::pin(build_notifications(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
 ];
 
@@ -322,6 +323,24 @@ async fn build_webhooks(resources: Resources, context: &Context<'_>) -> anyhow::
     Ok(Parts {
         router: webhooks::router(api),
         consumers: vec![("webhooks-fanout", bus_queue, fan_out), ("webhooks-delivery", jobs_queue, deliver)],
+        ..Default::default()
+    })
+}
+
+/// Notifications: the API and the bus consumer (`events-notifications`); emails land in the embedded outbox
+/// with embedded storage, in SES (moto) with the AWS adapters.
+async fn build_notifications(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let settings = context.settings.notifications.clone();
+    let api = Arc::new(notifications::ApiState::build(&resources).await?);
+    let consumer = Arc::new(notifications::consumer::ConsumerState::build(&resources, settings).await?);
+    let queue = resources.queue(&events::routing::queue_spec(events::routing::NOTIFICATIONS)).await?;
+    let handler: SqsHandler = Arc::new(move |event| {
+        let state = consumer.clone();
+        Box::pin(async move { Ok(notifications::consumer::handle(&state, event).await) })
+    });
+    Ok(Parts {
+        router: notifications::router(api),
+        consumers: vec![("notifications-consumer", queue, handler)],
         ..Default::default()
     })
 }

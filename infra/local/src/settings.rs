@@ -23,6 +23,8 @@ pub struct Settings {
     pub workspaces: workspaces::WorkspaceSettings,
     /// Outgoing webhooks (`WEBHOOK_*`: allowed CIDRs, retry schedule, timeout, rotation overlap).
     pub webhooks: webhooks::WebhookSettings,
+    /// Notifications (`NOTIFICATIONS_*`: sender, per-tenant email rate, the invitation link).
+    pub notifications: notifications::NotificationSettings,
     /// `DEMO_WORKSPACES` (default `true` with the embedded emulator): each tenant's first listing of
     /// workspaces or bases gives it a "Demo" workspace linked to its own copy of the emulator's demo bases.
     pub demo_workspaces: bool,
@@ -46,6 +48,7 @@ impl Settings {
             airtable: airtable::AirtableSettings::from_env()?,
             workspaces: workspaces::WorkspaceSettings::from_env()?,
             webhooks: webhooks::WebhookSettings::from_env()?,
+            notifications: notifications::NotificationSettings::from_env()?,
             demo_workspaces: parse_or("DEMO_WORKSPACES", true)?,
             emulate_airtable: var("AIRTABLE_ENDPOINT_URL").is_none(),
             groups: (!groups.is_empty()).then_some(groups),
@@ -65,6 +68,7 @@ impl Settings {
             airtable: airtable::AirtableSettings::new("https://api.airtable.com", None),
             workspaces: workspaces::WorkspaceSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
+            notifications: notifications::NotificationSettings::default(),
             demo_workspaces: false,
             emulate_airtable: true,
             groups: None,

@@ -23,6 +23,18 @@ pub const TYPE_ATTRIBUTE: &str = "type";
 pub const AUDIT: &str = "events-audit";
 /// The outgoing webhooks' queue: every event (each endpoint filters by type).
 pub const WEBHOOKS: &str = "events-webhooks";
+/// The notifications' queue: the types that become notifications (invitations, security notices, account
+/// changes).
+pub const NOTIFICATIONS: &str = "events-notifications";
+
+/// What the notifications service turns into messages (`functions/notifications`).
+pub static NOTIFICATION_TYPES: &[Action] = &[
+    Action::InvitationCreated,
+    Action::InvitationResent,
+    Action::ApiKeyCreated,
+    Action::UserUpdated,
+    Action::SessionRevoked,
+];
 
 /// One subscriber: its queue and the types it receives (`None`: all).
 #[derive(Debug)]
@@ -31,8 +43,11 @@ pub struct Subscription {
     pub only: Option<&'static [Action]>,
 }
 
-pub static SUBSCRIPTIONS: &[Subscription] =
-    &[Subscription { queue: AUDIT, only: None }, Subscription { queue: WEBHOOKS, only: None }];
+pub static SUBSCRIPTIONS: &[Subscription] = &[
+    Subscription { queue: AUDIT, only: None },
+    Subscription { queue: WEBHOOKS, only: None },
+    Subscription { queue: NOTIFICATIONS, only: Some(NOTIFICATION_TYPES) },
+];
 
 /// Receives before a message goes to its queue's dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = crate::MAX_RECEIVE_COUNT;

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod api_rate;
 pub mod email;
+pub mod invitation_seal;
 pub mod password;
 pub mod plans;
 pub mod profile;

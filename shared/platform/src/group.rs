@@ -70,6 +70,9 @@ pub enum Use {
     /// The keys port: envelope encryption of secrets at rest (`KMS_KEY_ID`: the stack's KMS key; under the
     /// runner, the data dir's key). `Encrypt` may also decrypt.
     Keys(KeyAccess),
+    /// Sends email: SES v2 `SendEmail` from the sending identity (`ses:SendEmail` on it); under the runner with
+    /// embedded storage, the embedded outbox (nothing leaves the machine).
+    Email,
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
 }
@@ -148,6 +151,7 @@ impl Inventory {
                     Use::Bus(name) => _ = inventory.buses.insert(name),
                     Use::Cache => inventory.cache = true,
                     Use::Keys(_) => inventory.keys = true,
+                    Use::Email => {}
                     Use::Readiness => {}
                 }
             }
@@ -261,6 +265,14 @@ impl Resources {
             return Err(self.undeclared("the keys (KMS)"));
         }
         self.backend.keys().await
+    }
+
+    /// For [`Use::Email`]: the backend, whose mode chooses the mailer (SES, or the embedded outbox).
+    pub fn email(&self) -> anyhow::Result<&Arc<Backend>> {
+        if !self.uses.contains(&Use::Email) {
+            return Err(self.undeclared("email (SES)"));
+        }
+        Ok(&self.backend)
     }
 
     /// For [`Use::Readiness`]: the backend, to describe any table or queue.

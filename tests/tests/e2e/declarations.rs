@@ -215,6 +215,8 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 }
                 Use::Cache => _ = wanted.insert("CACHE_URL".into(), (true, None)),
                 Use::Keys(_) => _ = wanted.insert("KMS_KEY_ID".into(), (true, key.clone())),
+                // The sender is a setting the group declares (NOTIFICATIONS_FROM_EMAIL); no resource variable.
+                Use::Email => {}
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -304,9 +306,15 @@ fn policy_for(
             format!("{template} BucketName=Ref {}", buckets.get(name)?)
         }
         Use::Bus(name) => format!("SNSPublishMessagePolicy TopicName=GetAtt {}.TopicName", topics.get(name)?),
+        // SES v2 SendEmail as the stack's one sending identity (a parameter: verified outside the stack).
+        Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
         Use::Cache | Use::Readiness | Use::Keys(_) => return None,
     })
 }
+
+/// The resource `Use::Email` may send as: the identity the `NotificationsSesIdentity` parameter names.
+const SES_IDENTITY_ARN: &str =
+    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotificationsSesIdentity}";
 
 /// The policies `Use::Keys(access)` needs on `key`: kms:Decrypt (SAM's `KMSDecryptPolicy`, which takes the
 /// key id) and, to seal, kms:GenerateDataKey (no SAM policy template grants it alone). Nothing else: not

@@ -15,6 +15,7 @@ mod declarations;
 mod foundation;
 mod hardening;
 mod lambda_entry;
+mod notifications;
 mod rate_limits;
 mod route_matrix;
 mod schemathesis;

@@ -1,0 +1,402 @@
+//! The bus's `events-notifications` queue: each event of the types [`plan`] knows becomes a notification for
+//! its recipient — in the inbox and/or by email, as the recipient's preferences say (security notices bypass
+//! them; an invitee without an account gets the email only) — with a delivery log per channel.
+//!
+//! At least once, without repeats: the notification's id is a function of the event and the recipient, so a
+//! redelivered event finds it and only finishes what is still `pending` (an email whose send failed is retried
+//! by SQS's redelivery, [`MAX_EMAIL_ATTEMPTS`] times, then `failed`). A crash between SES accepting an email
+//! and the log recording it sends that email twice: the one repeat possible.
+//!
+//! Per-tenant email rate limit: `NOTIFICATIONS_EMAILS_PER_HOUR` per clock hour, counted in the table; beyond
+//! it the email is dropped with the status `rate_limited` (logged), the inbox entry is still made.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use events::{Action, Event, REQUEST_ID_ATTRIBUTE};
+use identity::IdentityStore;
+use platform::group::Resources;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use storage::keys::Keys;
+use tracing::Instrument;
+
+use crate::mailer::{self, Mail, Mailer};
+use crate::records::{Channel, Delivery, DeliveryStatus, Notification};
+use crate::settings::NotificationSettings;
+use crate::store::{self, Created, NotificationStore};
+use crate::templates::{self, Template};
+
+/// Sends of one email before it is `failed`.
+pub const MAX_EMAIL_ATTEMPTS: u32 = 3;
+
+pub struct ConsumerState {
+    pub store: NotificationStore,
+    pub identity: IdentityStore,
+    pub keys: Arc<dyn Keys>,
+    pub mailer: Arc<dyn Mailer>,
+    pub settings: NotificationSettings,
+}
+
+impl ConsumerState {
+    pub async fn build(resources: &Resources, settings: NotificationSettings) -> anyhow::Result<Self> {
+        let store = NotificationStore::new(resources.table(store::TABLE).await?);
+        let mailer = mailer::open(resources, &store, &settings.from_email).await?;
+        Ok(Self {
+            identity: IdentityStore::new(resources.table(identity::TABLE).await?),
+            keys: resources.keys().await?,
+            mailer,
+            store,
+            settings,
+        })
+    }
+}
+
+pub async fn handle(state: &ConsumerState, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let request_id = record
+            .message_attributes
+            .get(REQUEST_ID_ATTRIBUTE)
+            .and_then(|a| a.string_value.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!("notification", %message_id, %request_id);
+        if let Err(e) = handle_one(state, &record).instrument(span.clone()).await {
+            span.in_scope(|| tracing::error!(error = ?e, "a notification failed; it will be redelivered"));
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn handle_one(state: &ConsumerState, record: &SqsMessage) -> anyhow::Result<()> {
+    let body = record.body.as_deref().unwrap_or_default();
+    let event: Event = serde_json::from_str(body).map_err(|e| anyhow::anyhow!("not a platform event: {e}"))?;
+    notify(state, &event).await
+}
+
+/// Who is told what about an event.
+#[derive(Debug, PartialEq)]
+pub enum Recipient {
+    User(String),
+    /// An invitee: an address, maybe without an account.
+    Invitee(String),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Plan {
+    pub kind: &'static templates::Kind,
+    pub recipient: Recipient,
+}
+
+/// What `event` becomes, if anything.
+pub fn plan(event: &Event) -> Option<Plan> {
+    let text = |name: &str| event.details.get(name).and_then(Value::as_str).map(String::from);
+    let (kind, recipient) = match event.action {
+        Action::InvitationCreated => (templates::INVITATION_CREATED, Recipient::Invitee(text("email")?)),
+        Action::InvitationResent => (templates::INVITATION_RESENT, Recipient::Invitee(text("email")?)),
+        Action::ApiKeyCreated => (templates::API_KEY_CREATED, Recipient::User(event.subject_id.clone()?)),
+        Action::SessionRevoked => (templates::SESSION_REVOKED, Recipient::User(event.subject_id.clone()?)),
+        Action::UserUpdated => {
+            let fields: Vec<&str> = event
+                .details
+                .get("fields")
+                .and_then(Value::as_array)
+                .map(|f| f.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let subject = event.subject_id.clone()?;
+            if fields.contains(&"password") {
+                (templates::PASSWORD_CHANGED, Recipient::User(subject))
+            } else if event.actor_id.as_deref() != Some(subject.as_str()) && !fields.is_empty() {
+                // Someone else changed the account; one's own edits are no news.
+                (templates::ACCOUNT_UPDATED, Recipient::User(subject))
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    Some(Plan { kind: templates::kind(kind)?, recipient })
+}
+
+fn display_name(user: &identity::User) -> String {
+    match (&user.first_name, &user.last_name) {
+        (Some(first), Some(last)) => format!("{first} {last}"),
+        (Some(first), None) => first.clone(),
+        _ => user.email.clone(),
+    }
+}
+
+fn rfc3339_secs(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The template the tenant set for `kind` in `locale` (or in English), else the built-in one.
+pub async fn effective_template(
+    store: &NotificationStore,
+    tenant: &str,
+    kind: &str,
+    locale: &str,
+) -> anyhow::Result<Option<(Template, bool)>> {
+    for candidate in [locale, crate::preferences::DEFAULT_LOCALE] {
+        if let Some(custom) = store.template(tenant, kind, candidate).await? {
+            return Ok(Some((Template { subject: custom.subject, body: custom.body }, true)));
+        }
+        if let Some(builtin) = templates::builtin(kind, candidate) {
+            return Ok(Some((builtin, false)));
+        }
+    }
+    Ok(None)
+}
+
+/// Makes (or finishes) the notification of `event`.
+pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> {
+    let Some(plan) = plan(event) else { return Ok(()) };
+    let Some(tenant) = event.tenant_id.as_deref() else { return Ok(()) };
+    let now = storage::now_millis();
+    let tenant_name = state.identity.tenant(tenant).await?.map(|t| t.name).filter(|n| !n.trim().is_empty());
+    let tenant_name = tenant_name.unwrap_or_else(|| "their team".into());
+    let actor_name = match event.actor_id.as_deref() {
+        Some(actor) => state.identity.user(tenant, actor).await?.map(|u| display_name(&u)),
+        None => None,
+    }
+    .unwrap_or_else(|| "Someone".into());
+    let mut context = json!({
+        "app_name": "PyAirtable",
+        "tenant_name": tenant_name,
+        "actor_name": actor_name,
+        "event": {"type": event.action.as_str(), "time": event.occurred_at(), "ip": event.ip},
+        "data": public_data(event),
+    });
+
+    // The recipient, their preferences, and the channels.
+    let (user_id, email, prefs) = match &plan.recipient {
+        Recipient::User(user_id) => {
+            let Some(user) = state.identity.user(tenant, user_id).await? else {
+                tracing::info!(%user_id, kind = plan.kind.name, "no such user any more: nothing to notify");
+                return Ok(());
+            };
+            let prefs = state.store.preferences(tenant, user_id).await?.map(|(p, _)| p).unwrap_or_default();
+            context["recipient"] = json!({"email": user.email, "name": display_name(&user)});
+            (Some(user_id.clone()), user.email.clone(), prefs)
+        }
+        Recipient::Invitee(email) => {
+            context["recipient"] = json!({"email": email, "name": email});
+            (None, email.clone(), Default::default())
+        }
+    };
+    let critical = plan.kind.critical;
+    let in_inbox = user_id.is_some() && prefs.allows(plan.kind.category, Channel::InApp, critical);
+    let emailed = user_id.is_none() || prefs.allows(plan.kind.category, Channel::Email, critical);
+
+    // Invitations: the accept link, from the token sealed for us.
+    let mut link_failure = None;
+    if matches!(plan.recipient, Recipient::Invitee(_)) {
+        match invitation_link(state, tenant, event).await {
+            Ok(link) => context["accept_url"] = json!(link),
+            Err(e) => {
+                tracing::error!(error = %e, "the invitation token does not open: no email");
+                link_failure = Some("the invitation token could not be opened".to_string());
+                context["accept_url"] = json!("");
+            }
+        }
+        context["role"] = json!(event.details.get("role").and_then(Value::as_str).unwrap_or("member"));
+        let expires = event.details.get("expires_at").and_then(Value::as_i64).unwrap_or_default();
+        context["expires_at"] = json!(rfc3339_secs(expires));
+    }
+
+    let rendered = render(state, tenant, plan.kind.name, prefs.locale(), &context).await?;
+    let recipient_key = user_id.clone().unwrap_or_else(|| format!("email:{email}"));
+    let id = store::notification_id(event.occurred_at_ms, &event.event_id, &recipient_key);
+    let mut deliveries = Vec::new();
+    if user_id.is_some() {
+        let status = if in_inbox { DeliveryStatus::Delivered } else { DeliveryStatus::SkippedPreference };
+        deliveries.push(Delivery {
+            channel: Channel::InApp,
+            status,
+            attempts: u32::from(in_inbox),
+            error: None,
+            message_id: None,
+            at_ms: now,
+        });
+    }
+    let email_status = match (&link_failure, emailed) {
+        (Some(_), _) => DeliveryStatus::Failed,
+        (None, true) => DeliveryStatus::Pending,
+        (None, false) => DeliveryStatus::SkippedPreference,
+    };
+    deliveries.push(Delivery {
+        channel: Channel::Email,
+        status: email_status,
+        attempts: 0,
+        error: link_failure,
+        message_id: None,
+        at_ms: now,
+    });
+    let notification = Notification {
+        id,
+        tenant_id: tenant.to_string(),
+        user_id: user_id.clone(),
+        email: Some(email.clone()),
+        kind: plan.kind.name.to_string(),
+        category: plan.kind.category,
+        critical,
+        event_id: event.event_id.clone(),
+        title: rendered.subject.clone(),
+        // An invitee's email carries their token: it is not kept.
+        body: user_id.as_ref().map(|_| rendered.body.clone()),
+        in_inbox,
+        created_at_ms: event.occurred_at_ms,
+        read_at_ms: None,
+        deliveries,
+        version: 0,
+    };
+    let mut current = match state.store.create(&notification).await? {
+        Created::New(n) | Created::Existing(n) => *n,
+    };
+    if current.delivery(Channel::Email).is_some_and(|d| d.status == DeliveryStatus::Pending) {
+        send_email(state, &mut current, &email, rendered).await?;
+    }
+    Ok(())
+}
+
+/// Event data as templates see it: without the sealed token.
+fn public_data(event: &Event) -> Value {
+    let mut data = event.details.clone();
+    data.remove(identity::invitation_seal::SEALED_TOKEN_FIELD);
+    Value::Object(data)
+}
+
+async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
+    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
+    let invitation = text("invitation_id").ok_or_else(|| anyhow::anyhow!("the event names no invitation"))?;
+    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
+        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
+    let token = identity::invitation_seal::open(&*state.keys, tenant, invitation, sealed).await?;
+    Ok(state.settings.invitation_link(token.expose_secret()))
+}
+
+async fn render(
+    state: &ConsumerState,
+    tenant: &str,
+    kind: &str,
+    locale: &str,
+    context: &Value,
+) -> anyhow::Result<templates::Rendered> {
+    let Some((template, custom)) = effective_template(&state.store, tenant, kind, locale).await? else {
+        anyhow::bail!("no template for {kind}");
+    };
+    match templates::render(&template, context) {
+        Ok(rendered) => Ok(rendered),
+        Err(e) if custom => {
+            tracing::warn!(kind, error = %e, "the tenant's template failed on this event: the built-in one is used");
+            let builtin =
+                templates::builtin_or_default(kind, locale).ok_or_else(|| anyhow::anyhow!("no template for {kind}"))?;
+            templates::render(&builtin, context).map_err(|e| anyhow::anyhow!("the built-in {kind} failed: {e}"))
+        }
+        Err(e) => anyhow::bail!("the built-in {kind} failed: {e}"),
+    }
+}
+
+/// One attempt at the email, recorded; an error (redelivery) while attempts remain.
+async fn send_email(
+    state: &ConsumerState,
+    n: &mut Notification,
+    to: &str,
+    rendered: templates::Rendered,
+) -> anyhow::Result<()> {
+    let now = storage::now_millis();
+    let allowed = state.store.take_email_slot(&n.tenant_id, now, state.settings.emails_per_hour).await?;
+    let mail = Mail {
+        tenant_id: n.tenant_id.clone(),
+        notification_id: n.id.clone(),
+        to: to.to_string(),
+        subject: rendered.subject,
+        body: rendered.body,
+    };
+    let outcome = if allowed { Some(state.mailer.send(&mail).await) } else { None };
+    let (id, tenant) = (n.id.clone(), n.tenant_id.clone());
+    let Some(delivery) = n.delivery_mut(Channel::Email) else { return Ok(()) };
+    delivery.at_ms = now;
+    let mut retry = None;
+    match outcome {
+        None => {
+            tracing::warn!(notification_id = %id, tenant_id = %tenant,
+                limit = state.settings.emails_per_hour, "the tenant's email rate limit is reached: email dropped");
+            delivery.status = DeliveryStatus::RateLimited;
+            delivery.error = Some(format!("over {} emails per hour for the tenant", state.settings.emails_per_hour));
+        }
+        Some(Ok(message_id)) => {
+            delivery.attempts += 1;
+            delivery.status = DeliveryStatus::Delivered;
+            delivery.error = None;
+            delivery.message_id = Some(message_id);
+            tracing::info!(notification_id = %id, "email sent");
+        }
+        Some(Err(e)) => {
+            delivery.attempts += 1;
+            let error: String = format!("{e:#}").chars().take(500).collect();
+            delivery.error = Some(error.clone());
+            if delivery.attempts >= MAX_EMAIL_ATTEMPTS {
+                delivery.status = DeliveryStatus::Failed;
+            } else {
+                retry = Some(error);
+            }
+        }
+    }
+    *n = state.store.update(n).await?;
+    match retry {
+        Some(error) => anyhow::bail!("the email was not sent (it will be retried): {error}"),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use events::Origin;
+
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin { request_id: "r".into(), ip: None }
+    }
+
+    #[test]
+    fn events_become_the_right_notices() {
+        let key = Event::new(Action::ApiKeyCreated, &origin()).tenant("t").actor("u1");
+        assert_eq!(plan(&key).unwrap().kind.name, templates::API_KEY_CREATED);
+        assert_eq!(plan(&key).unwrap().recipient, Recipient::User("u1".into()));
+        let password =
+            Event::new(Action::UserUpdated, &origin()).tenant("t").actor("u1").detail("fields", json!(["password"]));
+        assert_eq!(plan(&password).unwrap().kind.name, templates::PASSWORD_CHANGED);
+        let own_edit =
+            Event::new(Action::UserUpdated, &origin()).tenant("t").actor("u1").detail("fields", json!(["first_name"]));
+        assert!(plan(&own_edit).is_none());
+        let by_admin = Event::new(Action::UserUpdated, &origin())
+            .tenant("t")
+            .actor("a")
+            .subject("u1")
+            .detail("fields", json!(["roles"]));
+        assert_eq!(plan(&by_admin).unwrap().kind.name, templates::ACCOUNT_UPDATED);
+        let invite = Event::new(Action::InvitationCreated, &origin()).tenant("t").detail("email", "x@example.com");
+        assert_eq!(plan(&invite).unwrap().recipient, Recipient::Invitee("x@example.com".into()));
+        assert!(plan(&Event::new(Action::LoginSucceeded, &origin()).tenant("t").actor("u1")).is_none());
+    }
+
+    #[test]
+    fn every_routed_type_is_planned_for_and_every_plan_is_routed() {
+        let routed = events::routing::subscription(events::routing::NOTIFICATIONS).unwrap().only.unwrap();
+        for kind in templates::KINDS {
+            let event_type = if kind.name == templates::PASSWORD_CHANGED { "user.updated" } else { kind.name };
+            assert!(routed.iter().any(|a| a.as_str() == event_type), "{} is not routed", kind.name);
+        }
+    }
+}

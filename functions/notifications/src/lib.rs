@@ -1,0 +1,93 @@
+//! Notifications: platform events turned into messages for people — in an in-app inbox and by email — from
+//! templates a tenant may override, as each user's preferences say.
+//!
+//! Two functions, one crate:
+//! - `notifications` (HTTP): the caller's inbox (`GET /api/v1/notifications`, `…/unread-count`,
+//!   `POST …/{id}/read`, `POST …/read-all`: the caller's own only, anything else a 404), their preferences
+//!   (`GET|PUT …/preferences`), the tenant's templates (`GET|PUT …/templates/{type}`, `POST …/{type}/preview`:
+//!   tenant owners and admins) and the embedded outbox (`GET …/outbox`: platform admins).
+//! - `notifications-consumer` (the bus's `events-notifications` queue, filtered to the types it handles):
+//!   [`consumer`].
+//!
+//! Channels: in-app and email ([`mailer`]: SES v2 on AWS and against moto, the embedded outbox under
+//! `cargo run`). Invitation emails carry the accept link; its token reaches this service sealed by the tenants
+//! function for it ([`identity::invitation_seal`]), so the audit trail and webhooks, which see every event,
+//! never see it in clear. Templates: [`templates`] (minijinja, sandboxed and bounded). Preferences:
+//! [`preferences`] (category × channel; security notices bypass them).
+
+pub mod api;
+pub mod consumer;
+pub mod mailer;
+pub mod preferences;
+pub mod records;
+pub mod settings;
+pub mod store;
+pub mod templates;
+
+use std::sync::Arc;
+
+use platform::group::{Access, Function, Group, KeyAccess, Kind, Resources, Use};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use settings::NotificationSettings;
+
+use crate::store::NotificationStore;
+
+/// The notifications group: the API over the notifications table, and the consumer, which also reads the
+/// identity table (recipients, names), opens sealed invitation tokens (kms:Decrypt) and sends email.
+pub static GROUP: Group = Group {
+    name: "notifications",
+    functions: &[
+        Function {
+            binary: "notifications",
+            kind: Kind::Http,
+            uses: &[Use::Table(store::TABLE, Access::ReadWrite)],
+            settings: settings::API_SETTINGS,
+        },
+        Function {
+            binary: "notifications-consumer",
+            kind: Kind::Consumer {
+                queue: events::routing::NOTIFICATIONS,
+                batch_size: 10,
+                batching_window_secs: 1,
+                max_concurrency: 5,
+                // 6 × the function's 10 s timeout, as Lambda's SQS event source asks.
+                visibility_secs: 60,
+            },
+            uses: &[
+                Use::Table(store::TABLE, Access::ReadWrite),
+                Use::Table(identity::TABLE, Access::Read),
+                Use::Keys(KeyAccess::Decrypt),
+                Use::Email,
+            ],
+            settings: settings::CONSUMER_SETTINGS,
+        },
+    ],
+};
+
+/// What the API needs.
+pub struct ApiState {
+    pub store: NotificationStore,
+}
+
+impl ApiState {
+    pub async fn build(resources: &Resources) -> anyhow::Result<Self> {
+        Ok(Self { store: NotificationStore::new(resources.table(store::TABLE).await?) })
+    }
+}
+
+pub type SharedState = Arc<ApiState>;
+
+pub fn router(state: SharedState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(api::inbox::list))
+        .routes(routes!(api::inbox::unread_count))
+        .routes(routes!(api::inbox::mark_read))
+        .routes(routes!(api::inbox::mark_all_read))
+        .routes(routes!(api::preferences::get, api::preferences::put))
+        .routes(routes!(api::templates::get, api::templates::put))
+        .routes(routes!(api::templates::preview))
+        .routes(routes!(api::outbox::list))
+        .with_state(state)
+}

@@ -1,0 +1,65 @@
+//! The notifications settings, read once at cold start (the runner builds them from its own settings).
+//!
+//! | variable | read by | default | meaning |
+//! |---|---|---|---|
+//! | `NOTIFICATIONS_FROM_EMAIL` | consumer | `notifications@pyairtable.local` | the sender of every email (an SES verified identity, or an address of a verified domain, on AWS) |
+//! | `NOTIFICATIONS_EMAILS_PER_HOUR` | consumer | 100 | emails per tenant per clock hour; beyond it an email is dropped with the status `rate_limited` (the in-app notice is still created) |
+//! | `NOTIFICATIONS_INVITATION_URL` | consumer | `http://localhost:8000/accept-invitation` | the page an invitation email links to, with `?token=…` appended; it posts the token to `POST /api/v1/invitations/accept` |
+
+use platform::config::{ConfigError, parse_or, var};
+use platform::group::Setting;
+
+pub const API_SETTINGS: &[Setting] = &[];
+
+pub const CONSUMER_SETTINGS: &[Setting] = &[
+    Setting::required("NOTIFICATIONS_FROM_EMAIL"),
+    Setting::optional("NOTIFICATIONS_EMAILS_PER_HOUR"),
+    Setting::optional("NOTIFICATIONS_INVITATION_URL"),
+];
+
+#[derive(Clone, Debug)]
+pub struct NotificationSettings {
+    pub from_email: String,
+    /// Per tenant per clock hour; 0 sends none.
+    pub emails_per_hour: u32,
+    pub invitation_url: String,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            from_email: "notifications@pyairtable.local".into(),
+            emails_per_hour: 100,
+            invitation_url: "http://localhost:8000/accept-invitation".into(),
+        }
+    }
+}
+
+fn invalid(name: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid { name: name.into(), reason: reason.into() }
+}
+
+impl NotificationSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let from_email = var("NOTIFICATIONS_FROM_EMAIL").unwrap_or(defaults.from_email);
+        if !from_email.contains('@') || from_email.chars().any(char::is_whitespace) {
+            return Err(invalid("NOTIFICATIONS_FROM_EMAIL", "an email address"));
+        }
+        let invitation_url = var("NOTIFICATIONS_INVITATION_URL").unwrap_or(defaults.invitation_url);
+        if !(invitation_url.starts_with("https://") || invitation_url.starts_with("http://")) {
+            return Err(invalid("NOTIFICATIONS_INVITATION_URL", "an http(s) URL"));
+        }
+        Ok(Self {
+            from_email,
+            emails_per_hour: parse_or("NOTIFICATIONS_EMAILS_PER_HOUR", defaults.emails_per_hour)?,
+            invitation_url,
+        })
+    }
+
+    /// The invitation link carrying `token`.
+    pub fn invitation_link(&self, token: &str) -> String {
+        let separator = if self.invitation_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}token={token}", self.invitation_url)
+    }
+}

@@ -1,0 +1,340 @@
+//! The notifications table (logical name `notifications`), through the table port. No secondary index: every
+//! read is one partition, strongly consistent.
+//!
+//! | item | pk | sk | TTL |
+//! |---|---|---|---|
+//! | notification (with its delivery log) | `{tenant}#NTF#{user}` (`{tenant}#NTF#-`: an invitee without an account) | `N#{id}` | 90 days |
+//! | unread marker | `{tenant}#NTFU#{user}` | `N#{id}` | 90 days |
+//! | preferences | `{tenant}#NTFPREF` | `U#{user}` | — |
+//! | template override | `{tenant}#NTFTPL` | `T#{type}#{locale}` | — |
+//! | email counter (rate limit) | `{tenant}#NTFRATE` | `H#{epoch hour}` | 2 hours |
+//! | embedded outbox (runner only) | `NTFOUTBOX` | `M#{id}` | 7 days |
+//!
+//! A notification id is `ntf_` + 12 hex digits of the event's time in milliseconds + 20 hex digits of a hash
+//! of the event id and the recipient: a redelivered event finds its notification there (the notification and
+//! its unread marker are written together, each `MustNotExist`), and ids sort by time, so an inbox lists
+//! newest first.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use storage::StoreError;
+use storage::table::{Attributes, Condition, Item, Key, Query, Table, WriteOp};
+
+use crate::preferences::Preferences;
+use crate::records::{Notification, OutboxMail, TemplateOverride};
+
+pub const TABLE: &str = "notifications";
+/// How long notifications (and their delivery log) are kept.
+pub const RETENTION_SECS: i64 = 90 * 24 * 3600;
+/// How long the embedded outbox keeps an email.
+pub const OUTBOX_RETENTION_SECS: i64 = 7 * 24 * 3600;
+/// The recipient part of the partition of invitees (no account yet).
+pub const EXTERNAL: &str = "-";
+
+#[derive(Clone)]
+pub struct NotificationStore {
+    table: Arc<dyn Table>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreFailure {
+    #[error("the record changed since it was read")]
+    Conflict,
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for StoreFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ConditionFailed => Self::Conflict,
+            StoreError::InvalidCursor => Self::InvalidCursor,
+            other => Self::Unexpected(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<StoreFailure> for platform::ApiError {
+    fn from(e: StoreFailure) -> Self {
+        match e {
+            StoreFailure::Conflict => platform::ApiError::conflict(
+                "version_conflict",
+                "It changed since you read it; read it again and retry",
+            ),
+            StoreFailure::InvalidCursor => platform::pagination::invalid_cursor(),
+            StoreFailure::Unexpected(e) => platform::ApiError::Unexpected(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreFailure>;
+
+#[derive(Debug)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Whether [`NotificationStore::create`] wrote the notification or found it there.
+#[derive(Debug)]
+pub enum Created {
+    New(Box<Notification>),
+    Existing(Box<Notification>),
+}
+
+fn inbox_pk(tenant: &str, user: &str) -> String {
+    format!("{tenant}#NTF#{user}")
+}
+fn unread_pk(tenant: &str, user: &str) -> String {
+    format!("{tenant}#NTFU#{user}")
+}
+fn notification_key(tenant: &str, user: &str, id: &str) -> Key {
+    Key::new(inbox_pk(tenant, user), format!("N#{id}"))
+}
+fn unread_key(tenant: &str, user: &str, id: &str) -> Key {
+    Key::new(unread_pk(tenant, user), format!("N#{id}"))
+}
+fn preferences_key(tenant: &str, user: &str) -> Key {
+    Key::new(format!("{tenant}#NTFPREF"), format!("U#{user}"))
+}
+fn template_key(tenant: &str, kind: &str, locale: &str) -> Key {
+    Key::new(format!("{tenant}#NTFTPL"), format!("T#{kind}#{locale}"))
+}
+fn counter_key(tenant: &str, hour: i64) -> Key {
+    Key::new(format!("{tenant}#NTFRATE"), format!("H#{hour}"))
+}
+const OUTBOX_PK: &str = "NTFOUTBOX";
+
+/// `ntf_` + 12 hex digits of `at_ms` + 20 hex digits of the hash of the event and the recipient.
+pub fn notification_id(at_ms: i64, event_id: &str, recipient: &str) -> String {
+    let hash = Sha256::digest(format!("{event_id}/{recipient}").as_bytes());
+    let ms = u64::try_from(at_ms).unwrap_or(0).min(0xffff_ffff_ffff);
+    let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("ntf_{ms:012x}{hex}")
+}
+
+/// Whether `id` is shaped like a notification id (anything else is a 404 without a read).
+pub fn is_notification_id(id: &str) -> bool {
+    id.len() == 36 && id.starts_with("ntf_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn encode<T: Serialize>(record: &T) -> anyhow::Result<Attributes> {
+    match serde_json::to_value(record).context("Failed to encode a notifications record")? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => anyhow::bail!("a notifications record must encode as an object"),
+    }
+}
+
+fn decode<T: DeserializeOwned>(item: &Item) -> anyhow::Result<T> {
+    serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
+        .with_context(|| format!("Failed to decode {}/{}", item.key.pk, item.key.sk))
+}
+
+fn notification_of(item: Item) -> anyhow::Result<Notification> {
+    let mut notification: Notification = decode(&item)?;
+    notification.version = item.version;
+    Ok(notification)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Counter {
+    count: u32,
+}
+
+impl NotificationStore {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    fn notification_item(n: &Notification) -> anyhow::Result<Item> {
+        let user = n.user_id.as_deref().unwrap_or(EXTERNAL);
+        let mut item = Item::new(notification_key(&n.tenant_id, user, &n.id), encode(n)?);
+        item.version = n.version;
+        item.expires_at = Some(n.created_at_ms / 1000 + RETENTION_SECS);
+        Ok(item)
+    }
+
+    /// Writes the notification (and its unread marker when it is in the inbox), unless it exists.
+    pub async fn create(&self, n: &Notification) -> StoreResult<Created> {
+        let mut ops = vec![WriteOp::Put { item: Self::notification_item(n)?, condition: Condition::MustNotExist }];
+        if let (Some(user), true) = (n.user_id.as_deref(), n.in_inbox && n.read_at_ms.is_none()) {
+            let mut marker = Item::new(unread_key(&n.tenant_id, user, &n.id), serde_json::Map::new());
+            marker.expires_at = Some(n.created_at_ms / 1000 + RETENTION_SECS);
+            ops.push(WriteOp::Put { item: marker, condition: Condition::MustNotExist });
+        }
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(Created::New(Box::new(Notification { version: 1, ..n.clone() }))),
+            Err(StoreError::ConditionFailed) => {
+                let user = n.user_id.as_deref().unwrap_or(EXTERNAL);
+                match self.get(&n.tenant_id, user, &n.id).await? {
+                    Some(existing) => Ok(Created::Existing(Box::new(existing))),
+                    None => Err(StoreFailure::Unexpected(anyhow::anyhow!("a notification vanished while written"))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get(&self, tenant: &str, user: &str, id: &str) -> StoreResult<Option<Notification>> {
+        Ok(self.table.get(&notification_key(tenant, user, id)).await?.map(notification_of).transpose()?)
+    }
+
+    /// Replaces the notification if nobody wrote it since it was read.
+    pub async fn update(&self, n: &Notification) -> StoreResult<Notification> {
+        let stored = self.table.update(Self::notification_item(n)?).await?;
+        Ok(Notification { version: stored.version, ..n.clone() })
+    }
+
+    /// The user's inbox, newest first.
+    pub async fn inbox(
+        &self,
+        tenant: &str,
+        user: &str,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Listing<Notification>> {
+        let query = Query::partition(inbox_pk(tenant, user)).prefix("N#").descending().limit(limit).cursor(cursor);
+        let page = self.table.query(query).await?;
+        let items = page.items.into_iter().map(notification_of).collect::<anyhow::Result<_>>()?;
+        Ok(Listing { items, next_cursor: page.next_cursor })
+    }
+
+    /// The user's unread notifications, newest first (through the unread markers).
+    pub async fn unread(
+        &self,
+        tenant: &str,
+        user: &str,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> StoreResult<Listing<Notification>> {
+        let query = Query::partition(unread_pk(tenant, user)).prefix("N#").descending().limit(limit).cursor(cursor);
+        let page = self.table.query(query).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for marker in page.items {
+            let id = marker.key.sk.trim_start_matches("N#");
+            if let Some(n) = self.get(tenant, user, id).await? {
+                items.push(n);
+            }
+        }
+        Ok(Listing { items, next_cursor: page.next_cursor })
+    }
+
+    /// How many unread notifications the user has, counted up to `cap`.
+    pub async fn unread_count(&self, tenant: &str, user: &str, cap: usize) -> StoreResult<usize> {
+        let (mut count, mut cursor) = (0, None);
+        loop {
+            let query = Query::partition(unread_pk(tenant, user)).prefix("N#").limit(100).cursor(cursor);
+            let page = self.table.query(query).await?;
+            count += page.items.len();
+            cursor = page.next_cursor;
+            if cursor.is_none() || count >= cap {
+                return Ok(count.min(cap));
+            }
+        }
+    }
+
+    /// Marks the notification read (and drops its unread marker); a read one stays as it is.
+    pub async fn mark_read(&self, n: &Notification, at_ms: i64) -> StoreResult<Notification> {
+        let Some(user) = n.user_id.as_deref() else { return Ok(n.clone()) };
+        if n.read_at_ms.is_some() {
+            return Ok(n.clone());
+        }
+        let next = Notification { read_at_ms: Some(at_ms), ..n.clone() };
+        let ops = vec![
+            WriteOp::Put { item: Self::notification_item(&next)?, condition: Condition::VersionIs(n.version) },
+            WriteOp::Delete { key: unread_key(&n.tenant_id, user, &n.id), condition: Condition::Always },
+        ];
+        self.table.transact(ops).await?;
+        Ok(Notification { version: n.version + 1, ..next })
+    }
+
+    /// Marks every unread notification of the user read; how many it marked.
+    pub async fn mark_all_read(&self, tenant: &str, user: &str, at_ms: i64) -> StoreResult<usize> {
+        let mut marked = 0;
+        loop {
+            let query = Query::partition(unread_pk(tenant, user)).prefix("N#").limit(100);
+            let page = self.table.query(query).await?;
+            if page.items.is_empty() {
+                return Ok(marked);
+            }
+            for marker in page.items {
+                let id = marker.key.sk.trim_start_matches("N#").to_string();
+                match self.get(tenant, user, &id).await? {
+                    Some(n) => match self.mark_read(&n, at_ms).await {
+                        Ok(_) => marked += 1,
+                        // Changed meanwhile (read, or its delivery log moved on): the next pass sees it again.
+                        Err(StoreFailure::Conflict) => {}
+                        Err(e) => return Err(e),
+                    },
+                    None => self.table.delete(&marker.key, Condition::Always).await?,
+                }
+            }
+        }
+    }
+
+    pub async fn preferences(&self, tenant: &str, user: &str) -> StoreResult<Option<(Preferences, u64)>> {
+        let Some(item) = self.table.get(&preferences_key(tenant, user)).await? else { return Ok(None) };
+        Ok(Some((decode(&item)?, item.version)))
+    }
+
+    pub async fn put_preferences(&self, tenant: &str, user: &str, prefs: &Preferences) -> StoreResult<u64> {
+        let item = Item::new(preferences_key(tenant, user), encode(prefs)?);
+        Ok(self.table.put(item, Condition::Always).await?.version)
+    }
+
+    pub async fn template(&self, tenant: &str, kind: &str, locale: &str) -> StoreResult<Option<TemplateOverride>> {
+        let Some(item) = self.table.get(&template_key(tenant, kind, locale)).await? else { return Ok(None) };
+        Ok(Some(decode(&item)?))
+    }
+
+    pub async fn put_template(&self, tenant: &str, template: &TemplateOverride) -> StoreResult<()> {
+        let item = Item::new(template_key(tenant, &template.kind, &template.locale), encode(template)?);
+        self.table.put(item, Condition::Always).await?;
+        Ok(())
+    }
+
+    /// Counts one email of the tenant in the current clock hour: false when `limit` were already counted.
+    pub async fn take_email_slot(&self, tenant: &str, now_ms: i64, limit: u32) -> StoreResult<bool> {
+        let hour = now_ms / 3_600_000;
+        for _ in 0..10 {
+            let key = counter_key(tenant, hour);
+            let (count, version) = match self.table.get(&key).await? {
+                Some(item) => (decode::<Counter>(&item)?.count, item.version),
+                None => (0, 0),
+            };
+            if count >= limit {
+                return Ok(false);
+            }
+            let mut item = Item::new(key, encode(&Counter { count: count + 1 })?);
+            item.version = version;
+            item.expires_at = Some((hour + 2) * 3600);
+            match self.table.update(item).await {
+                Ok(_) => return Ok(true),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreFailure::Unexpected(anyhow::anyhow!("the tenant's email counter is too contended")))
+    }
+
+    pub async fn put_outbox(&self, mail: &OutboxMail) -> StoreResult<()> {
+        let mut item = Item::new(Key::new(OUTBOX_PK, format!("M#{}", mail.id)), encode(mail)?);
+        item.expires_at = Some(mail.at_ms / 1000 + OUTBOX_RETENTION_SECS);
+        self.table.put(item, Condition::Always).await?;
+        Ok(())
+    }
+
+    /// The embedded outbox, newest first.
+    pub async fn outbox(&self, limit: usize, cursor: Option<String>) -> StoreResult<Listing<OutboxMail>> {
+        let query = Query::partition(OUTBOX_PK).prefix("M#").descending().limit(limit).cursor(cursor);
+        let page = self.table.query(query).await?;
+        let items = page.items.iter().map(decode).collect::<anyhow::Result<_>>()?;
+        Ok(Listing { items, next_cursor: page.next_cursor })
+    }
+}

@@ -1,0 +1,41 @@
+//! An invitation token on its way to the invitee's mailbox. The token travels in the
+//! `tenant.invitation_created`/`resent` event, which every subscriber of the bus sees (the audit trail, the
+//! tenant's webhooks), so it travels sealed: the tenants function seals it with the keys port (KMS on AWS, the
+//! data dir's key under `cargo run`) for the notifications service, with an encryption context naming the
+//! purpose, the tenant and the invitation; only the notifications consumer opens it (kms:Decrypt), and a
+//! sealed value copied into another tenant's or invitation's event does not open. The event's data carries
+//! only [`SEALED_TOKEN_FIELD`], base64 of the envelope.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::{ExposeSecret, SecretString};
+use storage::keys::{EncryptionContext, Keys};
+
+/// The event data field holding the sealed token.
+pub const SEALED_TOKEN_FIELD: &str = "sealed_token";
+/// The encryption context's `purpose`.
+pub const PURPOSE: &str = "invitation-email";
+
+fn context(tenant: &str, invitation: &str) -> EncryptionContext {
+    EncryptionContext::from([
+        ("purpose".to_string(), PURPOSE.to_string()),
+        ("tenant_id".to_string(), tenant.to_string()),
+        ("invitation_id".to_string(), invitation.to_string()),
+    ])
+}
+
+/// `token` sealed for the notifications service, as base64.
+pub async fn seal(keys: &dyn Keys, tenant: &str, invitation: &str, token: &SecretString) -> anyhow::Result<String> {
+    let envelope = keys.encrypt(token.expose_secret().as_bytes(), &context(tenant, invitation)).await?;
+    Ok(STANDARD.encode(envelope))
+}
+
+/// The token, if `sealed` was sealed for exactly this tenant and invitation.
+pub async fn open(keys: &dyn Keys, tenant: &str, invitation: &str, sealed: &str) -> anyhow::Result<SecretString> {
+    let envelope = STANDARD.decode(sealed).map_err(|_| anyhow::anyhow!("a sealed invitation token is not base64"))?;
+    let plain = keys.decrypt(&envelope, &context(tenant, invitation)).await?;
+    let text = std::str::from_utf8(plain.expose_secret())
+        .map_err(|_| anyhow::anyhow!("a sealed invitation token is not text"))?
+        .to_string();
+    Ok(SecretString::from(text))
+}

@@ -1,0 +1,495 @@
+//! Notifications end to end, on both adapter sets: invitation emails with a working accept link (the embedded
+//! outbox under embedded storage, moto's SES store with the AWS adapters), security notices in the inbox and
+//! by email whatever the preferences, preferences suppressing a non-critical email, the inbox (pages, unread
+//! filter, read, read-all), other users' and tenants' ids as 404s, templates (roles, validation, the sandbox,
+//! use), the outbox for platform admins only, and the invitation token never in clear in the audit trail or a
+//! webhook.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::accounts::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Account, accept, call, get_as, invite, join, login_ok, register, unique_email,
+};
+use crate::support::{TestApp, assert_error};
+
+fn notification_groups(settings: &mut local_runner::Settings) {
+    settings.groups = Some(
+        ["auth", "tenants", "users", "audit", "workspaces", "webhooks", "notifications"].map(String::from).to_vec(),
+    );
+    settings.webhooks.allowed = "127.0.0.0/8".parse().unwrap();
+    settings.notifications.invitation_url = "https://app.example.com/accept-invitation".into();
+}
+
+crate::both_adapters_in!(notification_groups;
+    an_invitation_reaches_the_invitee_by_email_and_its_link_accepts,
+    a_new_api_key_is_a_security_notice_in_app_and_by_email_even_with_email_turned_off,
+    preferences_suppress_a_non_critical_email_but_keep_the_inbox_entry,
+    the_inbox_pages_filters_and_reads,
+    another_users_or_tenants_notification_is_a_404,
+    templates_are_for_owners_and_admins_checked_before_stored_and_used,
+    runaway_templates_are_refused_quickly,
+    the_outbox_is_for_platform_admins,
+    the_invitation_token_is_never_in_clear_in_the_audit_trail_or_a_webhook,
+);
+
+fn tight_rate(settings: &mut local_runner::Settings) {
+    notification_groups(settings);
+    settings.notifications.emails_per_hour = 1;
+}
+
+crate::both_adapters_with!(rate_limited, tight_rate;
+    over_the_tenants_email_rate_emails_are_dropped_and_the_inbox_still_fills,
+);
+
+// ---------------------------------------------------------------- helpers
+
+async fn json_of(response: reqwest::Response, status: u16, what: &str) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(actual, status, "{what}: {body}");
+    body
+}
+
+/// `(subject, body)` of every email sent to `to`: the embedded outbox (read as the platform admin) and moto's
+/// SES store.
+async fn emails_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
+    let admin = login_ok(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/notifications/outbox?limit=100&cursor={c}"),
+            None => "/api/v1/notifications/outbox?limit=100".to_string(),
+        };
+        let page = json_of(get_as(app, &path, &admin.access).await, 200, "the outbox").await;
+        for mail in page["messages"].as_array().unwrap() {
+            if mail["to"] == to {
+                found.push((mail["subject"].as_str().unwrap().to_string(), mail["body"].as_str().unwrap().to_string()));
+            }
+        }
+        cursor = page["next_cursor"].as_str().map(String::from);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    if let Ok(moto) = std::env::var("MOTO_ENDPOINT_URL") {
+        let data: Value = reqwest::get(format!("{moto}/moto-api/data.json")).await.unwrap().json().await.unwrap();
+        for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+            let to_addresses = &message["destinations"]["ToAddresses"];
+            if to_addresses.as_array().is_some_and(|a| a.iter().any(|a| a == to)) {
+                found.push((
+                    message["subject"].as_str().unwrap_or_default().to_string(),
+                    message["body"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Waits for `n` emails to `to`.
+async fn wait_for_emails(app: &TestApp, to: &str, n: usize) -> Vec<(String, String)> {
+    let started = Instant::now();
+    loop {
+        let emails = emails_to(app, to).await;
+        if emails.len() >= n {
+            return emails;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{n} email(s) to {to} within 20 s; got {emails:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn inbox(app: &TestApp, who: &Account, query: &str) -> Value {
+    json_of(get_as(app, &format!("/api/v1/notifications?{query}"), &who.access).await, 200, "the inbox").await
+}
+
+/// Waits until the inbox holds `n` notifications of `kind`; returns them (newest first).
+async fn wait_for_notices(app: &TestApp, who: &Account, kind: &str, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let page = inbox(app, who, "limit=100").await;
+        let of_kind: Vec<Value> =
+            page["notifications"].as_array().unwrap().iter().filter(|n| n["type"] == kind).cloned().collect();
+        if of_kind.len() >= n {
+            return of_kind;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{n} {kind} notice(s) within 20 s; got {page}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+async fn create_key(app: &TestApp, who: &Account, name: &str) -> Value {
+    let body = json!({"name": name});
+    json_of(call(app, Method::POST, "/api/v1/auth/api-keys", &who.access, Some(body)).await, 201, "an API key").await
+}
+
+fn delivery<'a>(notice: &'a Value, channel: &str) -> &'a Value {
+    notice["deliveries"].as_array().unwrap().iter().find(|d| d["channel"] == channel).unwrap()
+}
+
+/// The `token=` parameter of the first link in `body`.
+fn token_in(body: &str) -> String {
+    let at = body.find("token=").unwrap_or_else(|| panic!("no token= in {body:?}")) + "token=".len();
+    body[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async fn an_invitation_reaches_the_invitee_by_email_and_its_link_accepts(app: TestApp) {
+    let owner = register(&app).await;
+    let invitee = unique_email();
+    let (answer, token) = invite(&app, &owner.access, &invitee, "member").await;
+    let emails = wait_for_emails(&app, &invitee, 1).await;
+    let (subject, body) = &emails[0];
+    assert!(subject.contains("invited"), "{subject}");
+    assert!(body.contains("https://app.example.com/accept-invitation?token=pyinv_"), "{body}");
+    assert_eq!(token_in(body), token, "the emailed link carries the invitation's token");
+
+    // Resending issues a new token, emailed again; the old link stops working, the new one signs the invitee in.
+    let id = answer["invitation"]["id"].as_str().unwrap();
+    let path = format!("/api/v1/tenants/current/invitations/{id}/resend");
+    let resent = json_of(call(&app, Method::POST, &path, &owner.access, None).await, 200, "resending").await;
+    let emails = wait_for_emails(&app, &invitee, 2).await;
+    let new_token = emails.iter().map(|(_, body)| token_in(body)).find(|t| *t != token).unwrap();
+    assert_eq!(new_token, resent["token"].as_str().unwrap());
+    assert_eq!(accept(&app, &token).await.status(), 400, "the first link no longer works");
+    let accepted = accept(&app, &new_token).await;
+    let status = accepted.status();
+    let body: Value = accepted.json().await.unwrap();
+    assert_eq!(status, 201, "accepting with the emailed link's token: {body}");
+    assert_eq!(body["tenant_id"], owner.tenant_id);
+}
+
+async fn a_new_api_key_is_a_security_notice_in_app_and_by_email_even_with_email_turned_off(app: TestApp) {
+    let user = register(&app).await;
+    let off = json!({"in_app": false, "email": false});
+    let prefs =
+        json!({"categories": {"security": off, "account": off, "tenant": off, "workspace": off, "permission": off}});
+    let put = call(&app, Method::PUT, "/api/v1/notifications/preferences", &user.access, Some(prefs)).await;
+    let now = json_of(put, 200, "turning everything off").await;
+    let security = now["categories"].as_array().unwrap().iter().find(|c| c["category"] == "security").unwrap();
+    assert_eq!((security["email"].as_bool(), security["critical"].as_bool()), (Some(false), Some(true)));
+
+    let key = create_key(&app, &user, "ci").await;
+    let notice = &wait_for_notices(&app, &user, "api_key.created", 1).await[0];
+    assert_eq!(notice["critical"], true);
+    assert_eq!(notice["category"], "security");
+    assert_eq!(notice["read"], false);
+    assert!(notice["body"].as_str().unwrap().contains(key["id"].as_str().unwrap()), "{notice}");
+    let emails = wait_for_emails(&app, &user.email, 1).await;
+    assert!(emails[0].0.contains("Security notice"), "{emails:?}");
+    // The email's delivery is logged on the notification.
+    let started = Instant::now();
+    loop {
+        let notice = &wait_for_notices(&app, &user, "api_key.created", 1).await[0];
+        let email = delivery(notice, "email");
+        if email["status"] == "delivered" {
+            assert_eq!(email["attempts"], 1);
+            assert_eq!(delivery(notice, "in_app")["status"], "delivered");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{notice}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The key itself never appears in the notice or the email.
+    let secret = key["key"].as_str().unwrap();
+    assert!(!emails[0].1.contains(secret) && !notice["body"].as_str().unwrap().contains(secret));
+}
+
+async fn preferences_suppress_a_non_critical_email_but_keep_the_inbox_entry(app: TestApp) {
+    let owner = register(&app).await;
+    let member = join(&app, &owner.access, "member").await;
+    let prefs = json!({"categories": {"account": {"in_app": true, "email": false}}, "locale": "en"});
+    let put = call(&app, Method::PUT, "/api/v1/notifications/preferences", &member.access, Some(prefs)).await;
+    json_of(put, 200, "account emails off").await;
+    let got = json_of(get_as(&app, "/api/v1/notifications/preferences", &member.access).await, 200, "prefs").await;
+    let account = got["categories"].as_array().unwrap().iter().find(|c| c["category"] == "account").unwrap();
+    assert_eq!((account["in_app"].as_bool(), account["email"].as_bool()), (Some(true), Some(false)));
+
+    // The owner renames the member: an account notice (not critical).
+    let path = format!("/api/v1/users/{}", member.user_id);
+    let user = json_of(get_as(&app, &path, &owner.access).await, 200, "the member").await;
+    let body = json!({"version": user["version"], "first_name": "Renamed"});
+    json_of(call(&app, Method::PUT, &path, &owner.access, Some(body)).await, 200, "renaming").await;
+    let notice = &wait_for_notices(&app, &member, "user.updated", 1).await[0];
+    assert_eq!(notice["critical"], false);
+    assert_eq!(delivery(notice, "email")["status"], "skipped_preference");
+    assert_eq!(delivery(notice, "in_app")["status"], "delivered");
+    // A security notice still emails; by then the account notice's email would have gone too: it did not.
+    create_key(&app, &member, "after").await;
+    // (The member's inbox also got their invitation, long before.)
+    let started = Instant::now();
+    while !emails_to(&app, &member.email).await.iter().any(|(subject, _)| subject.contains("Security notice")) {
+        assert!(started.elapsed() < Duration::from_secs(20), "no security email");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let emails = emails_to(&app, &member.email).await;
+    assert!(
+        !emails.iter().any(|(subject, _)| subject.contains("account")),
+        "the account notice was emailed: {emails:?}"
+    );
+
+    // Bad input is a 400.
+    let bad = json!({"locale": "English"});
+    let put = call(&app, Method::PUT, "/api/v1/notifications/preferences", &member.access, Some(bad)).await;
+    assert_error(put, 400, "invalid_field").await;
+    let bad = json!({"categories": {"gossip": {"in_app": true, "email": true}}});
+    let put = call(&app, Method::PUT, "/api/v1/notifications/preferences", &member.access, Some(bad)).await;
+    assert_eq!(put.status(), 400);
+}
+
+async fn the_inbox_pages_filters_and_reads(app: TestApp) {
+    let user = register(&app).await;
+    for i in 0..3 {
+        create_key(&app, &user, &format!("k{i}")).await;
+    }
+    let all = wait_for_notices(&app, &user, "api_key.created", 3).await;
+    let count = json_of(get_as(&app, "/api/v1/notifications/unread-count", &user.access).await, 200, "count").await;
+    assert_eq!(count["unread"], 3);
+
+    // Pages of two, newest first, no repeats.
+    let first = inbox(&app, &user, "limit=2").await;
+    assert_eq!(first["notifications"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = inbox(&app, &user, &format!("limit=2&cursor={cursor}")).await;
+    let ids: Vec<&str> = first["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["notifications"].as_array().unwrap())
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = all.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, expected);
+    let times: Vec<&str> = all.iter().map(|n| n["created_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+
+    // Read one: it leaves the unread filter and the count.
+    let read = json_of(
+        call(&app, Method::POST, &format!("/api/v1/notifications/{}/read", ids[0]), &user.access, None).await,
+        200,
+        "reading one",
+    )
+    .await;
+    assert_eq!(read["read"], true);
+    assert!(read["read_at"].is_string());
+    let again = call(&app, Method::POST, &format!("/api/v1/notifications/{}/read", ids[0]), &user.access, None).await;
+    assert_eq!(json_of(again, 200, "reading it again").await["read_at"], read["read_at"]);
+    let unread = inbox(&app, &user, "unread=true").await;
+    let unread_ids: Vec<&str> =
+        unread["notifications"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(unread_ids, &ids[1..]);
+    let count = json_of(get_as(&app, "/api/v1/notifications/unread-count", &user.access).await, 200, "count").await;
+    assert_eq!(count["unread"], 2);
+
+    // Read all.
+    let marked = call(&app, Method::POST, "/api/v1/notifications/read-all", &user.access, None).await;
+    assert_eq!(json_of(marked, 200, "read-all").await["marked"], 2);
+    let count = json_of(get_as(&app, "/api/v1/notifications/unread-count", &user.access).await, 200, "count").await;
+    assert_eq!(count["unread"], 0);
+    assert!(inbox(&app, &user, "unread=true").await["notifications"].as_array().unwrap().is_empty());
+    assert_eq!(inbox(&app, &user, "").await["notifications"].as_array().unwrap().len(), 3, "read ones stay listed");
+
+    // Bad paging is a 400.
+    assert_error(get_as(&app, "/api/v1/notifications?limit=0", &user.access).await, 400, "invalid_limit").await;
+    assert_error(get_as(&app, "/api/v1/notifications?cursor=nope", &user.access).await, 400, "invalid_cursor").await;
+    assert_error(get_as(&app, "/api/v1/notifications?unread=maybe", &user.access).await, 400, "invalid_unread").await;
+}
+
+async fn another_users_or_tenants_notification_is_a_404(app: TestApp) {
+    let owner = register(&app).await;
+    let colleague = join(&app, &owner.access, "admin").await;
+    let stranger = register(&app).await;
+    create_key(&app, &owner, "mine").await;
+    let id = wait_for_notices(&app, &owner, "api_key.created", 1).await[0]["id"].as_str().unwrap().to_string();
+    let read = format!("/api/v1/notifications/{id}/read");
+    for who in [&colleague, &stranger] {
+        assert_error(call(&app, Method::POST, &read, &who.access, None).await, 404, "not_found").await;
+        assert!(inbox(&app, who, "").await["notifications"].as_array().unwrap().iter().all(|n| n["id"] != id.as_str()));
+        let count = json_of(get_as(&app, "/api/v1/notifications/unread-count", &who.access).await, 200, "c").await;
+        assert_eq!(count["unread"], 0);
+        // Reading all of one's own changes nothing of the owner's.
+        call(&app, Method::POST, "/api/v1/notifications/read-all", &who.access, None).await;
+    }
+    let malformed = call(&app, Method::POST, "/api/v1/notifications/ntf_x/read", &owner.access, None).await;
+    assert_error(malformed, 404, "not_found").await;
+    let count = json_of(get_as(&app, "/api/v1/notifications/unread-count", &owner.access).await, 200, "c").await;
+    assert_eq!(count["unread"], 1, "the owner's notification is still unread");
+}
+
+async fn templates_are_for_owners_and_admins_checked_before_stored_and_used(app: TestApp) {
+    let owner = register(&app).await;
+    let admin = join(&app, &owner.access, "admin").await;
+    let member = join(&app, &owner.access, "member").await;
+    let path = "/api/v1/notifications/templates/api_key.created";
+    let preview = format!("{path}/preview");
+    let good = json!({"subject": "[{{ tenant_name }}] new key {{ data.api_key_id }}", "body": "Key {{ data.api_key_id }} for {{ recipient.email }}."});
+
+    // Members are refused every template route; owners and admins are not.
+    assert_error(get_as(&app, path, &member.access).await, 403, "forbidden").await;
+    assert_error(call(&app, Method::PUT, path, &member.access, Some(good.clone())).await, 403, "forbidden").await;
+    assert_error(call(&app, Method::POST, &preview, &member.access, Some(json!({}))).await, 403, "forbidden").await;
+    let builtin = json_of(get_as(&app, path, &admin.access).await, 200, "the built-in template").await;
+    assert_eq!((builtin["source"].as_str(), builtin["critical"].as_bool()), (Some("default"), Some(true)));
+    let french = json_of(
+        get_as(&app, "/api/v1/notifications/templates/tenant.invitation_created?locale=fr", &owner.access).await,
+        200,
+        "a French built-in",
+    )
+    .await;
+    assert!(french["subject"].as_str().unwrap().starts_with("Invitation"));
+    assert_error(get_as(&app, "/api/v1/notifications/templates/user.exploded", &owner.access).await, 404, "not_found")
+        .await;
+    assert_error(get_as(&app, &format!("{path}?locale=EN_us"), &owner.access).await, 400, "invalid_field").await;
+
+    // Validation: syntax errors name the part and line; undefined values are refused; nothing is stored.
+    let broken = json!({"subject": "ok", "body": "line one\n{% for x in %}"});
+    let refused =
+        assert_error(call(&app, Method::PUT, path, &owner.access, Some(broken)).await, 400, "invalid_template").await;
+    assert!(refused["error"].as_str().unwrap().contains("body, line 2"), "{refused}");
+    let undefined = json!({"subject": "{{ no_such_thing.here }}", "body": "x"});
+    let refused =
+        assert_error(call(&app, Method::PUT, path, &owner.access, Some(undefined)).await, 400, "invalid_template")
+            .await;
+    assert!(refused["error"].as_str().unwrap().contains("subject, line 1"), "{refused}");
+    let empty = json!({"subject": " ", "body": "x"});
+    assert_error(call(&app, Method::PUT, path, &owner.access, Some(empty)).await, 400, "invalid_template").await;
+    assert_eq!(json_of(get_as(&app, path, &owner.access).await, 200, "still").await["source"], "default");
+
+    // A preview of a draft, then the tenant's own template, used for the next notice.
+    let shown =
+        json_of(call(&app, Method::POST, &preview, &admin.access, Some(good.clone())).await, 200, "preview").await;
+    assert_eq!(shown["subject"], "[Acme] new key key_01234567");
+    let stored = json_of(call(&app, Method::PUT, path, &admin.access, Some(good)).await, 200, "storing").await;
+    assert_eq!(stored["source"], "tenant");
+    assert_eq!(json_of(get_as(&app, path, &owner.access).await, 200, "now").await["source"], "tenant");
+    let key = create_key(&app, &owner, "templated").await;
+    let emails = wait_for_emails(&app, &owner.email, 1).await;
+    assert!(emails[0].0.ends_with(&format!("] new key {}", key["id"].as_str().unwrap())), "{emails:?}");
+    assert_eq!(emails[0].1, format!("Key {} for {}.", key["id"].as_str().unwrap(), owner.email));
+}
+
+async fn runaway_templates_are_refused_quickly(app: TestApp) {
+    let owner = register(&app).await;
+    let path = "/api/v1/notifications/templates/api_key.created";
+    let cases = [
+        ("an endless loop", "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}"),
+        ("huge output", "{% for i in range(9000) %}{{ recipient.email }}{{ recipient.email }}{% endfor %}"),
+        ("an include", "{% include 'secrets.txt' %}"),
+        ("a macro", "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"),
+    ];
+    for (what, body) in cases {
+        let started = Instant::now();
+        let draft = json!({"subject": "s", "body": body});
+        let put = call(&app, Method::PUT, path, &owner.access, Some(draft.clone())).await;
+        let refused = assert_error(put, 400, "invalid_template").await;
+        assert!(started.elapsed() < Duration::from_secs(3), "{what} took {:?}", started.elapsed());
+        let preview = call(&app, Method::POST, &format!("{path}/preview"), &owner.access, Some(draft)).await;
+        assert_error(preview, 400, "invalid_template").await;
+        println!("{what}: {}", refused["error"]);
+    }
+    assert_eq!(json_of(get_as(&app, path, &owner.access).await, 200, "unchanged").await["source"], "default");
+}
+
+async fn the_outbox_is_for_platform_admins(app: TestApp) {
+    let owner = register(&app).await;
+    assert_error(get_as(&app, "/api/v1/notifications/outbox", &owner.access).await, 403, "forbidden").await;
+    let admin = login_ok(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let page = json_of(get_as(&app, "/api/v1/notifications/outbox?limit=5", &admin.access).await, 200, "outbox").await;
+    assert!(page["messages"].is_array());
+    assert_error(get_as(&app, "/api/v1/notifications/outbox?limit=500", &admin.access).await, 400, "invalid_limit")
+        .await;
+}
+
+async fn over_the_tenants_email_rate_emails_are_dropped_and_the_inbox_still_fills(app: TestApp) {
+    let user = register(&app).await;
+    create_key(&app, &user, "first").await;
+    wait_for_notices(&app, &user, "api_key.created", 1).await;
+    wait_for_emails(&app, &user.email, 1).await;
+    create_key(&app, &user, "second").await;
+    let started = Instant::now();
+    loop {
+        let notices = wait_for_notices(&app, &user, "api_key.created", 2).await;
+        if delivery(&notices[0], "email")["status"] == "rate_limited" {
+            assert_eq!(delivery(&notices[0], "in_app")["status"], "delivered");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{notices:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(emails_to(&app, &user.email).await.len(), 1, "the second email was dropped");
+}
+
+async fn the_invitation_token_is_never_in_clear_in_the_audit_trail_or_a_webhook(app: TestApp) {
+    // A loopback receiver for the tenant's webhooks.
+    let received: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let receiver = axum::Router::new().fallback(move |body: String| {
+        let sink = sink.clone();
+        async move {
+            sink.lock().unwrap().push(body);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let owner = register(&app).await;
+    let endpoint = json!({"url": url, "event_types": ["tenant.invitation_created"]});
+    json_of(
+        call(&app, Method::POST, "/api/v1/webhooks/endpoints", &owner.access, Some(endpoint)).await,
+        201,
+        "an endpoint",
+    )
+    .await;
+    let invitee = unique_email();
+    let (answer, token) = invite(&app, &owner.access, &invitee, "admin").await;
+    let invitation = answer["invitation"]["id"].as_str().unwrap();
+
+    // The webhook carries the event with the sealed token only.
+    let started = Instant::now();
+    let payload = loop {
+        let bodies = received.lock().unwrap().clone();
+        if let Some(body) = bodies.into_iter().find(|b| b.contains(invitation)) {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no webhook delivery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!payload.contains(&token), "the webhook payload holds the token in clear");
+    let event: Value = serde_json::from_str(&payload).unwrap();
+    let sealed = event["data"]["sealed_token"].as_str().unwrap();
+    assert!(sealed.len() > 40 && !sealed.contains("pyinv_"), "{sealed}");
+    assert_eq!(event["data"]["email"], invitee.as_str());
+
+    // The audit trail too.
+    let started = Instant::now();
+    loop {
+        let page = json_of(
+            get_as(&app, "/api/v1/audit-logs?action=tenant.invitation_created", &owner.access).await,
+            200,
+            "the audit trail",
+        )
+        .await;
+        let text = page.to_string();
+        if text.contains(invitation) {
+            assert!(!text.contains(&token), "the audit trail holds the token in clear");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no audit entry: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // While the invitee's email has it, and it works.
+    let emails = wait_for_emails(&app, &invitee, 1).await;
+    assert_eq!(token_in(&emails[0].1), token);
+    // The notification kept for the invitee holds no body (its token would be in it).
+    assert!(!emails.is_empty());
+    let accepted = accept(&app, &token).await;
+    assert_eq!(accepted.status(), 201);
+}
