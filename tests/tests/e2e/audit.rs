@@ -223,7 +223,11 @@ macro_rules! consumer_scenarios {
     };
 }
 
-consumer_scenarios!(an_event_delivered_twice_is_recorded_once, a_poison_message_is_reported_alone_for_redelivery);
+consumer_scenarios!(
+    an_event_delivered_twice_is_recorded_once,
+    a_poison_message_is_reported_alone_for_redelivery,
+    a_consumer_killed_mid_batch_loses_nothing_and_repeats_no_effect,
+);
 
 async fn an_event_delivered_twice_is_recorded_once(adapters: Adapters) {
     let (backend, dir) = backend(adapters).await;
@@ -255,5 +259,53 @@ async fn a_poison_message_is_reported_alone_for_redelivery(adapters: Adapters) {
     let scope = audit::store::Scope::Tenant("tenant-2".into());
     let listed = state.store.list(&scope, &audit::store::Filter::default(), 10, None).await.unwrap();
     assert_eq!(listed.events.len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The consumer dies mid-batch: it has recorded half the batch and deleted nothing. The queue hands the whole
+/// batch back after its visibility timeout; the next run records the rest, and the half already recorded is
+/// not recorded twice.
+async fn a_consumer_killed_mid_batch_loses_nothing_and_repeats_no_effect(adapters: Adapters) {
+    use std::time::Duration;
+    use storage::queue::OutgoingMessage;
+
+    let (resources, dir) = backend(adapters).await;
+    let state = audit::AuditState::build(&resources).await.unwrap();
+    let queue = resources.queue(&events::routing::queue_spec(events::routing::AUDIT)).await.unwrap();
+    let tenant = format!("tenant-{}", uuid::Uuid::new_v4().simple());
+    let origin = Origin { request_id: "req-batch".into(), ip: None };
+    let mut sent = Vec::new();
+    for _ in 0..6 {
+        let event = Event::new(Action::UserUpdated, &origin).tenant(&tenant).actor("u1");
+        queue.send(OutgoingMessage::new(serde_json::to_string(&event).unwrap())).await.unwrap();
+        sent.push(event.event_id);
+    }
+    let to_sqs = |m: &storage::queue::ReceivedMessage| message(&m.message_id, &m.body);
+    let mut first = Vec::new();
+    while first.len() < 6 {
+        first.extend(queue.receive(10, Duration::from_secs(2), Duration::from_secs(1)).await.unwrap());
+    }
+    // Killed after handling three: nothing reported, nothing deleted.
+    let handled = audit::consumer::handle(&state, batch(first.iter().take(3).map(to_sqs).collect())).await;
+    assert!(handled.batch_item_failures.is_empty());
+    // The queue gives everything back; this run completes the batch and deletes what succeeded.
+    let mut again = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while again.len() < 6 && std::time::Instant::now() < deadline {
+        again.extend(queue.receive(10, Duration::from_secs(30), Duration::from_secs(1)).await.unwrap());
+    }
+    assert_eq!(again.len(), 6, "every message came back");
+    let response = audit::consumer::handle(&state, batch(again.iter().map(to_sqs).collect())).await;
+    assert!(response.batch_item_failures.is_empty());
+    for m in &again {
+        queue.delete(&m.receipt_handle).await.unwrap();
+    }
+    let scope = audit::store::Scope::Tenant(tenant);
+    let listed = state.store.list(&scope, &audit::store::Filter::default(), 100, None).await.unwrap();
+    let mut recorded: Vec<String> = listed.events.into_iter().map(|e| e.event_id).collect();
+    recorded.sort();
+    sent.sort();
+    assert_eq!(recorded, sent, "each event exactly once");
+    assert!(queue.receive(10, Duration::from_secs(1), Duration::ZERO).await.unwrap().is_empty(), "nothing left");
     let _ = std::fs::remove_dir_all(dir);
 }
