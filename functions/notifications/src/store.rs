@@ -142,6 +142,12 @@ fn notification_of(item: Item) -> anyhow::Result<Notification> {
     Ok(notification)
 }
 
+/// Kept [`RETENTION_SECS`] from its event, and never less than a day from now (an event replayed or redelivered
+/// late must not be written already expired).
+fn expiry(n: &Notification) -> i64 {
+    (n.created_at_ms / 1000 + RETENTION_SECS).max(storage::now_secs() + 86_400)
+}
+
 #[derive(Serialize, Deserialize)]
 struct Counter {
     count: u32,
@@ -156,7 +162,7 @@ impl NotificationStore {
         let user = n.user_id.as_deref().unwrap_or(EXTERNAL);
         let mut item = Item::new(notification_key(&n.tenant_id, user, &n.id), encode(n)?);
         item.version = n.version;
-        item.expires_at = Some(n.created_at_ms / 1000 + RETENTION_SECS);
+        item.expires_at = Some(expiry(n));
         Ok(item)
     }
 
@@ -165,7 +171,7 @@ impl NotificationStore {
         let mut ops = vec![WriteOp::Put { item: Self::notification_item(n)?, condition: Condition::MustNotExist }];
         if let (Some(user), true) = (n.user_id.as_deref(), n.in_inbox && n.read_at_ms.is_none()) {
             let mut marker = Item::new(unread_key(&n.tenant_id, user, &n.id), serde_json::Map::new());
-            marker.expires_at = Some(n.created_at_ms / 1000 + RETENTION_SECS);
+            marker.expires_at = Some(expiry(n));
             ops.push(WriteOp::Put { item: marker, condition: Condition::MustNotExist });
         }
         match self.table.transact(ops).await {

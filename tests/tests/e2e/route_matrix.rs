@@ -268,6 +268,20 @@ static ROWS: &[Row] = &[
     row("POST", "/api/v1/webhooks/endpoints/{id}/recover", &["endpoint"], Tenant(WebhooksManage))
         .body(r#"{"since": "${message_created_at}"}"#),
     row("DELETE", "/api/v1/webhooks/endpoints/{id}", &["endpoint_del"], Tenant(WebhooksManage)),
+    // notifications: the caller's own inbox and preferences, the tenant's templates (owners and admins), the
+    // embedded outbox (platform admins)
+    row("GET", "/api/v1/notifications", &[], Signed).query("unread=true"),
+    row("GET", "/api/v1/notifications/unread-count", &[], Signed),
+    row("POST", "/api/v1/notifications/{id}/read", &["notification"], Signed),
+    row("POST", "/api/v1/notifications/read-all", &[], Signed),
+    row("GET", "/api/v1/notifications/preferences", &[], Signed),
+    row("PUT", "/api/v1/notifications/preferences", &[], Signed)
+        .body(r#"{"categories": {"workspace": {"in_app": true, "email": false}}}"#),
+    row("GET", "/api/v1/notifications/templates/{type}", &["notification_type"], TenantAdmin),
+    row("PUT", "/api/v1/notifications/templates/{type}", &["notification_type"], TenantAdmin)
+        .body(r#"{"subject": "Key {{ data.api_key_id }}", "body": "A new key for {{ recipient.email }}."}"#),
+    row("POST", "/api/v1/notifications/templates/{type}/preview", &["notification_type"], TenantAdmin).body("{}"),
+    row("GET", "/api/v1/notifications/outbox", &[], PlatformAdmin),
     // the Airtable gateway, the platform's dialect
     row("GET", "/api/v1/airtable/bases", &[], Signed),
     row("GET", API_BASE, BASE, Base(RecordsRead)),
@@ -604,6 +618,12 @@ async fn world(app: &TestApp, admin: &str, role: BuiltinRole) -> World {
     values.insert("own_key", text(&key, "/id"));
     let me = made(app, Method::GET, "/api/v1/users/me", c, None, "the caller").await;
     values.insert("me_version", text(&me, "/version"));
+    // A notification of the caller's (the security notice of the key just made, once the consumer has run; a
+    // well-formed id of none before: the row asks only that no signed-in caller is refused).
+    let inbox = made(app, Method::GET, "/api/v1/notifications?limit=1", c, None, "the caller's inbox").await;
+    let notification = inbox.pointer("/notifications/0/id").and_then(Value::as_str).map(String::from);
+    values.insert("notification", notification.unwrap_or_else(|| format!("ntf_{}", "0".repeat(32))));
+    values.insert("notification_type", "api_key.created".to_string());
 
     // Airtable: seeded records (reads and updates on the first, one to delete per deleting row), a comment to
     // edit and one to delete, a webhook to use and one to delete.
