@@ -56,8 +56,10 @@ async fn handle_one(state: &FanoutState, record: &SqsMessage) -> anyhow::Result<
 /// The jobs `event` needs: one per matching endpoint whose message is new or was never attempted.
 pub async fn fan_out(store: &WebhookStore, event: &Event) -> anyhow::Result<Vec<Job>> {
     let Some(tenant) = event.tenant_id.as_deref() else { return Ok(Vec::new()) };
-    // A failed message is never itself a webhook: two failing endpoints would feed each other forever.
-    if event.action == events::Action::WebhookMessageFailed {
+    // The webhooks' own events (endpoint changes, failures) are never webhooks themselves: an endpoint would
+    // hear about its own changes, and two failing endpoints would feed each other's failures forever. They are
+    // in the audit trail.
+    if event.action.as_str().starts_with("webhook.") {
         return Ok(Vec::new());
     }
     let kind = event.action.as_str();

@@ -98,7 +98,7 @@ pub enum Action {
     WebhookSecretRotated,
     #[serde(rename = "webhook.endpoint_disabled")]
     WebhookEndpointDisabled,
-    /// Never delivered by webhook (two failing endpoints would feed each other forever).
+    /// `webhook.*` events are never delivered by webhook (see the webhooks fan-out).
     #[serde(rename = "webhook.message_failed")]
     WebhookMessageFailed,
 }
@@ -319,9 +319,7 @@ impl Action {
             Self::WebhookEndpointDisabled => {
                 "A webhook endpoint was disabled for its failures (410 Gone, or failing for days)."
             }
-            Self::WebhookMessageFailed => {
-                "A webhook message failed after its retries (never itself delivered by webhook)."
-            }
+            Self::WebhookMessageFailed => "A webhook message failed after its retries.",
         }
     }
 

@@ -17,7 +17,7 @@ use crate::support::{TestApp, assert_error};
 
 /// The groups these scenarios need, deliveries allowed to loopback IPv4 (the receivers), retries 1 s apart.
 fn webhook_groups(settings: &mut local_runner::Settings) {
-    settings.groups = Some(["auth", "tenants", "workspaces", "webhooks"].map(String::from).to_vec());
+    settings.groups = Some(["auth", "tenants", "workspaces", "webhooks", "audit"].map(String::from).to_vec());
     settings.webhooks.allowed = "127.0.0.0/8".parse().unwrap();
     settings.webhooks.retry_schedule = "1s,1s".parse().unwrap();
 }
@@ -257,6 +257,24 @@ async fn endpoints_are_created_listed_changed_and_deleted_and_bad_input_is_a_4xx
     assert_eq!(call(&app, Method::DELETE, &path, o, None).await.status(), 204);
     assert_error(get_as(&app, &path, o).await, 404, "not_found").await;
     assert_error(call(&app, Method::DELETE, &path, o, None).await, 404, "not_found").await;
+
+    // Every change is a platform event in the audit trail, never with a secret.
+    for (action, count) in
+        [("webhook.endpoint_created", 2), ("webhook.secret_rotated", 1), ("webhook.endpoint_deleted", 1)]
+    {
+        let audit = format!("/api/v1/audit-logs?action={action}");
+        let mut entries = Value::Null;
+        for _ in 0..100 {
+            entries = json_of(get_as(&app, &audit, o).await, 200, "the audit trail").await["audit_logs"].clone();
+            if entries.as_array().is_some_and(|e| e.len() >= count) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(entries.as_array().map(Vec::len), Some(count), "{action}: {entries}");
+        let text = entries.to_string();
+        assert!(!text.contains(&secret) && !text.contains(new_secret), "no secret in {action}'s entries");
+    }
 
     // The catalogue, for any signed-in user.
     let catalogue = json_of(get_as(&app, "/api/v1/events/types", o).await, 200, "the catalogue").await;
