@@ -16,7 +16,14 @@ use crate::support::accounts::{
 };
 use crate::support::{TestApp, assert_error};
 
+thread_local! {
+    /// Whether the test's runner uses the AWS adapters (set by the settings tweak, on the test's thread): emails
+    /// are then read from moto's SES store, else from the embedded outbox.
+    static ON_AWS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn notification_groups(settings: &mut local_runner::Settings) {
+    ON_AWS.with(|aws| aws.set(settings.storage.mode == storage::backend::StorageMode::Aws));
     settings.groups = Some(
         ["auth", "tenants", "users", "audit", "workspaces", "webhooks", "notifications"].map(String::from).to_vec(),
     );
@@ -54,11 +61,24 @@ async fn json_of(response: reqwest::Response, status: u16, what: &str) -> Value 
     body
 }
 
-/// `(subject, body)` of every email sent to `to`: the embedded outbox (read as the platform admin) and moto's
-/// SES store.
+/// `(subject, body)` of every email sent to `to`: moto's SES store with the AWS adapters, else the embedded
+/// outbox (read as the platform admin).
 async fn emails_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
-    let admin = login_ok(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let mut found = Vec::new();
+    if ON_AWS.with(std::cell::Cell::get) {
+        let data = moto_data(&std::env::var("MOTO_ENDPOINT_URL").unwrap()).await;
+        for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+            let to_addresses = &message["destinations"]["ToAddresses"];
+            if to_addresses.as_array().is_some_and(|a| a.iter().any(|a| a == to)) {
+                found.push((
+                    message["subject"].as_str().unwrap_or_default().to_string(),
+                    message["body"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        return found;
+    }
+    let admin = login_ok(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
@@ -76,19 +96,23 @@ async fn emails_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
             break;
         }
     }
-    if let Ok(moto) = std::env::var("MOTO_ENDPOINT_URL") {
-        let data: Value = reqwest::get(format!("{moto}/moto-api/data.json")).await.unwrap().json().await.unwrap();
-        for message in data["ses"]["Message"].as_array().into_iter().flatten() {
-            let to_addresses = &message["destinations"]["ToAddresses"];
-            if to_addresses.as_array().is_some_and(|a| a.iter().any(|a| a == to)) {
-                found.push((
-                    message["subject"].as_str().unwrap_or_default().to_string(),
-                    message["body"].as_str().unwrap_or_default().to_string(),
-                ));
-            }
-        }
-    }
     found
+}
+
+/// moto's whole state (`/moto-api/data.json`); under concurrent writes moto sometimes fails to serialise it,
+/// so a few tries.
+async fn moto_data(moto: &str) -> Value {
+    let mut last = String::new();
+    for _ in 0..10 {
+        let response = reqwest::get(format!("{moto}/moto-api/data.json")).await.unwrap();
+        let (status, text) = (response.status(), response.text().await.unwrap_or_default());
+        match serde_json::from_str(&text) {
+            Ok(data) if status.is_success() => return data,
+            _ => last = format!("{status}: {}", text.chars().take(200).collect::<String>()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("moto's data.json did not answer JSON: {last}");
 }
 
 /// Waits for `n` emails to `to`.
@@ -99,8 +123,8 @@ async fn wait_for_emails(app: &TestApp, to: &str, n: usize) -> Vec<(String, Stri
         if emails.len() >= n {
             return emails;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "{n} email(s) to {to} within 20 s; got {emails:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(started.elapsed() < Duration::from_secs(60), "{n} email(s) to {to} within 60 s; got {emails:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
