@@ -32,6 +32,8 @@ pub const TABLE: &str = "notifications";
 pub const RETENTION_SECS: i64 = 90 * 24 * 3600;
 /// How long the embedded outbox keeps an email.
 pub const OUTBOX_RETENTION_SECS: i64 = 7 * 24 * 3600;
+/// Passes of [`NotificationStore::mark_all_read`] (each reads up to 100 unread markers).
+const MAX_READ_ALL_PASSES: usize = 50;
 /// The recipient part of the partition of invitees (no account yet).
 pub const EXTERNAL: &str = "-";
 
@@ -249,6 +251,8 @@ impl NotificationStore {
     pub async fn mark_read(&self, n: &Notification, at_ms: i64) -> StoreResult<Notification> {
         let Some(user) = n.user_id.as_deref() else { return Ok(n.clone()) };
         if n.read_at_ms.is_some() {
+            // Read already; its marker cannot outlive it (both change in one transaction), but never leave one.
+            self.table.delete(&unread_key(&n.tenant_id, user, &n.id), Condition::Always).await?;
             return Ok(n.clone());
         }
         let next = Notification { read_at_ms: Some(at_ms), ..n.clone() };
@@ -260,10 +264,11 @@ impl NotificationStore {
         Ok(Notification { version: n.version + 1, ..next })
     }
 
-    /// Marks every unread notification of the user read; how many it marked.
+    /// Marks every unread notification of the user read; how many it marked. Bounded: a notification that keeps
+    /// changing under it (its email being recorded) is left unread after a few passes ([`StoreFailure::Conflict`]).
     pub async fn mark_all_read(&self, tenant: &str, user: &str, at_ms: i64) -> StoreResult<usize> {
         let mut marked = 0;
-        loop {
+        for _ in 0..MAX_READ_ALL_PASSES {
             let query = Query::partition(unread_pk(tenant, user)).prefix("N#").limit(100);
             let page = self.table.query(query).await?;
             if page.items.is_empty() {
@@ -282,6 +287,7 @@ impl NotificationStore {
                 }
             }
         }
+        Err(StoreFailure::Conflict)
     }
 
     pub async fn preferences(&self, tenant: &str, user: &str) -> StoreResult<Option<(Preferences, u64)>> {
@@ -342,5 +348,80 @@ impl NotificationStore {
         let page = self.table.query(query).await?;
         let items = page.items.iter().map(decode).collect::<anyhow::Result<_>>()?;
         Ok(Listing { items, next_cursor: page.next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn store() -> (NotificationStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("notifications-store-{}", uuid::Uuid::new_v4()));
+        let env = storage::embedded::EmbeddedEnv::open(&dir).unwrap();
+        (NotificationStore::new(env.table(TABLE)), dir)
+    }
+
+    fn notification(user: &str, event: &str, at_ms: i64) -> Notification {
+        Notification {
+            id: notification_id(at_ms, event, user),
+            tenant_id: "t1".into(),
+            user_id: Some(user.into()),
+            email: Some(format!("{user}@example.com")),
+            kind: "api_key.created".into(),
+            category: events::Category::Security,
+            critical: true,
+            event_id: event.into(),
+            title: "t".into(),
+            body: Some("b".into()),
+            in_inbox: true,
+            created_at_ms: at_ms,
+            read_at_ms: None,
+            deliveries: Vec::new(),
+            version: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_event_finds_its_notification_and_reads_are_per_user() {
+        let (store, dir) = store();
+        let now = storage::now_millis();
+        let first = notification("u1", "e1", now);
+        assert!(is_notification_id(&first.id), "{}", first.id);
+        assert!(matches!(store.create(&first).await.unwrap(), Created::New(_)));
+        let Created::Existing(again) = store.create(&first).await.unwrap() else { panic!("created twice") };
+        assert_eq!(again.version, 1);
+        store.create(&notification("u1", "e2", now + 1)).await.unwrap();
+        store.create(&notification("u2", "e3", now + 2)).await.unwrap();
+        assert_eq!(store.unread_count("t1", "u1", 100).await.unwrap(), 2);
+        assert_eq!(store.unread_count("t1", "u2", 100).await.unwrap(), 1);
+        assert!(store.get("t1", "u2", &first.id).await.unwrap().is_none(), "another user's id is not theirs");
+        assert!(store.get("t2", "u1", &first.id).await.unwrap().is_none(), "nor another tenant's");
+        let read = store.mark_read(&again, now).await.unwrap();
+        assert_eq!(read.read_at_ms, Some(now));
+        assert_eq!(store.unread_count("t1", "u1", 100).await.unwrap(), 1);
+        // Newest first, with the unread filter too.
+        let inbox = store.inbox("t1", "u1", 10, None).await.unwrap();
+        assert_eq!(inbox.items.iter().map(|n| n.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e1"]);
+        let unread = store.unread("t1", "u1", 10, None).await.unwrap();
+        assert_eq!(unread.items.iter().map(|n| n.event_id.as_str()).collect::<Vec<_>>(), ["e2"]);
+        assert_eq!(store.mark_all_read("t1", "u1", now).await.unwrap(), 1);
+        assert_eq!(store.unread_count("t1", "u1", 100).await.unwrap(), 0);
+        assert_eq!(store.unread_count("t1", "u2", 100).await.unwrap(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_email_counter_stops_at_the_limit_per_tenant_and_hour() {
+        let (store, dir) = store();
+        let now = storage::now_millis();
+        for _ in 0..3 {
+            assert!(store.take_email_slot("t1", now, 3).await.unwrap());
+        }
+        assert!(!store.take_email_slot("t1", now, 3).await.unwrap());
+        assert!(store.take_email_slot("t2", now, 3).await.unwrap(), "per tenant");
+        assert!(store.take_email_slot("t1", now + 3_600_000, 3).await.unwrap(), "per hour");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -153,7 +153,10 @@ pub struct ReadAll {
 
 /// Mark every unread notification of the caller read.
 #[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", operation_id = "mark_all_notifications_read",
-    responses((status = 200, description = "Marked", body = ReadAll)))]
+    responses(
+        (status = 200, description = "Marked", body = ReadAll),
+        (status = 409, description = "Some kept changing meanwhile, or more than 5,000 were unread (`version_conflict`): call it again"),
+    ))]
 pub async fn mark_all_read(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<ReadAll>> {
     let marked = state.store.mark_all_read(&caller.tenant_id, &caller.user_id, storage::now_millis()).await?;
     Ok(Json(ReadAll { marked }))
