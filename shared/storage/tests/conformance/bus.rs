@@ -19,7 +19,7 @@ const ATTRIBUTE: &str = "type";
 
 enum Backend {
     Embedded { env: EmbeddedEnv, _dir: support::TempDir },
-    Aws(aws_config::SdkConfig),
+    Aws(Box<aws_config::SdkConfig>),
 }
 
 /// A bus with two routes: `all` (every type) and `some` (`user.registered` only).
@@ -51,7 +51,7 @@ impl Backend {
     }
 
     async fn aws() -> Self {
-        Self::Aws(support::moto_config().await)
+        Self::Aws(Box::new(support::moto_config().await))
     }
 
     async fn open(&self, spec: &BusSpec) -> Opened {
