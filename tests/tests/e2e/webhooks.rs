@@ -39,6 +39,16 @@ crate::both_adapters_in!(webhook_groups;
     a_workspace_event_from_the_bus_reaches_a_subscribed_endpoint,
 );
 
+/// Every subscriber of the bus running: audit, notifications, webhooks.
+fn every_subscriber(settings: &mut local_runner::Settings) {
+    webhook_groups(settings);
+    settings.groups.get_or_insert_with(Vec::new).push("notifications".into());
+}
+
+crate::both_adapters_with!(fan_out, every_subscriber;
+    one_event_reaches_audit_notifications_and_webhooks_once_each,
+);
+
 crate::both_adapters_with!(production_guard, guarded;
     the_ssrf_guard_refuses_metadata_private_and_loopback_addresses_unless_allowed,
 );
@@ -643,4 +653,41 @@ async fn a_webhook_secret_never_appears_in_the_runners_logs() {
         assert!(!logs.contains(key), "a secret in the logs");
         assert!(!answers.contains(key), "a secret in an answer");
     }
+}
+
+/// The bus's fan-out end to end: one `api_key.created` (a change committed with its event) reaches each
+/// subscriber once — one audit entry, one security notice in the inbox, one webhook delivery.
+async fn one_event_reaches_audit_notifications_and_webhooks_once_each(app: TestApp) {
+    let owner = register(&app).await;
+    let receiver = Receiver::start(200).await;
+    create_endpoint(&app, &owner, &receiver.url, &["api_key.created"]).await;
+    crate::support::airtable::api_key(&app, &owner).await;
+    let audit = "/api/v1/audit-logs?action=api_key.created";
+    let inbox = "/api/v1/notifications?limit=100";
+    let notices = |page: &Value| {
+        page["notifications"].as_array().map_or(0, |n| n.iter().filter(|n| n["type"] == "api_key.created").count())
+    };
+    eventually(|| {
+        let receiver = receiver.clone();
+        let (app, owner) = (&app, &owner);
+        async move {
+            let audited = json_of(get_as(app, audit, &owner.access).await, 200, "audit").await;
+            let page = json_of(get_as(app, inbox, &owner.access).await, 200, "inbox").await;
+            !receiver.requests().is_empty()
+                && audited["audit_logs"].as_array().is_some_and(|a| !a.is_empty())
+                && notices(&page) > 0
+        }
+    })
+    .await;
+    // Long enough for a duplicate to show (deliveries are milliseconds apart here).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let delivered: Vec<Value> =
+        receiver.requests().iter().map(|(_, body, _)| serde_json::from_str(body).unwrap()).collect();
+    assert_eq!(delivered.len(), 1, "one webhook delivery: {delivered:?}");
+    assert_eq!(delivered[0]["type"], "api_key.created");
+    let audited = json_of(get_as(&app, audit, &owner.access).await, 200, "audit").await;
+    assert_eq!(audited["audit_logs"].as_array().map(Vec::len), Some(1), "one audit entry: {audited}");
+    assert_eq!(audited["audit_logs"][0]["id"], delivered[0]["id"], "the same event");
+    let page = json_of(get_as(&app, inbox, &owner.access).await, 200, "inbox").await;
+    assert_eq!(notices(&page), 1, "one notice: {page}");
 }
