@@ -16,7 +16,7 @@ use platform::Caller;
 use platform::caller::{AuthType, KeyScope};
 use secrecy::SecretString;
 use storage::backend::{Backend, StorageMode, StorageSettings};
-use tenancy::{BaseLink, Connection, ConnectionKind, Membership, Secrets, TenancyStore, Workspace};
+use tenancy::{BaseLink, Connection, ConnectionKind, Membership, TenancyStore, Workspace};
 
 const TENANT: &str = "0193a5b2-7c1e-7d3a-9f00-3b1c2d4e5f61";
 const USER: &str = "0193a5b2-7c1e-7d3a-9f00-3b1c2d4e5f62";
@@ -41,7 +41,7 @@ fn enforcement(c: &mut Criterion) {
         settings.data_dir = dir.clone();
         let backend = Backend::open(&settings).await.unwrap();
         let store = TenancyStore::new(backend.table(tenancy::TABLE).await.unwrap());
-        let secrets = Secrets::new(backend.keys().await.unwrap());
+        let secrets = tenancy::secrets::connection_secrets(backend.keys().await.unwrap());
         let workspace = Workspace::new(TENANT, "Sales".into(), None, USER);
         let member = Membership::new(&workspace.id, USER, access::WorkspaceRole::Editor, USER);
         store.create_workspace(&workspace, &member).await.unwrap();

@@ -52,7 +52,7 @@ pub async fn tenant_credentials(
     endpoints.api_url = settings.endpoint_url.clone();
     Ok(credentials::TenantCredentials::new(
         tenancy::TenancyStore::new(resources.table(tenancy::TABLE).await?),
-        tenancy::Secrets::new(resources.keys().await?),
+        tenancy::secrets::connection_secrets(resources.keys().await?),
         settings.api_key.clone(),
         tenancy::airtable::AirtableClient::new(&endpoints)?,
         resources.cache().await?,

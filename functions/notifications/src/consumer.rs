@@ -278,7 +278,7 @@ async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> 
     let invitation = text("invitation_id").ok_or_else(|| anyhow::anyhow!("the event names no invitation"))?;
     let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
         .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
-    let token = identity::invitation_seal::open(&*state.keys, tenant, invitation, sealed).await?;
+    let token = identity::invitation_seal::open(&state.keys, tenant, invitation, sealed).await?;
     Ok(state.settings.invitation_link(token.expose_secret()))
 }
 

@@ -129,7 +129,7 @@ impl ApiState {
             store: WebhookStore::new(table),
             events,
             tenancy: TenancyStore::new(resources.table(tenancy::TABLE).await?),
-            secrets: EndpointSecrets::new(resources.keys().await?),
+            secrets: secrets::endpoint_secrets(resources.keys().await?),
             jobs: Jobs::new(resources.queue(&jobs::queue_spec()).await?),
             settings,
         })

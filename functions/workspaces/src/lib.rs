@@ -64,7 +64,7 @@ impl WorkspacesState {
         Ok(Self {
             store: TenancyStore::new(table),
             identity: IdentityStore::new(resources.table(identity::TABLE).await?),
-            secrets: Secrets::new(resources.keys().await?),
+            secrets: tenancy::secrets::connection_secrets(resources.keys().await?),
             events,
             airtable: tenancy::airtable::AirtableClient::new(&settings.airtable)?,
             settings,

@@ -6,36 +6,31 @@
 //! sealed value copied into another tenant's or invitation's event does not open. The event's data carries
 //! only [`SEALED_TOKEN_FIELD`], base64 of the envelope.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use secrecy::{ExposeSecret, SecretString};
-use storage::keys::{EncryptionContext, Keys};
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use storage::keys::{Keys, Sealer};
 
 /// The event data field holding the sealed token.
 pub const SEALED_TOKEN_FIELD: &str = "sealed_token";
 /// The encryption context's `purpose`.
 pub const PURPOSE: &str = "invitation-email";
 
-fn context(tenant: &str, invitation: &str) -> EncryptionContext {
-    EncryptionContext::from([
-        ("purpose".to_string(), PURPOSE.to_string()),
-        ("tenant_id".to_string(), tenant.to_string()),
-        ("invitation_id".to_string(), invitation.to_string()),
-    ])
+fn sealer(keys: &Arc<dyn Keys>) -> Sealer {
+    Sealer::new(keys.clone(), PURPOSE, "invitation_id")
 }
 
 /// `token` sealed for the notifications service, as base64.
-pub async fn seal(keys: &dyn Keys, tenant: &str, invitation: &str, token: &SecretString) -> anyhow::Result<String> {
-    let envelope = keys.encrypt(token.expose_secret().as_bytes(), &context(tenant, invitation)).await?;
-    Ok(STANDARD.encode(envelope))
+pub async fn seal(
+    keys: &Arc<dyn Keys>,
+    tenant: &str,
+    invitation: &str,
+    token: &SecretString,
+) -> anyhow::Result<String> {
+    sealer(keys).seal(tenant, invitation, token).await
 }
 
 /// The token, if `sealed` was sealed for exactly this tenant and invitation.
-pub async fn open(keys: &dyn Keys, tenant: &str, invitation: &str, sealed: &str) -> anyhow::Result<SecretString> {
-    let envelope = STANDARD.decode(sealed).map_err(|_| anyhow::anyhow!("a sealed invitation token is not base64"))?;
-    let plain = keys.decrypt(&envelope, &context(tenant, invitation)).await?;
-    let text = std::str::from_utf8(plain.expose_secret())
-        .map_err(|_| anyhow::anyhow!("a sealed invitation token is not text"))?
-        .to_string();
-    Ok(SecretString::from(text))
+pub async fn open(keys: &Arc<dyn Keys>, tenant: &str, invitation: &str, sealed: &str) -> anyhow::Result<SecretString> {
+    sealer(keys).open(tenant, invitation, sealed).await
 }

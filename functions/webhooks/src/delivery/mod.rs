@@ -40,7 +40,7 @@ impl DeliveryState {
         Ok(Self {
             store: WebhookStore::new(table),
             events,
-            secrets: EndpointSecrets::new(resources.keys().await?),
+            secrets: crate::secrets::endpoint_secrets(resources.keys().await?),
             jobs: Jobs::new(resources.queue(&jobs::queue_spec()).await?),
             sender: Sender::new(settings.allowed.clone(), settings.timeout)?,
             settings,

@@ -65,7 +65,7 @@ pub(crate) async fn world(settings: WebhookSettings) -> World {
     let state = DeliveryState {
         store: WebhookStore::new(table.clone()),
         events: events::Publisher::new(bus, table),
-        secrets: EndpointSecrets::new(keys),
+        secrets: crate::secrets::endpoint_secrets(keys),
         jobs: Jobs::new(queue.clone()),
         sender: Sender::new(settings.allowed.clone(), settings.timeout).unwrap(),
         settings,

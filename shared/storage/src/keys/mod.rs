@@ -21,6 +21,9 @@
 pub mod aws;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+mod sealer;
+
+pub use sealer::Sealer;
 
 use std::collections::BTreeMap;
 
