@@ -3,31 +3,14 @@
 //! alone (partial batch failure) and redelivered, and one that can never succeed (not an audit event) ends
 //! up in the dead-letter queue after the queue's maxReceiveCount.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use events::{Event, REQUEST_ID_ATTRIBUTE};
-use tracing::Instrument;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use events::Event;
 
 use crate::AuditState;
 use crate::store::Recorded;
 
 pub async fn handle(state: &AuditState, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in event.records {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        let request_id = message
-            .message_attributes
-            .get(REQUEST_ID_ATTRIBUTE)
-            .and_then(|a| a.string_value.clone())
-            .unwrap_or_default();
-        let span = tracing::info_span!("audit_message", %message_id, %request_id);
-        if let Err(e) = handle_one(state, &message).instrument(span.clone()).await {
-            span.in_scope(|| tracing::error!(error = ?e, "audit message failed; it will be redelivered"));
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    events::consume::each("audit-consumer", event, |record| async move { handle_one(state, &record).await }).await
 }
 
 async fn handle_one(state: &AuditState, message: &SqsMessage) -> anyhow::Result<()> {

@@ -12,14 +12,13 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use events::{Action, Event, REQUEST_ID_ATTRIBUTE};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use events::{Action, Event};
 use identity::IdentityStore;
 use platform::group::Resources;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use storage::keys::Keys;
-use tracing::Instrument;
 
 use crate::mailer::{self, Mail, Mailer};
 use crate::records::{Channel, Delivery, DeliveryStatus, Notification};
@@ -53,23 +52,8 @@ impl ConsumerState {
 }
 
 pub async fn handle(state: &ConsumerState, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let request_id = record
-            .message_attributes
-            .get(REQUEST_ID_ATTRIBUTE)
-            .and_then(|a| a.string_value.clone())
-            .unwrap_or_default();
-        let span = tracing::info_span!("notification", %message_id, %request_id);
-        if let Err(e) = handle_one(state, &record).instrument(span.clone()).await {
-            span.in_scope(|| tracing::error!(error = ?e, "a notification failed; it will be redelivered"));
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    events::consume::each("notifications-consumer", event, |record| async move { handle_one(state, &record).await })
+        .await
 }
 
 async fn handle_one(state: &ConsumerState, record: &SqsMessage) -> anyhow::Result<()> {

@@ -4,10 +4,9 @@
 //! creates nothing twice; a message found never attempted gets its job again (the first may not have gone out,
 //! and a duplicate job is dropped by the message's lease and token).
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use events::{Event, REQUEST_ID_ATTRIBUTE};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use events::Event;
 use platform::group::Resources;
-use tracing::Instrument;
 
 use crate::jobs::{self, Job, Jobs, new_token};
 use crate::store::{self, Created, Message, Status, Trigger, WebhookStore};
@@ -27,23 +26,7 @@ impl FanoutState {
 }
 
 pub async fn handle(state: &FanoutState, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let request_id = record
-            .message_attributes
-            .get(REQUEST_ID_ATTRIBUTE)
-            .and_then(|a| a.string_value.clone())
-            .unwrap_or_default();
-        let span = tracing::info_span!("webhook_fanout", %message_id, %request_id);
-        if let Err(e) = handle_one(state, &record).instrument(span.clone()).await {
-            span.in_scope(|| tracing::error!(error = ?e, "webhook fan-out failed; it will be redelivered"));
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    events::consume::each("webhooks-fanout", event, |record| async move { handle_one(state, &record).await }).await
 }
 
 async fn handle_one(state: &FanoutState, record: &SqsMessage) -> anyhow::Result<()> {

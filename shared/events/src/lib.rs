@@ -2,6 +2,7 @@
 //! (`routing`: who receives what) with the type and the request id as message attributes. Each subscriber
 //! consumes its own queue; poison messages go to its dead-letter queue after [`MAX_RECEIVE_COUNT`] receives.
 
+pub mod consume;
 mod event;
 pub mod outbox;
 pub mod publisher;
