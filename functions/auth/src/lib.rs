@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod bootstrap;
 pub mod login;
 pub mod logout;
+pub mod password_reset;
 pub mod refresh;
 pub mod register;
 pub mod sessions;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 pub use settings::{AdminAccount, AuthSettings, RegistrationMode, ThrottleSettings};
 
-use platform::group::{Access, Function, Group, Kind, Setting, Use};
+use platform::group::{Access, Function, Group, KeyAccess, Kind, Setting, Use};
 
 /// The auth group: the identity table, the events queue, and the cache (login throttles).
 pub static GROUP: Group = Group {
@@ -27,7 +28,13 @@ pub static GROUP: Group = Group {
     functions: &[Function {
         binary: "auth",
         kind: Kind::Http,
-        uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::Bus(events::routing::BUS), Use::Cache],
+        uses: &[
+            Use::Table(identity::TABLE, Access::ReadWrite),
+            Use::Bus(events::routing::BUS),
+            Use::Cache,
+            // Seals each password reset token for the notifications service.
+            Use::Keys(KeyAccess::EncryptDecrypt),
+        ],
         settings: &[
             Setting::required("JWT_SIGNING_KEY"),
             Setting::optional("JWT_ALGORITHM"),
@@ -50,6 +57,10 @@ pub static GROUP: Group = Group {
             Setting::optional("ADMIN_PASSWORD"),
             Setting::optional("TENANT_PLANS"),
             Setting::optional("REGISTRATION_MODE"),
+            Setting::optional("PASSWORD_RESET_TTL_SECS"),
+            Setting::optional("PASSWORD_RESET_MAX_PER_EMAIL"),
+            Setting::optional("PASSWORD_RESET_MAX_PER_IP"),
+            Setting::optional("PASSWORD_RESET_WINDOW_SECS"),
         ],
     }],
 };
@@ -64,6 +75,8 @@ pub fn router(state: Arc<AuthState>) -> OpenApiRouter {
         .routes(routes!(refresh::refresh))
         .routes(routes!(logout::logout))
         .routes(routes!(accept::accept))
+        .routes(routes!(password_reset::request))
+        .routes(routes!(password_reset::confirm))
         .route_layer(axum::middleware::from_fn_with_state(state.limiter.clone(), throttle::public_limit));
     let protected =
         OpenApiRouter::new().routes(routes!(api_keys::create, api_keys::list)).routes(routes!(api_keys::revoke));

@@ -251,6 +251,8 @@ mod tests {
             limiter: Limiter::new(Arc::new(MemoryCache::new()), ThrottleSettings::default(), "test-"),
             plans: identity::plans::Plans::default(),
             registration: RegistrationMode::Open,
+            keys: Arc::new(storage::keys::embedded::EmbeddedKeys::open(&dir).unwrap()),
+            reset_ttl: std::time::Duration::from_secs(3600),
         };
         Fixture { state: Arc::new(state), table, recording, events: queue, _env: env, dir }
     }

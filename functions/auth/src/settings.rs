@@ -18,6 +18,8 @@ pub struct AuthSettings {
     pub admin: Option<AdminAccount>,
     /// `REGISTRATION_MODE` (`open`).
     pub registration: RegistrationMode,
+    /// `PASSWORD_RESET_TTL_SECS` (3600): how long a password reset token stays usable.
+    pub reset_ttl: Duration,
 }
 
 /// Who may create an account.
@@ -52,6 +54,13 @@ pub struct ThrottleSettings {
     pub public_requests_per_ip: u64,
     /// `PUBLIC_RATE_LIMIT_WINDOW_SECS` (60).
     pub public_window: Duration,
+    /// `PASSWORD_RESET_MAX_PER_EMAIL` (5): password reset requests for one email (whether or not it has an
+    /// account) within the reset window, before 429.
+    pub resets_per_email: u64,
+    /// `PASSWORD_RESET_MAX_PER_IP` (20): password reset requests from one IP within the reset window.
+    pub resets_per_ip: u64,
+    /// `PASSWORD_RESET_WINDOW_SECS` (3600).
+    pub reset_window: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +78,9 @@ impl Default for ThrottleSettings {
             failure_window: Duration::from_secs(15 * 60),
             public_requests_per_ip: 120,
             public_window: Duration::from_secs(60),
+            resets_per_email: 5,
+            resets_per_ip: 20,
+            reset_window: Duration::from_secs(3600),
         }
     }
 }
@@ -81,6 +93,7 @@ impl Default for AuthSettings {
             throttle: ThrottleSettings::default(),
             admin: None,
             registration: RegistrationMode::Open,
+            reset_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -103,12 +116,17 @@ impl AuthSettings {
             failure_window: secs("LOGIN_FAILURE_WINDOW_SECS", d.throttle.failure_window)?,
             public_requests_per_ip: parse_or("PUBLIC_RATE_LIMIT_PER_IP", d.throttle.public_requests_per_ip)?,
             public_window: secs("PUBLIC_RATE_LIMIT_WINDOW_SECS", d.throttle.public_window)?,
+            resets_per_email: parse_or("PASSWORD_RESET_MAX_PER_EMAIL", d.throttle.resets_per_email)?,
+            resets_per_ip: parse_or("PASSWORD_RESET_MAX_PER_IP", d.throttle.resets_per_ip)?,
+            reset_window: secs("PASSWORD_RESET_WINDOW_SECS", d.throttle.reset_window)?,
         };
         let thresholds = [
             ("LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_IP", throttle.failures_per_account_and_ip),
             ("LOGIN_MAX_FAILURES_PER_ACCOUNT", throttle.failures_per_account),
             ("LOGIN_MAX_FAILURES_PER_IP", throttle.failures_per_ip),
             ("PUBLIC_RATE_LIMIT_PER_IP", throttle.public_requests_per_ip),
+            ("PASSWORD_RESET_MAX_PER_EMAIL", throttle.resets_per_email),
+            ("PASSWORD_RESET_MAX_PER_IP", throttle.resets_per_ip),
         ];
         if let Some((name, _)) = thresholds.iter().find(|(_, value)| *value == 0) {
             return Err(invalid(name, "throttling thresholds must be positive"));
@@ -128,7 +146,11 @@ impl AuthSettings {
                 ));
             }
         };
-        Ok(Self { tokens: TokenSettings::from_env()?, bcrypt_cost, throttle, admin, registration })
+        let reset_ttl = secs("PASSWORD_RESET_TTL_SECS", d.reset_ttl)?;
+        if reset_ttl.is_zero() {
+            return Err(invalid("PASSWORD_RESET_TTL_SECS", "must be positive"));
+        }
+        Ok(Self { tokens: TokenSettings::from_env()?, bcrypt_cost, throttle, admin, registration, reset_ttl })
     }
 }
 

@@ -20,6 +20,10 @@ pub struct AuthState {
     /// The plans' limits (`TENANT_PLANS`): accepting an invitation checks the members limit.
     pub plans: Plans,
     pub registration: RegistrationMode,
+    /// Seals password reset tokens for the notifications service (KMS on AWS).
+    pub keys: Arc<dyn storage::keys::Keys>,
+    /// How long a password reset token stays usable.
+    pub reset_ttl: std::time::Duration,
 }
 
 impl AuthState {
@@ -41,6 +45,8 @@ impl AuthState {
             limiter: Limiter::new(resources.cache().await?, settings.throttle.clone(), cache_namespace),
             plans,
             registration: settings.registration,
+            keys: resources.keys().await?,
+            reset_ttl: settings.reset_ttl,
         })
     }
 }

@@ -67,6 +67,28 @@ impl Limiter {
         }
     }
 
+    /// Counts one password reset request for `email` from `ip`; 429 beyond either limit. The email's count is
+    /// kept whether or not it has an account, so the answer tells nothing about that.
+    pub async fn reset_request(&self, ip: &str, email: &str) -> ApiResult<()> {
+        let window = self.settings.reset_window;
+        let counts = [
+            ("reset-ip", ip.to_string(), self.settings.resets_per_ip),
+            ("reset-account", digest(email), self.settings.resets_per_email),
+        ];
+        let mut longest: Option<Duration> = None;
+        for (kind, subject, limit) in counts {
+            match self.cache.incr_window(&self.key(kind, &subject), window).await {
+                Ok(hits) if hits.count > limit => longest = longest.max(Some(hits.resets_in)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "password reset limit unavailable; letting the request through"),
+            }
+        }
+        match longest {
+            Some(wait) => Err(too_many(wait)),
+            None => Ok(()),
+        }
+    }
+
     /// The failure counts a login attempt by `email` from `ip` falls under, with their thresholds.
     fn login_subjects(&self, ip: &str, email: &str) -> [(&'static str, String, u64); 3] {
         let account = digest(email);
@@ -224,6 +246,19 @@ mod tests {
         limiter.login_failed("10.0.0.9", "b@example.com").await.unwrap();
         assert!(retry_after(limiter.check_login("10.0.0.9", "c@example.com").await).is_some());
         assert!(limiter.check_login("10.0.0.10", "c@example.com").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn password_resets_are_limited_per_email_and_per_ip() {
+        let settings = ThrottleSettings { resets_per_email: 2, resets_per_ip: 3, ..ThrottleSettings::default() };
+        let limiter = Limiter::new(Arc::new(MemoryCache::new()), settings, "test-");
+        assert!(limiter.reset_request("10.0.0.1", "ann@example.com").await.is_ok());
+        assert!(limiter.reset_request("10.0.0.2", "ann@example.com").await.is_ok());
+        assert!(retry_after(limiter.reset_request("10.0.0.3", "ann@example.com").await).is_some());
+        assert!(limiter.reset_request("10.0.0.1", "bob@example.com").await.is_ok());
+        assert!(limiter.reset_request("10.0.0.1", "cy@example.com").await.is_ok());
+        assert!(retry_after(limiter.reset_request("10.0.0.1", "dan@example.com").await).is_some());
+        assert!(limiter.reset_request("10.0.0.9", "dee@example.com").await.is_ok());
     }
 
     #[tokio::test]

@@ -68,6 +68,8 @@ pub enum Recipient {
     User(String),
     /// An invitee: an address, maybe without an account.
     Invitee(String),
+    /// A user reached by email only, the body not kept (it carries a secret: the password reset link).
+    UserByEmailOnly(String),
 }
 
 #[derive(Debug, PartialEq)]
@@ -84,6 +86,10 @@ pub fn plan(event: &Event) -> Option<Plan> {
         Action::InvitationResent => (templates::INVITATION_RESENT, Recipient::Invitee(text("email")?)),
         Action::ApiKeyCreated => (templates::API_KEY_CREATED, Recipient::User(event.subject_id.clone()?)),
         Action::SessionRevoked => (templates::SESSION_REVOKED, Recipient::User(event.subject_id.clone()?)),
+        Action::PasswordResetRequested => {
+            (templates::PASSWORD_RESET_REQUESTED, Recipient::UserByEmailOnly(event.subject_id.clone()?))
+        }
+        Action::PasswordResetCompleted => (templates::PASSWORD_CHANGED, Recipient::User(event.subject_id.clone()?)),
         Action::UserUpdated => {
             let fields: Vec<&str> = event
                 .details
@@ -174,6 +180,16 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
             context["recipient"] = json!({"email": email, "name": email});
             (None, email.clone(), Default::default())
         }
+        Recipient::UserByEmailOnly(user_id) => {
+            let Some(user) = state.identity.user(tenant, user_id).await?.filter(|u| u.is_active()) else {
+                tracing::info!(%user_id, kind = plan.kind.name, "no such active user any more: nothing to send");
+                return Ok(());
+            };
+            let prefs = state.store.preferences(tenant, user_id).await?.map(|(p, _)| p).unwrap_or_default();
+            context["recipient"] = json!({"email": user.email, "name": display_name(&user)});
+            // No inbox entry and no kept body: like an invitee's, this email holds the token.
+            (None, user.email.clone(), prefs)
+        }
     };
     let critical = plan.kind.critical;
     let in_inbox = user_id.is_some() && prefs.allows(plan.kind.category, Channel::InApp, critical);
@@ -181,6 +197,18 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
 
     // Invitations: the accept link, from the token sealed for us.
     let mut link_failure = None;
+    if matches!(plan.recipient, Recipient::UserByEmailOnly(_)) {
+        match reset_link(state, tenant, event).await {
+            Ok(link) => context["reset_url"] = json!(link),
+            Err(e) => {
+                tracing::error!(error = %e, "the reset token does not open: no email");
+                link_failure = Some("the reset token could not be opened".to_string());
+                context["reset_url"] = json!("");
+            }
+        }
+        let expires = event.details.get("expires_at").and_then(Value::as_i64).unwrap_or_default();
+        context["expires_at"] = json!(rfc3339_secs(expires));
+    }
     if matches!(plan.recipient, Recipient::Invitee(_)) {
         match invitation_link(state, tenant, event).await {
             Ok(link) => context["accept_url"] = json!(link),
@@ -264,6 +292,15 @@ async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> 
         .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
     let token = identity::invitation_seal::open(&state.keys, tenant, invitation, sealed).await?;
     Ok(state.settings.invitation_link(token.expose_secret()))
+}
+
+async fn reset_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
+    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
+    let reset = text("reset_id").ok_or_else(|| anyhow::anyhow!("the event names no reset"))?;
+    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
+        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
+    let token = identity::invitation_seal::open_reset(&*state.keys, tenant, reset, sealed).await?;
+    Ok(state.settings.password_reset_link(token.expose_secret()))
 }
 
 async fn render(
@@ -373,6 +410,12 @@ mod tests {
         let invite = Event::new(Action::InvitationCreated, &origin()).tenant("t").detail("email", "x@example.com");
         assert_eq!(plan(&invite).unwrap().recipient, Recipient::Invitee("x@example.com".into()));
         assert!(plan(&Event::new(Action::LoginSucceeded, &origin()).tenant("t").actor("u1")).is_none());
+        let requested = Event::new(Action::PasswordResetRequested, &origin()).tenant("t").subject("u1");
+        assert_eq!(plan(&requested).unwrap().kind.name, templates::PASSWORD_RESET_REQUESTED);
+        assert_eq!(plan(&requested).unwrap().recipient, Recipient::UserByEmailOnly("u1".into()));
+        let completed = Event::new(Action::PasswordResetCompleted, &origin()).tenant("t").actor("u1");
+        assert_eq!(plan(&completed).unwrap().kind.name, templates::PASSWORD_CHANGED);
+        assert_eq!(plan(&completed).unwrap().recipient, Recipient::User("u1".into()));
     }
 
     #[test]
@@ -382,5 +425,14 @@ mod tests {
             let event_type = if kind.name == templates::PASSWORD_CHANGED { "user.updated" } else { kind.name };
             assert!(routed.iter().any(|a| a.as_str() == event_type), "{} is not routed", kind.name);
         }
+        for action in routed {
+            let event = Event::new(*action, &origin())
+                .tenant("t")
+                .actor("u1")
+                .detail("email", "x@example.com")
+                .detail("fields", json!(["password"]));
+            assert!(plan(&event).is_some(), "{} is routed but never planned", action.as_str());
+        }
+        assert!(routed.contains(&Action::PasswordResetCompleted), "the reset's password notice is not routed");
     }
 }

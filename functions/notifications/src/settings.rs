@@ -5,6 +5,7 @@
 //! | `NOTIFICATIONS_FROM_EMAIL` | consumer | `notifications@pyairtable.local` | the sender of every email (an SES verified identity, or an address of a verified domain, on AWS) |
 //! | `NOTIFICATIONS_EMAILS_PER_HOUR` | consumer | 100 | emails per tenant per clock hour; beyond it an email is dropped with the status `rate_limited` (the in-app notice is still created) |
 //! | `NOTIFICATIONS_INVITATION_URL` | consumer | `http://localhost:8000/accept-invitation` | the page an invitation email links to, with `?token=…` appended; it posts the token to `POST /api/v1/invitations/accept` |
+//! | `NOTIFICATIONS_PASSWORD_RESET_URL` | consumer | `http://localhost:8000/reset-password` | the page a password reset email links to, with `?token=…` appended; it posts the token and the new password to `POST /api/v1/auth/password-reset/confirm` |
 
 use platform::config::{ConfigError, parse_or, var};
 use platform::group::Setting;
@@ -15,6 +16,7 @@ pub const CONSUMER_SETTINGS: &[Setting] = &[
     Setting::required("NOTIFICATIONS_FROM_EMAIL"),
     Setting::optional("NOTIFICATIONS_EMAILS_PER_HOUR"),
     Setting::optional("NOTIFICATIONS_INVITATION_URL"),
+    Setting::optional("NOTIFICATIONS_PASSWORD_RESET_URL"),
 ];
 
 #[derive(Clone, Debug)]
@@ -23,6 +25,7 @@ pub struct NotificationSettings {
     /// Per tenant per clock hour; 0 sends none.
     pub emails_per_hour: u32,
     pub invitation_url: String,
+    pub password_reset_url: String,
 }
 
 impl Default for NotificationSettings {
@@ -31,6 +34,7 @@ impl Default for NotificationSettings {
             from_email: "notifications@pyairtable.local".into(),
             emails_per_hour: 100,
             invitation_url: "http://localhost:8000/accept-invitation".into(),
+            password_reset_url: "http://localhost:8000/reset-password".into(),
         }
     }
 }
@@ -50,16 +54,30 @@ impl NotificationSettings {
         if !(invitation_url.starts_with("https://") || invitation_url.starts_with("http://")) {
             return Err(invalid("NOTIFICATIONS_INVITATION_URL", "an http(s) URL"));
         }
+        let password_reset_url = var("NOTIFICATIONS_PASSWORD_RESET_URL").unwrap_or(defaults.password_reset_url);
+        if !(password_reset_url.starts_with("https://") || password_reset_url.starts_with("http://")) {
+            return Err(invalid("NOTIFICATIONS_PASSWORD_RESET_URL", "an http(s) URL"));
+        }
         Ok(Self {
             from_email,
             emails_per_hour: parse_or("NOTIFICATIONS_EMAILS_PER_HOUR", defaults.emails_per_hour)?,
             invitation_url,
+            password_reset_url,
         })
     }
 
     /// The invitation link carrying `token`.
     pub fn invitation_link(&self, token: &str) -> String {
-        let separator = if self.invitation_url.contains('?') { '&' } else { '?' };
-        format!("{}{separator}token={token}", self.invitation_url)
+        with_token(&self.invitation_url, token)
     }
+
+    /// The password reset link carrying `token`.
+    pub fn password_reset_link(&self, token: &str) -> String {
+        with_token(&self.password_reset_url, token)
+    }
+}
+
+fn with_token(url: &str, token: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}token={token}")
 }

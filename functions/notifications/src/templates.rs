@@ -65,6 +65,7 @@ pub const API_KEY_CREATED: &str = "api_key.created";
 pub const PASSWORD_CHANGED: &str = "user.password_changed";
 pub const SESSION_REVOKED: &str = "auth.session_revoked";
 pub const ACCOUNT_UPDATED: &str = "user.updated";
+pub const PASSWORD_RESET_REQUESTED: &str = "auth.password_reset_requested";
 
 pub static KINDS: &[Kind] = &[
     Kind {
@@ -89,7 +90,14 @@ pub static KINDS: &[Kind] = &[
         name: PASSWORD_CHANGED,
         category: events::Category::Security,
         critical: true,
-        describe: "Security notice: the account's password changed (a user.updated event naming the password).",
+        describe: "Security notice: the account's password changed (auth.password_reset_completed, or a user.updated \
+                   event naming the password).",
+    },
+    Kind {
+        name: PASSWORD_RESET_REQUESTED,
+        category: events::Category::Security,
+        critical: true,
+        describe: "The password reset link, emailed only (it carries the token; nothing is kept in the inbox).",
     },
     Kind {
         name: SESSION_REVOKED,
@@ -135,6 +143,13 @@ pub fn builtin(kind: &str, locale: &str) -> Option<Template> {
              changed at {{ event.time }}{% if event.ip %} from {{ event.ip }}{% endif %}.\n\nIf this was not you, \
              reset your password and contact your administrator.\n",
         ),
+        (PASSWORD_RESET_REQUESTED, _) => (
+            "Reset your {{ app_name }} password",
+            "Hello {{ recipient.name }},\n\nSomeone asked to reset the password of your {{ app_name }} account \
+             {{ recipient.email }}{% if event.ip %} from {{ event.ip }}{% endif %}.\n\nChoose a new password: \
+             {{ reset_url }}\n\nThis link works once and expires at {{ expires_at }}. If you did not ask for it, \
+             ignore this email: your password stays as it is.\n",
+        ),
         (SESSION_REVOKED, _) => (
             "Security notice: a session was signed out",
             "Hello {{ recipient.name }},\n\nA session of your {{ app_name }} account was signed out at \
@@ -165,6 +180,9 @@ pub fn sample_context(kind: &str) -> Value {
         API_KEY_CREATED => json!({"api_key_id": "key_01234567"}),
         PASSWORD_CHANGED => json!({"fields": ["password"]}),
         SESSION_REVOKED => json!({"session_id": "s_0123", "reason": "refresh token reuse"}),
+        PASSWORD_RESET_REQUESTED => {
+            json!({"reset_id": "0190a0b0-0000-7000-8000-000000000001", "expires_at": 1_900_000_000})
+        }
         ACCOUNT_UPDATED => json!({"fields": ["first_name", "roles"]}),
         _ => json!({}),
     };
@@ -181,6 +199,10 @@ pub fn sample_context(kind: &str) -> Value {
         context["role"] = json!("member");
         context["expires_at"] = json!("2030-03-17T17:46:40Z");
         context["recipient"]["name"] = json!("invitee@example.com");
+    }
+    if kind == PASSWORD_RESET_REQUESTED {
+        context["reset_url"] = json!("https://app.example.com/reset-password?token=pyrst_sample");
+        context["expires_at"] = json!("2030-03-17T17:46:40Z");
     }
     context
 }
@@ -269,6 +291,9 @@ mod tests {
         }
         let invitation = render(&builtin(INVITATION_CREATED, "en").unwrap(), &sample_context(INVITATION_CREATED));
         assert!(invitation.unwrap().body.contains("token=pyinv_sample"));
+        let reset =
+            render(&builtin(PASSWORD_RESET_REQUESTED, "en").unwrap(), &sample_context(PASSWORD_RESET_REQUESTED));
+        assert!(reset.unwrap().body.contains("token=pyrst_sample"));
     }
 
     #[test]

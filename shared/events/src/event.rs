@@ -24,6 +24,12 @@ pub enum Action {
     /// A whole session family revoked (refresh token reuse).
     #[serde(rename = "auth.session_revoked")]
     SessionRevoked,
+    /// A password reset was requested for an existing account (the reset token travels sealed).
+    #[serde(rename = "auth.password_reset_requested")]
+    PasswordResetRequested,
+    /// A password was set through a reset token; every session of the user ended.
+    #[serde(rename = "auth.password_reset_completed")]
+    PasswordResetCompleted,
     #[serde(rename = "api_key.created")]
     ApiKeyCreated,
     #[serde(rename = "api_key.revoked")]
@@ -104,13 +110,15 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 46] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::TokenRefreshed,
         Self::LoggedOut,
         Self::SessionRevoked,
+        Self::PasswordResetRequested,
+        Self::PasswordResetCompleted,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
         Self::UserUpdated,
@@ -160,6 +168,8 @@ impl Action {
             Self::TokenRefreshed => "auth.token_refreshed",
             Self::LoggedOut => "auth.logged_out",
             Self::SessionRevoked => "auth.session_revoked",
+            Self::PasswordResetRequested => "auth.password_reset_requested",
+            Self::PasswordResetCompleted => "auth.password_reset_completed",
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
             Self::UserUpdated => "user.updated",
@@ -224,6 +234,8 @@ impl Action {
             Self::TokenRefreshed => Category::Security,
             Self::LoggedOut => Category::Security,
             Self::SessionRevoked => Category::Security,
+            Self::PasswordResetRequested => Category::Security,
+            Self::PasswordResetCompleted => Category::Security,
             Self::ApiKeyCreated => Category::Security,
             Self::ApiKeyRevoked => Category::Security,
             Self::UserUpdated => Category::Account,
@@ -274,6 +286,10 @@ impl Action {
             Self::TokenRefreshed => "A session's refresh token was exchanged for new tokens.",
             Self::LoggedOut => "A session ended.",
             Self::SessionRevoked => "A whole session family was revoked after a refresh token was reused.",
+            Self::PasswordResetRequested => {
+                "A password reset was requested for an account; the reset token travels sealed for the notifications service."
+            }
+            Self::PasswordResetCompleted => "A password was reset with a reset token; every session of the user ended.",
             Self::ApiKeyCreated => "An API key was created.",
             Self::ApiKeyRevoked => "An API key was revoked.",
             Self::UserUpdated => "A user's profile, roles or password changed.",

@@ -34,6 +34,8 @@ pub static NOTIFICATION_TYPES: &[Action] = &[
     Action::ApiKeyCreated,
     Action::UserUpdated,
     Action::SessionRevoked,
+    Action::PasswordResetRequested,
+    Action::PasswordResetCompleted,
 ];
 
 /// One subscriber: its queue and the types it receives (`None`: all).

@@ -15,9 +15,37 @@ use storage::keys::{Keys, Sealer};
 pub const SEALED_TOKEN_FIELD: &str = "sealed_token";
 /// The encryption context's `purpose`.
 pub const PURPOSE: &str = "invitation-email";
+/// The encryption context's `purpose` for a password reset token (`auth.password_reset_requested`, whose data
+/// carries it under the same [`SEALED_TOKEN_FIELD`]; the context names the tenant and the reset, not an
+/// invitation, so neither kind of sealed value opens as the other).
+pub const RESET_PURPOSE: &str = "password-reset-email";
 
 fn sealer(keys: &Arc<dyn Keys>) -> Sealer {
     Sealer::new(keys.clone(), PURPOSE, "invitation_id")
+}
+
+fn reset_context(tenant: &str, reset: &str) -> EncryptionContext {
+    EncryptionContext::from([
+        ("purpose".to_string(), RESET_PURPOSE.to_string()),
+        ("tenant_id".to_string(), tenant.to_string()),
+        ("reset_id".to_string(), reset.to_string()),
+    ])
+}
+
+/// A password reset `token` sealed for the notifications service, as base64.
+pub async fn seal_reset(keys: &dyn Keys, tenant: &str, reset: &str, token: &SecretString) -> anyhow::Result<String> {
+    let envelope = keys.encrypt(token.expose_secret().as_bytes(), &reset_context(tenant, reset)).await?;
+    Ok(STANDARD.encode(envelope))
+}
+
+/// The reset token, if `sealed` was sealed for exactly this tenant and reset.
+pub async fn open_reset(keys: &dyn Keys, tenant: &str, reset: &str, sealed: &str) -> anyhow::Result<SecretString> {
+    let envelope = STANDARD.decode(sealed).map_err(|_| anyhow::anyhow!("a sealed reset token is not base64"))?;
+    let plain = keys.decrypt(&envelope, &reset_context(tenant, reset)).await?;
+    let text = std::str::from_utf8(plain.expose_secret())
+        .map_err(|_| anyhow::anyhow!("a sealed reset token is not text"))?
+        .to_string();
+    Ok(SecretString::from(text))
 }
 
 /// `token` sealed for the notifications service, as base64.

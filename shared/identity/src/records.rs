@@ -192,3 +192,23 @@ impl ApiKey {
         self.expires_at.is_some_and(|t| t <= now_secs)
     }
 }
+
+/// A password reset: a random, single-use, expiring token (`pyrst_…`) of which only the SHA-256 is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub token_hash: String,
+    /// Epoch seconds. (At rest under another name: `expires_at` is the table's TTL attribute.)
+    #[serde(rename = "valid_until")]
+    pub expires_at: i64,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl PasswordReset {
+    pub fn is_usable(&self, now: i64) -> bool {
+        now < self.expires_at
+    }
+}

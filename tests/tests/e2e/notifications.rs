@@ -29,6 +29,7 @@ fn notification_groups(settings: &mut local_runner::Settings) {
     );
     settings.webhooks.allowed = "127.0.0.0/8".parse().unwrap();
     settings.notifications.invitation_url = "https://app.example.com/accept-invitation".into();
+    settings.notifications.password_reset_url = "https://app.example.com/reset-password".into();
 }
 
 crate::both_adapters_in!(notification_groups;
@@ -41,6 +42,21 @@ crate::both_adapters_in!(notification_groups;
     runaway_templates_are_refused_quickly,
     the_outbox_is_for_platform_admins,
     the_invitation_token_is_never_in_clear_in_the_audit_trail_or_a_webhook,
+    password_reset_answers_alike_for_known_and_unknown_emails,
+    password_reset_emails_a_link_whose_token_resets_once_and_ends_every_session,
+    password_reset_token_is_never_in_clear_in_the_audit_trail,
+);
+
+fn short_resets(settings: &mut local_runner::Settings) {
+    notification_groups(settings);
+    settings.auth.reset_ttl = Duration::from_secs(2);
+    settings.auth.throttle.resets_per_email = 3;
+    settings.auth.throttle.resets_per_ip = 6;
+}
+
+crate::both_adapters_with!(short_password_resets, short_resets;
+    password_reset_tokens_expire,
+    password_reset_requests_are_throttled_per_email_and_per_ip,
 );
 
 fn tight_rate(settings: &mut local_runner::Settings) {
@@ -519,4 +535,147 @@ async fn the_invitation_token_is_never_in_clear_in_the_audit_trail_or_a_webhook(
     assert!(!emails.is_empty());
     let accepted = accept(&app, &token).await;
     assert_eq!(accepted.status(), 201);
+}
+
+// ---------------------------------------------------------------- password reset
+
+const NEW_PASSWORD: &str = "a brand new passphrase 42";
+
+async fn request_reset(app: &TestApp, email: &str) -> (u16, Value) {
+    let response = app.post_json("/api/v1/auth/password-reset", &json!({"email": email})).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post_json("/api/v1/auth/password-reset/confirm", &json!({"token": token, "password": password})).await
+}
+
+/// Requests a reset for `email` and returns the token its `n`-th email carries.
+async fn reset_token_by_email(app: &TestApp, email: &str, n: usize) -> String {
+    assert_eq!(request_reset(app, email).await.0, 202);
+    let emails = wait_for_emails(app, email, n).await;
+    let (subject, body) =
+        emails.iter().filter(|(subject, _)| subject.contains("Reset")).nth(n - 1).unwrap_or(&emails[n - 1]);
+    assert!(subject.contains("Reset"), "{subject}");
+    assert!(body.contains("https://app.example.com/reset-password?token=pyrst_"), "{body}");
+    token_in(body)
+}
+
+async fn password_reset_answers_alike_for_known_and_unknown_emails(app: TestApp) {
+    let user = register(&app).await;
+    let unknown = unique_email();
+    let mut known_times = Vec::new();
+    let mut unknown_times = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let known = request_reset(&app, &user.email).await;
+        known_times.push(started.elapsed());
+        let started = Instant::now();
+        let other = request_reset(&app, &unknown).await;
+        unknown_times.push(started.elapsed());
+        assert_eq!(known, other, "the same status and body, account or not");
+        assert_eq!(known.0, 202);
+    }
+    println!("password reset request: known {known_times:?}, unknown {unknown_times:?}");
+    let floor = auth::password_reset::MIN_REQUEST_TIME;
+    assert!(known_times.iter().chain(&unknown_times).all(|t| *t >= floor), "{known_times:?} {unknown_times:?}");
+    // A malformed email is a 400 either way (nothing about accounts in it).
+    let (status, body) = request_reset(&app, "not an email").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_email")), "{body}");
+    // Only the known address gets mail.
+    wait_for_emails(&app, &user.email, 2).await;
+    assert!(emails_to(&app, &unknown).await.is_empty());
+}
+
+async fn password_reset_emails_a_link_whose_token_resets_once_and_ends_every_session(app: TestApp) {
+    let user = register(&app).await;
+    let second = login_ok(&app, &user.email, crate::support::accounts::PASSWORD).await;
+    let token = reset_token_by_email(&app, &user.email, 1).await;
+
+    // The password policy applies.
+    assert_error(confirm_reset(&app, &token, "password").await, 400, "weak_password").await;
+    let done = confirm_reset(&app, &token, NEW_PASSWORD).await;
+    assert_eq!(done.status(), 204);
+
+    // Single use: the same 400 as an unknown token.
+    let again =
+        assert_error(confirm_reset(&app, &token, "yet another passphrase 7").await, 400, "invalid_reset_token").await;
+    let unknown =
+        assert_error(confirm_reset(&app, "pyrst_unknown", NEW_PASSWORD).await, 400, "invalid_reset_token").await;
+    assert_eq!(again["error"], unknown["error"]);
+
+    // Every session ended: access tokens and refresh tokens of both sessions.
+    for session in [&user, &second] {
+        assert_eq!(get_as(&app, "/api/v1/users/me", &session.access).await.status(), 401);
+        let refresh = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": session.refresh})).await;
+        assert_eq!(refresh.status(), 401);
+    }
+    // The old password is refused, the new one signs in.
+    assert_eq!(
+        crate::support::accounts::login(&app, &user.email, crate::support::accounts::PASSWORD).await.status(),
+        401
+    );
+    let fresh = login_ok(&app, &user.email, NEW_PASSWORD).await;
+
+    // The "password changed" notice: in the inbox and by email.
+    let notice = &wait_for_notices(&app, &fresh, "user.password_changed", 1).await[0];
+    assert_eq!(notice["critical"], true);
+    let emails = wait_for_emails(&app, &user.email, 2).await;
+    assert!(emails.iter().any(|(subject, _)| subject.contains("password was changed")), "{emails:?}");
+}
+
+async fn password_reset_token_is_never_in_clear_in_the_audit_trail(app: TestApp) {
+    let user = register(&app).await;
+    let token = reset_token_by_email(&app, &user.email, 1).await;
+    assert_eq!(confirm_reset(&app, &token, NEW_PASSWORD).await.status(), 204);
+    let fresh = login_ok(&app, &user.email, NEW_PASSWORD).await;
+    let started = Instant::now();
+    loop {
+        let requested = json_of(
+            get_as(&app, "/api/v1/audit-logs?action=auth.password_reset_requested", &fresh.access).await,
+            200,
+            "the audit trail",
+        )
+        .await;
+        let completed = json_of(
+            get_as(&app, "/api/v1/audit-logs?action=auth.password_reset_completed", &fresh.access).await,
+            200,
+            "the audit trail",
+        )
+        .await;
+        let text = format!("{requested}{completed}");
+        if text.contains(&user.user_id) && text.contains("password_reset_completed") {
+            assert!(text.contains("sealed_token") || !text.contains("pyrst_"), "{text}");
+            assert!(!text.contains(&token) && !text.contains("pyrst_"), "the audit trail holds the token in clear");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no audit entries: {text}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+async fn password_reset_tokens_expire(app: TestApp) {
+    let user = register(&app).await;
+    let token = reset_token_by_email(&app, &user.email, 1).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_error(confirm_reset(&app, &token, NEW_PASSWORD).await, 400, "invalid_reset_token").await;
+    // The old password still works, the sessions too.
+    assert_eq!(get_as(&app, "/api/v1/users/me", &user.access).await.status(), 200);
+    login_ok(&app, &user.email, crate::support::accounts::PASSWORD).await;
+}
+
+async fn password_reset_requests_are_throttled_per_email_and_per_ip(app: TestApp) {
+    // Per email (3), account or not: the fourth is refused, with Retry-After.
+    let unknown = unique_email();
+    for _ in 0..3 {
+        assert_eq!(request_reset(&app, &unknown).await.0, 202);
+    }
+    let refused = app.post_json("/api/v1/auth/password-reset", &json!({"email": unknown})).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_error(refused, 429, "rate_limited").await;
+    // Per IP (6): two more emails use it up.
+    assert_eq!(request_reset(&app, &unique_email()).await.0, 202);
+    assert_eq!(request_reset(&app, &unique_email()).await.0, 202);
+    assert_eq!(request_reset(&app, &unique_email()).await.0, 429);
 }

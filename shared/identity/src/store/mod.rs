@@ -11,6 +11,7 @@
 //! | slug claim | `SLUG#{slug}` | `SLUG` | |
 //! | invitation | `{tenant}#INVITES` | `INVITE#{invitation}` | |
 //! | invitation lookup | `INVITE#{sha256 of the token}` | `INVITE` | |
+//! | password reset | `RESET#{sha256 of the token}` | `RESET` | |
 //!
 //! Tenant data keys start with the tenant id. The two global items are pointers that login and the
 //! authorizer need before they know the tenant; the email claim is also what makes emails unique (a
@@ -19,6 +20,7 @@
 
 mod api_keys;
 mod invitations;
+mod password_resets;
 mod sessions;
 mod tenants;
 mod users;
@@ -118,6 +120,9 @@ mod keys {
     }
     pub fn invitation_lookup(hash: &str) -> Key {
         Key::new(format!("INVITE#{hash}"), "INVITE")
+    }
+    pub fn password_reset(hash: &str) -> Key {
+        Key::new(format!("RESET#{hash}"), "RESET")
     }
 }
 
