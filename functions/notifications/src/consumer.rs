@@ -299,7 +299,7 @@ async fn reset_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyho
     let reset = text("reset_id").ok_or_else(|| anyhow::anyhow!("the event names no reset"))?;
     let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
         .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
-    let token = identity::invitation_seal::open_reset(&*state.keys, tenant, reset, sealed).await?;
+    let token = identity::invitation_seal::open_reset(&state.keys, tenant, reset, sealed).await?;
     Ok(state.settings.password_reset_link(token.expose_secret()))
 }
 

@@ -24,28 +24,23 @@ fn sealer(keys: &Arc<dyn Keys>) -> Sealer {
     Sealer::new(keys.clone(), PURPOSE, "invitation_id")
 }
 
-fn reset_context(tenant: &str, reset: &str) -> EncryptionContext {
-    EncryptionContext::from([
-        ("purpose".to_string(), RESET_PURPOSE.to_string()),
-        ("tenant_id".to_string(), tenant.to_string()),
-        ("reset_id".to_string(), reset.to_string()),
-    ])
+fn reset_sealer(keys: &Arc<dyn Keys>) -> Sealer {
+    Sealer::new(keys.clone(), RESET_PURPOSE, "reset_id")
 }
 
 /// A password reset `token` sealed for the notifications service, as base64.
-pub async fn seal_reset(keys: &dyn Keys, tenant: &str, reset: &str, token: &SecretString) -> anyhow::Result<String> {
-    let envelope = keys.encrypt(token.expose_secret().as_bytes(), &reset_context(tenant, reset)).await?;
-    Ok(STANDARD.encode(envelope))
+pub async fn seal_reset(
+    keys: &Arc<dyn Keys>,
+    tenant: &str,
+    reset: &str,
+    token: &SecretString,
+) -> anyhow::Result<String> {
+    reset_sealer(keys).seal(tenant, reset, token).await
 }
 
 /// The reset token, if `sealed` was sealed for exactly this tenant and reset.
-pub async fn open_reset(keys: &dyn Keys, tenant: &str, reset: &str, sealed: &str) -> anyhow::Result<SecretString> {
-    let envelope = STANDARD.decode(sealed).map_err(|_| anyhow::anyhow!("a sealed reset token is not base64"))?;
-    let plain = keys.decrypt(&envelope, &reset_context(tenant, reset)).await?;
-    let text = std::str::from_utf8(plain.expose_secret())
-        .map_err(|_| anyhow::anyhow!("a sealed reset token is not text"))?
-        .to_string();
-    Ok(SecretString::from(text))
+pub async fn open_reset(keys: &Arc<dyn Keys>, tenant: &str, reset: &str, sealed: &str) -> anyhow::Result<SecretString> {
+    reset_sealer(keys).open(tenant, reset, sealed).await
 }
 
 /// `token` sealed for the notifications service, as base64.
