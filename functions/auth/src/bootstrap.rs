@@ -88,6 +88,7 @@ mod tests {
             registration: crate::settings::RegistrationMode::Open,
             keys: Arc::new(storage::keys::embedded::EmbeddedKeys::open(&dir).unwrap()),
             reset_ttl: std::time::Duration::from_secs(3600),
+            verification_ttl: std::time::Duration::from_secs(3600),
         };
         Fixture { state, dir }
     }

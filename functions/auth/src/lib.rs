@@ -12,6 +12,7 @@ pub mod sessions;
 pub mod settings;
 pub mod state;
 pub mod throttle;
+pub mod verify_email;
 
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ pub static GROUP: Group = Group {
             Setting::optional("TENANT_PLANS"),
             Setting::optional("REGISTRATION_MODE"),
             Setting::optional("PASSWORD_RESET_TTL_SECS"),
+            Setting::optional("EMAIL_VERIFICATION_TTL_SECS"),
             Setting::optional("PASSWORD_RESET_MAX_PER_EMAIL"),
             Setting::optional("PASSWORD_RESET_MAX_PER_IP"),
             Setting::optional("PASSWORD_RESET_WINDOW_SECS"),
@@ -71,6 +73,7 @@ pub fn router(state: Arc<AuthState>) -> OpenApiRouter {
     // The general per-IP limit covers the public routes; protected ones sit behind the authorizer.
     let public = OpenApiRouter::new()
         .routes(routes!(register::register))
+        .routes(routes!(verify_email::verify))
         .routes(routes!(login::login))
         .routes(routes!(refresh::refresh))
         .routes(routes!(logout::logout))

@@ -12,7 +12,7 @@ use identity::profile::{ProfileProblem, parse_name};
 use identity::records::Tenant;
 use identity::{Email, Password, StoreFailure, User, UserStatus};
 use platform::caller::ROLE_TENANT_ADMIN;
-use platform::{ApiError, ApiResult, Json};
+use platform::{ApiError, ApiResult, ClientIp, Json};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -54,15 +54,17 @@ pub struct RegisterResponse {
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", security(()),
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered and signed in", body = RegisterResponse),
+        (status = 201, description = "Registered and signed in (REGISTRATION_MODE=open)", body = RegisterResponse),
+        (status = 202, description = "REGISTRATION_MODE=verify_email: the same answer for every well-formed request; an email finishes it (a link to verify the address, or a notice to an existing account's owner)", body = crate::verify_email::VerificationSent),
         (status = 400, description = "Invalid email, weak password or unknown field"),
         (status = 403, description = "REGISTRATION_MODE=invite_only: accounts come from invitations (`registration_closed`)"),
-        (status = 409, description = "The email is already registered"),
-        (status = 429, description = "Too many requests from this IP"),
+        (status = 409, description = "REGISTRATION_MODE=open: the email is already registered (`email_taken`)"),
+        (status = 429, description = "Too many requests from this IP (or, in verify_email mode, for this email)"),
     ))]
 pub async fn register(
     State(state): State<SharedState>,
     origin: Origin,
+    ClientIp(ip): ClientIp,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
     if state.registration == RegistrationMode::InviteOnly {
@@ -77,6 +79,9 @@ pub async fn register(
     let password = Password::parse(body.password, Some(&email)).map_err(weak_password)?;
     let first_name = name("first_name", body.first_name.as_deref()).map_err(invalid_profile)?;
     let last_name = name("last_name", body.last_name.as_deref()).map_err(invalid_profile)?;
+    if state.registration == RegistrationMode::VerifyEmail {
+        return crate::verify_email::request(&state, &origin, &ip, email, password, (first_name, last_name)).await;
+    }
 
     let (tenant, user) = new_account(&state, &email, &password, (first_name, last_name), ROLE_TENANT_ADMIN).await?;
     let event = Event::new(Action::Registered, &origin).tenant(&user.tenant_id).actor(&user.id);
@@ -253,6 +258,7 @@ mod tests {
             registration: RegistrationMode::Open,
             keys: Arc::new(storage::keys::embedded::EmbeddedKeys::open(&dir).unwrap()),
             reset_ttl: std::time::Duration::from_secs(3600),
+            verification_ttl: std::time::Duration::from_secs(3600),
         };
         Fixture { state: Arc::new(state), table, recording, events: queue, _env: env, dir }
     }
@@ -288,9 +294,9 @@ mod tests {
     #[tokio::test]
     async fn a_registration_commits_its_event_with_the_account_and_a_refused_one_leaves_none() {
         let f = fixture().await;
-        let created = register(State(f.state.clone()), origin("req-first"), body("Ada@Example.com")).await.unwrap();
+        let created = register(State(f.state.clone()), origin("req-first"), ClientIp("10.0.0.1".into()), body("Ada@Example.com")).await.unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
-        let taken = register(State(f.state.clone()), origin("req-again"), body("ada@example.com")).await;
+        let taken = register(State(f.state.clone()), origin("req-again"), ClientIp("10.0.0.1".into()), body("ada@example.com")).await;
         match taken {
             Err(ApiError::Client { status, code, .. }) => {
                 assert_eq!((status, code), (StatusCode::CONFLICT, "email_taken"));

@@ -20,6 +20,8 @@ pub struct AuthSettings {
     pub registration: RegistrationMode,
     /// `PASSWORD_RESET_TTL_SECS` (3600): how long a password reset token stays usable.
     pub reset_ttl: Duration,
+    /// `EMAIL_VERIFICATION_TTL_SECS` (86400): how long a registration's verification link stays usable.
+    pub verification_ttl: Duration,
 }
 
 /// Who may create an account.
@@ -32,6 +34,9 @@ pub enum RegistrationMode {
     /// Only invitations create accounts; registration answers every request the same `403
     /// registration_closed`, whatever the email.
     InviteOnly,
+    /// Registration answers every well-formed request the same `202` and emails a link: to verify the address
+    /// (and create the account) when it has none, to tell its owner that someone tried when it has one.
+    VerifyEmail,
 }
 
 #[derive(Clone, Debug)]
@@ -55,7 +60,8 @@ pub struct ThrottleSettings {
     /// `PUBLIC_RATE_LIMIT_WINDOW_SECS` (60).
     pub public_window: Duration,
     /// `PASSWORD_RESET_MAX_PER_EMAIL` (5): password reset requests for one email (whether or not it has an
-    /// account) within the reset window, before 429.
+    /// account) within the reset window, before 429. The same numbers bound registration requests under
+    /// REGISTRATION_MODE=verify_email (counted apart): both send an email to an address anyone may type.
     pub resets_per_email: u64,
     /// `PASSWORD_RESET_MAX_PER_IP` (20): password reset requests from one IP within the reset window.
     pub resets_per_ip: u64,
@@ -94,6 +100,7 @@ impl Default for AuthSettings {
             admin: None,
             registration: RegistrationMode::Open,
             reset_ttl: Duration::from_secs(3600),
+            verification_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -139,18 +146,26 @@ impl AuthSettings {
         let registration = match var("REGISTRATION_MODE").as_deref() {
             None | Some("open") => RegistrationMode::Open,
             Some("invite_only") => RegistrationMode::InviteOnly,
-            Some(_) => {
-                return Err(invalid(
-                    "REGISTRATION_MODE",
-                    "expected open or invite_only (verify_email comes with the notifications service)",
-                ));
-            }
+            Some("verify_email") => RegistrationMode::VerifyEmail,
+            Some(_) => return Err(invalid("REGISTRATION_MODE", "expected open, verify_email or invite_only")),
         };
         let reset_ttl = secs("PASSWORD_RESET_TTL_SECS", d.reset_ttl)?;
         if reset_ttl.is_zero() {
             return Err(invalid("PASSWORD_RESET_TTL_SECS", "must be positive"));
         }
-        Ok(Self { tokens: TokenSettings::from_env()?, bcrypt_cost, throttle, admin, registration, reset_ttl })
+        let verification_ttl = secs("EMAIL_VERIFICATION_TTL_SECS", d.verification_ttl)?;
+        if verification_ttl.is_zero() {
+            return Err(invalid("EMAIL_VERIFICATION_TTL_SECS", "must be positive"));
+        }
+        Ok(Self {
+            tokens: TokenSettings::from_env()?,
+            bcrypt_cost,
+            throttle,
+            admin,
+            registration,
+            reset_ttl,
+            verification_ttl,
+        })
     }
 }
 

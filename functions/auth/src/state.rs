@@ -24,6 +24,8 @@ pub struct AuthState {
     pub keys: Arc<dyn storage::keys::Keys>,
     /// How long a password reset token stays usable.
     pub reset_ttl: std::time::Duration,
+    /// How long a registration's verification link stays usable (REGISTRATION_MODE=verify_email).
+    pub verification_ttl: std::time::Duration,
 }
 
 impl AuthState {
@@ -47,6 +49,7 @@ impl AuthState {
             registration: settings.registration,
             keys: resources.keys().await?,
             reset_ttl: settings.reset_ttl,
+            verification_ttl: settings.verification_ttl,
         })
     }
 }

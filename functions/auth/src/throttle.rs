@@ -70,17 +70,27 @@ impl Limiter {
     /// Counts one password reset request for `email` from `ip`; 429 beyond either limit. The email's count is
     /// kept whether or not it has an account, so the answer tells nothing about that.
     pub async fn reset_request(&self, ip: &str, email: &str) -> ApiResult<()> {
+        self.email_request(["reset-ip", "reset-account"], ip, email).await
+    }
+
+    /// Counts one registration request (REGISTRATION_MODE=verify_email) for `email` from `ip`, as
+    /// [`Self::reset_request`] does (the same limits, counted apart): each sends an email.
+    pub async fn registration_request(&self, ip: &str, email: &str) -> ApiResult<()> {
+        self.email_request(["register-ip", "register-account"], ip, email).await
+    }
+
+    async fn email_request(&self, [per_ip, per_email]: [&str; 2], ip: &str, email: &str) -> ApiResult<()> {
         let window = self.settings.reset_window;
         let counts = [
-            ("reset-ip", ip.to_string(), self.settings.resets_per_ip),
-            ("reset-account", digest(email), self.settings.resets_per_email),
+            (per_ip, ip.to_string(), self.settings.resets_per_ip),
+            (per_email, digest(email), self.settings.resets_per_email),
         ];
         let mut longest: Option<Duration> = None;
         for (kind, subject, limit) in counts {
             match self.cache.incr_window(&self.key(kind, &subject), window).await {
                 Ok(hits) if hits.count > limit => longest = longest.max(Some(hits.resets_in)),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "password reset limit unavailable; letting the request through"),
+                Err(e) => tracing::warn!(error = ?e, kind, "email request limit unavailable; letting the request through"),
             }
         }
         match longest {

@@ -90,6 +90,11 @@ pub fn plan(event: &Event) -> Option<Plan> {
             (templates::PASSWORD_RESET_REQUESTED, Recipient::UserByEmailOnly(event.subject_id.clone()?))
         }
         Action::PasswordResetCompleted => (templates::PASSWORD_CHANGED, Recipient::User(event.subject_id.clone()?)),
+        // No account yet: an address, like an invitee's (email only, nothing kept).
+        Action::RegistrationRequested => (templates::REGISTRATION_REQUESTED, Recipient::Invitee(text("email")?)),
+        Action::RegistrationAttempted => {
+            (templates::REGISTRATION_ATTEMPTED, Recipient::User(event.subject_id.clone()?))
+        }
         Action::UserUpdated => {
             let fields: Vec<&str> = event
                 .details
@@ -209,7 +214,18 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
         let expires = event.details.get("expires_at").and_then(Value::as_i64).unwrap_or_default();
         context["expires_at"] = json!(rfc3339_secs(expires));
     }
-    if matches!(plan.recipient, Recipient::Invitee(_)) {
+    if event.action == Action::RegistrationRequested {
+        match verification_link(state, tenant, event).await {
+            Ok(link) => context["verify_url"] = json!(link),
+            Err(e) => {
+                tracing::error!(error = %e, "the verification token does not open: no email");
+                link_failure = Some("the verification token could not be opened".to_string());
+                context["verify_url"] = json!("");
+            }
+        }
+        let expires = event.details.get("expires_at").and_then(Value::as_i64).unwrap_or_default();
+        context["expires_at"] = json!(rfc3339_secs(expires));
+    } else if matches!(plan.recipient, Recipient::Invitee(_)) {
         match invitation_link(state, tenant, event).await {
             Ok(link) => context["accept_url"] = json!(link),
             Err(e) => {
@@ -292,6 +308,16 @@ async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> 
         .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
     let token = identity::invitation_seal::open(&state.keys, tenant, invitation, sealed).await?;
     Ok(state.settings.invitation_link(token.expose_secret()))
+}
+
+async fn verification_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
+    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
+    let verification =
+        text("verification_id").ok_or_else(|| anyhow::anyhow!("the event names no verification"))?;
+    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
+        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
+    let token = identity::invitation_seal::open_verification(&state.keys, tenant, verification, sealed).await?;
+    Ok(state.settings.verify_email_link(token.expose_secret()))
 }
 
 async fn reset_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {

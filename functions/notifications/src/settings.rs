@@ -5,6 +5,7 @@
 //! | `NOTIFICATIONS_FROM_EMAIL` | consumer | `notifications@pyairtable.local` | the sender of every email (an SES verified identity, or an address of a verified domain, on AWS) |
 //! | `NOTIFICATIONS_EMAILS_PER_HOUR` | consumer | 100 | emails per tenant per clock hour; beyond it an email is dropped with the status `rate_limited` (the in-app notice is still created) |
 //! | `NOTIFICATIONS_INVITATION_URL` | consumer | `http://localhost:8000/accept-invitation` | the page an invitation email links to, with `?token=…` appended; it posts the token to `POST /api/v1/invitations/accept` |
+//! | `NOTIFICATIONS_VERIFY_EMAIL_URL` | consumer | `http://localhost:8000/verify-email` | the page a registration's verification email links to (REGISTRATION_MODE=verify_email), with `?token=…` appended; it posts the token to `POST /api/v1/auth/register/verify` |
 //! | `NOTIFICATIONS_PASSWORD_RESET_URL` | consumer | `http://localhost:8000/reset-password` | the page a password reset email links to, with `?token=…` appended; it posts the token and the new password to `POST /api/v1/auth/password-reset/confirm` |
 
 use platform::config::{ConfigError, parse_or, var};
@@ -17,6 +18,7 @@ pub const CONSUMER_SETTINGS: &[Setting] = &[
     Setting::optional("NOTIFICATIONS_EMAILS_PER_HOUR"),
     Setting::optional("NOTIFICATIONS_INVITATION_URL"),
     Setting::optional("NOTIFICATIONS_PASSWORD_RESET_URL"),
+    Setting::optional("NOTIFICATIONS_VERIFY_EMAIL_URL"),
 ];
 
 #[derive(Clone, Debug)]
@@ -26,6 +28,7 @@ pub struct NotificationSettings {
     pub emails_per_hour: u32,
     pub invitation_url: String,
     pub password_reset_url: String,
+    pub verify_email_url: String,
 }
 
 impl Default for NotificationSettings {
@@ -35,6 +38,7 @@ impl Default for NotificationSettings {
             emails_per_hour: 100,
             invitation_url: "http://localhost:8000/accept-invitation".into(),
             password_reset_url: "http://localhost:8000/reset-password".into(),
+            verify_email_url: "http://localhost:8000/verify-email".into(),
         }
     }
 }
@@ -58,7 +62,12 @@ impl NotificationSettings {
         if !(password_reset_url.starts_with("https://") || password_reset_url.starts_with("http://")) {
             return Err(invalid("NOTIFICATIONS_PASSWORD_RESET_URL", "an http(s) URL"));
         }
+        let verify_email_url = var("NOTIFICATIONS_VERIFY_EMAIL_URL").unwrap_or(defaults.verify_email_url);
+        if !(verify_email_url.starts_with("https://") || verify_email_url.starts_with("http://")) {
+            return Err(invalid("NOTIFICATIONS_VERIFY_EMAIL_URL", "an http(s) URL"));
+        }
         Ok(Self {
+            verify_email_url,
             from_email,
             emails_per_hour: parse_or("NOTIFICATIONS_EMAILS_PER_HOUR", defaults.emails_per_hour)?,
             invitation_url,
@@ -69,6 +78,11 @@ impl NotificationSettings {
     /// The invitation link carrying `token`.
     pub fn invitation_link(&self, token: &str) -> String {
         with_token(&self.invitation_url, token)
+    }
+
+    /// The email verification link carrying `token`.
+    pub fn verify_email_link(&self, token: &str) -> String {
+        with_token(&self.verify_email_url, token)
     }
 
     /// The password reset link carrying `token`.

@@ -66,6 +66,8 @@ pub const PASSWORD_CHANGED: &str = "user.password_changed";
 pub const SESSION_REVOKED: &str = "auth.session_revoked";
 pub const ACCOUNT_UPDATED: &str = "user.updated";
 pub const PASSWORD_RESET_REQUESTED: &str = "auth.password_reset_requested";
+pub const REGISTRATION_REQUESTED: &str = "auth.registration_requested";
+pub const REGISTRATION_ATTEMPTED: &str = "auth.registration_attempted";
 
 pub static KINDS: &[Kind] = &[
     Kind {
@@ -98,6 +100,19 @@ pub static KINDS: &[Kind] = &[
         category: events::Category::Security,
         critical: true,
         describe: "The password reset link, emailed only (it carries the token; nothing is kept in the inbox).",
+    },
+    Kind {
+        name: REGISTRATION_REQUESTED,
+        category: events::Category::Account,
+        critical: true,
+        describe: "REGISTRATION_MODE=verify_email: the link that verifies the address and creates the account, \
+                   emailed only (it carries the token; there is no account, so no inbox, yet).",
+    },
+    Kind {
+        name: REGISTRATION_ATTEMPTED,
+        category: events::Category::Security,
+        critical: true,
+        describe: "Security notice: someone asked to register the account's email again (REGISTRATION_MODE=verify_email).",
     },
     Kind {
         name: SESSION_REVOKED,
@@ -150,6 +165,20 @@ pub fn builtin(kind: &str, locale: &str) -> Option<Template> {
              {{ reset_url }}\n\nThis link works once and expires at {{ expires_at }}. If you did not ask for it, \
              ignore this email: your password stays as it is.\n",
         ),
+        (REGISTRATION_REQUESTED, _) => (
+            "Confirm your email for {{ app_name }}",
+            "Hello,\n\nSomeone asked to create a {{ app_name }} account for {{ recipient.email }}\
+             {% if event.ip %} from {{ event.ip }}{% endif %}.\n\nConfirm the address to finish: {{ verify_url }}\n\n\
+             This link works once and expires at {{ expires_at }}. If you did not ask for it, ignore this email: no \
+             account is created.\n",
+        ),
+        (REGISTRATION_ATTEMPTED, _) => (
+            "Someone tried to register your email",
+            "Hello {{ recipient.name }},\n\nSomeone asked to create a new {{ app_name }} account for \
+             {{ recipient.email }}, which already has one, at {{ event.time }}{% if event.ip %} from {{ event.ip }}\
+             {% endif %}.\n\nIf it was you, sign in instead, or reset your password if you forgot it. If it was not \
+             you, nothing changed: you may ignore this email.\n",
+        ),
         (SESSION_REVOKED, _) => (
             "Security notice: a session was signed out",
             "Hello {{ recipient.name }},\n\nA session of your {{ app_name }} account was signed out at \
@@ -184,6 +213,7 @@ pub fn sample_context(kind: &str) -> Value {
             json!({"reset_id": "0190a0b0-0000-7000-8000-000000000001", "expires_at": 1_900_000_000})
         }
         ACCOUNT_UPDATED => json!({"fields": ["first_name", "roles"]}),
+        REGISTRATION_REQUESTED => json!({"verification_id": "0190a0b0-0000-7000-8000-000000000002", "email": "someone@example.com", "expires_at": 1_900_000_000}),
         _ => json!({}),
     };
     let mut context = json!({
@@ -199,6 +229,10 @@ pub fn sample_context(kind: &str) -> Value {
         context["role"] = json!("member");
         context["expires_at"] = json!("2030-03-17T17:46:40Z");
         context["recipient"]["name"] = json!("invitee@example.com");
+    }
+    if kind == REGISTRATION_REQUESTED {
+        context["verify_url"] = json!("https://app.example.com/verify-email?token=pyrvf_sample");
+        context["expires_at"] = json!("2030-03-17T17:46:40Z");
     }
     if kind == PASSWORD_RESET_REQUESTED {
         context["reset_url"] = json!("https://app.example.com/reset-password?token=pyrst_sample");

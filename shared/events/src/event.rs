@@ -30,6 +30,15 @@ pub enum Action {
     /// A password was set through a reset token; every session of the user ended.
     #[serde(rename = "auth.password_reset_completed")]
     PasswordResetCompleted,
+    /// REGISTRATION_MODE=verify_email: someone asked for an account with an email that has none; the
+    /// verification token travels sealed for the notifications service. The tenant is the one the account
+    /// will create once verified.
+    #[serde(rename = "auth.registration_requested")]
+    RegistrationRequested,
+    /// REGISTRATION_MODE=verify_email: someone asked to register an email that already has an account; its
+    /// owner is told (the requester gets the same answer as for any other email).
+    #[serde(rename = "auth.registration_attempted")]
+    RegistrationAttempted,
     #[serde(rename = "api_key.created")]
     ApiKeyCreated,
     #[serde(rename = "api_key.revoked")]
@@ -110,7 +119,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 48] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -119,6 +128,8 @@ impl Action {
         Self::SessionRevoked,
         Self::PasswordResetRequested,
         Self::PasswordResetCompleted,
+        Self::RegistrationRequested,
+        Self::RegistrationAttempted,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
         Self::UserUpdated,
@@ -170,6 +181,8 @@ impl Action {
             Self::SessionRevoked => "auth.session_revoked",
             Self::PasswordResetRequested => "auth.password_reset_requested",
             Self::PasswordResetCompleted => "auth.password_reset_completed",
+            Self::RegistrationRequested => "auth.registration_requested",
+            Self::RegistrationAttempted => "auth.registration_attempted",
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
             Self::UserUpdated => "user.updated",
@@ -236,6 +249,8 @@ impl Action {
             Self::SessionRevoked => Category::Security,
             Self::PasswordResetRequested => Category::Security,
             Self::PasswordResetCompleted => Category::Security,
+            Self::RegistrationRequested => Category::Account,
+            Self::RegistrationAttempted => Category::Security,
             Self::ApiKeyCreated => Category::Security,
             Self::ApiKeyRevoked => Category::Security,
             Self::UserUpdated => Category::Account,
@@ -290,6 +305,12 @@ impl Action {
                 "A password reset was requested for an account; the reset token travels sealed for the notifications service."
             }
             Self::PasswordResetCompleted => "A password was reset with a reset token; every session of the user ended.",
+            Self::RegistrationRequested => {
+                "An account was asked for (REGISTRATION_MODE=verify_email); the verification token travels sealed for the notifications service."
+            }
+            Self::RegistrationAttempted => {
+                "Someone asked to register an email that already has an account; its owner is told by email."
+            }
             Self::ApiKeyCreated => "An API key was created.",
             Self::ApiKeyRevoked => "An API key was revoked.",
             Self::UserUpdated => "A user's profile, roles or password changed.",

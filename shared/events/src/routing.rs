@@ -36,6 +36,8 @@ pub static NOTIFICATION_TYPES: &[Action] = &[
     Action::SessionRevoked,
     Action::PasswordResetRequested,
     Action::PasswordResetCompleted,
+    Action::RegistrationRequested,
+    Action::RegistrationAttempted,
 ];
 
 /// One subscriber: its queue and the types it receives (`None`: all).

@@ -24,6 +24,33 @@ fn sealer(keys: &Arc<dyn Keys>) -> Sealer {
     Sealer::new(keys.clone(), PURPOSE, "invitation_id")
 }
 
+/// The encryption context's `purpose` for an email verification token (`auth.registration_requested`).
+pub const VERIFY_PURPOSE: &str = "email-verification";
+
+fn verification_sealer(keys: &Arc<dyn Keys>) -> Sealer {
+    Sealer::new(keys.clone(), VERIFY_PURPOSE, "verification_id")
+}
+
+/// An email verification `token` sealed for the notifications service, as base64.
+pub async fn seal_verification(
+    keys: &Arc<dyn Keys>,
+    tenant: &str,
+    verification: &str,
+    token: &SecretString,
+) -> anyhow::Result<String> {
+    verification_sealer(keys).seal(tenant, verification, token).await
+}
+
+/// The verification token, if `sealed` was sealed for exactly this tenant and verification.
+pub async fn open_verification(
+    keys: &Arc<dyn Keys>,
+    tenant: &str,
+    verification: &str,
+    sealed: &str,
+) -> anyhow::Result<SecretString> {
+    verification_sealer(keys).open(tenant, verification, sealed).await
+}
+
 fn reset_sealer(keys: &Arc<dyn Keys>) -> Sealer {
     Sealer::new(keys.clone(), RESET_PURPOSE, "reset_id")
 }

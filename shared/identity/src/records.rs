@@ -193,6 +193,34 @@ impl ApiKey {
     }
 }
 
+/// An account asked for under REGISTRATION_MODE=verify_email, waiting for its email to be verified: a random,
+/// single-use, expiring token (`pyrvf_…`) of which only the SHA-256 is stored. The tenant's and the user's ids
+/// are chosen now (the event of the request names the tenant), the password is kept as its hash only.
+/// (No `Debug`: it holds a password hash.)
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingRegistration {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// bcrypt.
+    pub password_hash: String,
+    pub token_hash: String,
+    /// Epoch seconds. (At rest under another name: `expires_at` is the table's TTL attribute.)
+    #[serde(rename = "valid_until")]
+    pub expires_at: i64,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl PendingRegistration {
+    pub fn is_usable(&self, now: i64) -> bool {
+        now < self.expires_at
+    }
+}
+
 /// A password reset: a random, single-use, expiring token (`pyrst_…`) of which only the SHA-256 is stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PasswordReset {

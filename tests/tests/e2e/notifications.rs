@@ -59,6 +59,16 @@ crate::both_adapters_with!(short_password_resets, short_resets;
     password_reset_requests_are_throttled_per_email_and_per_ip,
 );
 
+fn verify_email_mode(settings: &mut local_runner::Settings) {
+    notification_groups(settings);
+    settings.notifications.verify_email_url = "https://app.example.com/verify-email".into();
+    settings.auth.registration = auth::RegistrationMode::VerifyEmail;
+}
+
+crate::both_adapters_with!(verify_email, verify_email_mode;
+    registration_verifies_the_email_before_the_account_exists_and_answers_alike_for_taken_emails,
+);
+
 fn tight_rate(settings: &mut local_runner::Settings) {
     notification_groups(settings);
     settings.notifications.emails_per_hour = 1;
@@ -678,4 +688,71 @@ async fn password_reset_requests_are_throttled_per_email_and_per_ip(app: TestApp
     assert_eq!(request_reset(&app, &unique_email()).await.0, 202);
     assert_eq!(request_reset(&app, &unique_email()).await.0, 202);
     assert_eq!(request_reset(&app, &unique_email()).await.0, 429);
+}
+
+// ---------------------------------------------------------------- registration with REGISTRATION_MODE=verify_email
+
+async fn request_registration(app: &TestApp, email: &str, password: &str) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let response = app.post_json("/api/v1/auth/register", &json!({"email": email, "password": password})).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null), started.elapsed())
+}
+
+async fn registration_verifies_the_email_before_the_account_exists_and_answers_alike_for_taken_emails(app: TestApp) {
+    let password = crate::support::accounts::PASSWORD;
+    let email = unique_email();
+    let (status, first, took) = request_registration(&app, &email, password).await;
+    assert_eq!(status, 202, "{first}");
+    assert!(took >= auth::verify_email::MIN_REQUEST_TIME, "{took:?}");
+    // No account until the address is verified.
+    assert_eq!(crate::support::accounts::login(&app, &email, password).await.status(), 401);
+
+    // The email carries the link; its token creates the account and signs it in, once.
+    let emails = wait_for_emails(&app, &email, 1).await;
+    let (subject, body) = &emails[0];
+    assert!(subject.contains("Confirm your email"), "{subject}");
+    assert!(body.contains("https://app.example.com/verify-email?token=pyrvf_"), "{body}");
+    let token = token_in(body);
+    let verified = app.post_json("/api/v1/auth/register/verify", &json!({"token": token})).await;
+    let verified = json_of(verified, 201, "verifying").await;
+    assert_eq!(verified["email"], email.as_str());
+    let me = get_as(&app, "/api/v1/users/me", verified["access_token"].as_str().unwrap()).await;
+    let me = json_of(me, 200, "the new account").await;
+    assert_eq!(me["email"], email.as_str());
+    let owner = login_ok(&app, &email, password).await;
+    let again = app.post_json("/api/v1/auth/register/verify", &json!({"token": token})).await;
+    let again = assert_error(again, 400, "invalid_verification_token").await;
+    let unknown = app.post_json("/api/v1/auth/register/verify", &json!({"token": "pyrvf_unknown"})).await;
+    let unknown = assert_error(unknown, 400, "invalid_verification_token").await;
+    assert_eq!(again["error"], unknown["error"]);
+
+    // The same address again: the same answer, no second account; its owner is told, by email and in the inbox.
+    let (status, taken, took) = request_registration(&app, &email, "another passphrase 99").await;
+    assert_eq!((status, &taken), (202, &first), "the same status and body, account or not");
+    assert!(took >= auth::verify_email::MIN_REQUEST_TIME, "{took:?}");
+    let emails = wait_for_emails(&app, &email, 2).await;
+    assert!(emails.iter().any(|(subject, _)| subject.contains("tried to register")), "{emails:?}");
+    let notice = &wait_for_notices(&app, &owner, "auth.registration_attempted", 1).await[0];
+    assert_eq!(notice["critical"], true);
+    assert_eq!(crate::support::accounts::login(&app, &email, "another passphrase 99").await.status(), 401);
+
+    // Malformed input is still a 400 (it says nothing about accounts).
+    let (status, body, _) = request_registration(&app, "not an email", password).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_email")), "{body}");
+    let (status, body, _) = request_registration(&app, &unique_email(), "password").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("weak_password")), "{body}");
+
+    // The request is in the new tenant's audit trail, its token never in clear.
+    let started = Instant::now();
+    loop {
+        let trail = get_as(&app, "/api/v1/audit-logs?action=auth.registration_requested", &owner.access).await;
+        let trail = json_of(trail, 200, "the audit trail").await.to_string();
+        assert!(!trail.contains(&token), "the token leaked into the audit trail");
+        if trail.contains("auth.registration_requested") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no auth.registration_requested in {trail}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

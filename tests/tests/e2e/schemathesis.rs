@@ -14,7 +14,7 @@
 //! per-operation settings below), with these exceptions, each explained in [`config`]: `unsupported_method`
 //! is off for `/v0` (Airtable answers an undeclared method as an unknown route, 404 `NOT_FOUND`, and so does
 //! the gateway); registration may answer 400 to a schema-valid body (the password policy's list of well-known
-//! passwords is not a schema) and so may accepting an invitation or confirming a password reset (their tokens are
+//! passwords is not a schema) and so may accepting an invitation or confirming a password reset or a registration (their tokens are
 //! server-issued secrets); record reads may refuse a combination of parameters that OpenAPI cannot state
 //! (`cellFormat=string` without `timeZone`); 413 and 414 (the body and URL limits) are acceptable answers anywhere; pagination
 //! tokens (`cursor` on /api/v1, `offset`) are left empty (server-issued).
@@ -90,6 +90,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "403",
 # `invalid_reset_token`), as are weak passwords.
 [[operations]]
 include-operation-id = "auth_confirm"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "409", "413", "414", "429"]
+
+# So is a registration's verification token (400 `invalid_verification_token`).
+[[operations]]
+include-operation-id = "auth_verify"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "409", "413", "414", "429"]
 
 # Record reads take parameters that constrain one another, which OpenAPI cannot state for query parameters:

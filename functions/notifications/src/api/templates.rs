@@ -65,7 +65,7 @@ pub struct LocaleQuery {
 #[utoipa::path(get, path = "/api/v1/notifications/templates/{type}", tag = "notifications", operation_id = "get_notification_template",
     params(
         ("type" = String, Path, description = "Notification type, e.g. `api_key.created`"),
-        ("locale" = Option<String>, Query, description = "Language tag (default `en`)"),
+        ("locale" = Option<String>, Query, description = "Language tag (default `en`)", pattern = "^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$"),
     ),
     responses(
         (status = 200, description = "The template in force", body = TemplateView),
@@ -101,13 +101,13 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct PutTemplate {
     /// Default `en`.
-    #[schema(min_length = 2, max_length = 8)]
+    #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
     pub locale: Option<String>,
     /// minijinja; rendered on one line, at most 200 bytes.
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub subject: String,
     /// minijinja; plain text, at most 20,000 bytes rendered.
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub body: String,
 }
 
@@ -167,13 +167,13 @@ pub async fn put(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewTemplate {
-    #[schema(min_length = 2, max_length = 8)]
+    #[schema(min_length = 2, max_length = 8, pattern = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
     pub locale: Option<String>,
     /// A draft subject; absent: the template in force.
-    #[schema(max_length = 10000)]
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub subject: Option<String>,
     /// A draft body; absent: the template in force.
-    #[schema(max_length = 10000)]
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub body: Option<String>,
 }
 

@@ -21,6 +21,7 @@
 mod api_keys;
 mod invitations;
 mod password_resets;
+mod registrations;
 mod sessions;
 mod tenants;
 mod users;
@@ -123,6 +124,9 @@ mod keys {
     }
     pub fn password_reset(hash: &str) -> Key {
         Key::new(format!("RESET#{hash}"), "RESET")
+    }
+    pub fn pending_registration(hash: &str) -> Key {
+        Key::new(format!("REGISTER#{hash}"), "REGISTER")
     }
 }
 

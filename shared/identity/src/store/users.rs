@@ -71,16 +71,20 @@ pub(super) fn email_claim(user: &User) -> anyhow::Result<Item> {
     Ok(Item::new(keys::email(&user.email), to_attrs(&claim)?))
 }
 
+/// The writes creating a tenant and its first user, claiming the email (each must not exist).
+pub(super) fn account_ops(tenant: &Tenant, user: &User) -> anyhow::Result<Vec<WriteOp>> {
+    let tenant_item = Item::new(keys::tenant(&tenant.tenant_id), to_attrs(tenant)?);
+    Ok(vec![
+        WriteOp::Put { item: tenant_item, condition: Condition::MustNotExist },
+        WriteOp::Put { item: user_item(user)?, condition: Condition::MustNotExist },
+        WriteOp::Put { item: email_claim(user)?, condition: Condition::MustNotExist },
+    ])
+}
+
 impl IdentityStore {
     /// Creates a tenant and its first user, claiming the email; all or nothing.
     pub async fn create_account(&self, tenant: &Tenant, user: &User) -> Result<(), StoreFailure> {
-        let tenant_item = Item::new(keys::tenant(&tenant.tenant_id), to_attrs(tenant)?);
-        let ops = vec![
-            WriteOp::Put { item: tenant_item, condition: Condition::MustNotExist },
-            WriteOp::Put { item: user_item(user)?, condition: Condition::MustNotExist },
-            WriteOp::Put { item: email_claim(user)?, condition: Condition::MustNotExist },
-        ];
-        match self.table.transact(ops).await {
+        match self.table.transact(account_ops(tenant, user)?).await {
             // Tenant and user ids are fresh UUIDs: only the email claim can already exist.
             Err(StoreError::ConditionFailed) => Err(StoreFailure::EmailTaken),
             other => Ok(other.context("Failed to create an account")?),
