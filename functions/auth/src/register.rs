@@ -294,9 +294,14 @@ mod tests {
     #[tokio::test]
     async fn a_registration_commits_its_event_with_the_account_and_a_refused_one_leaves_none() {
         let f = fixture().await;
-        let created = register(State(f.state.clone()), origin("req-first"), ClientIp("10.0.0.1".into()), body("Ada@Example.com")).await.unwrap();
+        let created =
+            register(State(f.state.clone()), origin("req-first"), ClientIp("10.0.0.1".into()), body("Ada@Example.com"))
+                .await
+                .unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
-        let taken = register(State(f.state.clone()), origin("req-again"), ClientIp("10.0.0.1".into()), body("ada@example.com")).await;
+        let taken =
+            register(State(f.state.clone()), origin("req-again"), ClientIp("10.0.0.1".into()), body("ada@example.com"))
+                .await;
         match taken {
             Err(ApiError::Client { status, code, .. }) => {
                 assert_eq!((status, code), (StatusCode::CONFLICT, "email_taken"));

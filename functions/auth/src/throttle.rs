@@ -90,7 +90,9 @@ impl Limiter {
             match self.cache.incr_window(&self.key(kind, &subject), window).await {
                 Ok(hits) if hits.count > limit => longest = longest.max(Some(hits.resets_in)),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, kind, "email request limit unavailable; letting the request through"),
+                Err(e) => {
+                    tracing::warn!(error = ?e, kind, "email request limit unavailable; letting the request through")
+                }
             }
         }
         match longest {

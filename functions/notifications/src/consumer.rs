@@ -92,6 +92,8 @@ pub fn plan(event: &Event) -> Option<Plan> {
         Action::PasswordResetCompleted => (templates::PASSWORD_CHANGED, Recipient::User(event.subject_id.clone()?)),
         // No account yet: an address, like an invitee's (email only, nothing kept).
         Action::RegistrationRequested => (templates::REGISTRATION_REQUESTED, Recipient::Invitee(text("email")?)),
+        // The new address, which is not the account's yet.
+        Action::EmailChangeRequested => (templates::EMAIL_CHANGE_REQUESTED, Recipient::Invitee(text("email")?)),
         Action::RegistrationAttempted => {
             (templates::REGISTRATION_ATTEMPTED, Recipient::User(event.subject_id.clone()?))
         }
@@ -214,7 +216,24 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
         let expires = event.details.get("expires_at").and_then(Value::as_i64).unwrap_or_default();
         context["expires_at"] = json!(rfc3339_secs(expires));
     }
-    if event.action == Action::RegistrationRequested {
+    if event.action == Action::EmailChangeRequested {
+        // An address that has an account gets nothing (the change could not apply; telling would enumerate).
+        let Recipient::Invitee(address) = &plan.recipient else { return Ok(()) };
+        if state.identity.user_by_email(address).await?.is_some() {
+            tracing::info!(kind = plan.kind.name, "the new address has an account: no confirmation email");
+            return Ok(());
+        }
+        match email_change_link(state, tenant, event).await {
+            Ok(link) => context["confirm_url"] = json!(link),
+            Err(e) => {
+                tracing::error!(error = %e, "the email change token does not open: no email");
+                link_failure = Some("the email change token could not be opened".to_string());
+                context["confirm_url"] = json!("");
+            }
+        }
+        let expires = event.details.get("expires_at").and_then(Value::as_i64).unwrap_or_default();
+        context["expires_at"] = json!(rfc3339_secs(expires));
+    } else if event.action == Action::RegistrationRequested {
         match verification_link(state, tenant, event).await {
             Ok(link) => context["verify_url"] = json!(link),
             Err(e) => {
@@ -310,10 +329,18 @@ async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> 
     Ok(state.settings.invitation_link(token.expose_secret()))
 }
 
+async fn email_change_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
+    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
+    let change = text("change_id").ok_or_else(|| anyhow::anyhow!("the event names no email change"))?;
+    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
+        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
+    let token = identity::invitation_seal::open_email_change(&state.keys, tenant, change, sealed).await?;
+    Ok(state.settings.email_change_link(token.expose_secret()))
+}
+
 async fn verification_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
     let text = |name: &str| event.details.get(name).and_then(Value::as_str);
-    let verification =
-        text("verification_id").ok_or_else(|| anyhow::anyhow!("the event names no verification"))?;
+    let verification = text("verification_id").ok_or_else(|| anyhow::anyhow!("the event names no verification"))?;
     let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
         .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
     let token = identity::invitation_seal::open_verification(&state.keys, tenant, verification, sealed).await?;

@@ -6,6 +6,7 @@
 //! | `NOTIFICATIONS_EMAILS_PER_HOUR` | consumer | 100 | emails per tenant per clock hour; beyond it an email is dropped with the status `rate_limited` (the in-app notice is still created) |
 //! | `NOTIFICATIONS_INVITATION_URL` | consumer | `http://localhost:8000/accept-invitation` | the page an invitation email links to, with `?token=…` appended; it posts the token to `POST /api/v1/invitations/accept` |
 //! | `NOTIFICATIONS_VERIFY_EMAIL_URL` | consumer | `http://localhost:8000/verify-email` | the page a registration's verification email links to (REGISTRATION_MODE=verify_email), with `?token=…` appended; it posts the token to `POST /api/v1/auth/register/verify` |
+//! | `NOTIFICATIONS_EMAIL_CHANGE_URL` | consumer | `http://localhost:8000/confirm-email` | the page an email change's confirmation email links to (REGISTRATION_MODE=verify_email), with `?token=…` appended; it posts the token to `POST /api/v1/users/email-change/confirm` |
 //! | `NOTIFICATIONS_PASSWORD_RESET_URL` | consumer | `http://localhost:8000/reset-password` | the page a password reset email links to, with `?token=…` appended; it posts the token and the new password to `POST /api/v1/auth/password-reset/confirm` |
 
 use platform::config::{ConfigError, parse_or, var};
@@ -19,6 +20,7 @@ pub const CONSUMER_SETTINGS: &[Setting] = &[
     Setting::optional("NOTIFICATIONS_INVITATION_URL"),
     Setting::optional("NOTIFICATIONS_PASSWORD_RESET_URL"),
     Setting::optional("NOTIFICATIONS_VERIFY_EMAIL_URL"),
+    Setting::optional("NOTIFICATIONS_EMAIL_CHANGE_URL"),
 ];
 
 #[derive(Clone, Debug)]
@@ -29,6 +31,7 @@ pub struct NotificationSettings {
     pub invitation_url: String,
     pub password_reset_url: String,
     pub verify_email_url: String,
+    pub email_change_url: String,
 }
 
 impl Default for NotificationSettings {
@@ -39,6 +42,7 @@ impl Default for NotificationSettings {
             invitation_url: "http://localhost:8000/accept-invitation".into(),
             password_reset_url: "http://localhost:8000/reset-password".into(),
             verify_email_url: "http://localhost:8000/verify-email".into(),
+            email_change_url: "http://localhost:8000/confirm-email".into(),
         }
     }
 }
@@ -66,7 +70,12 @@ impl NotificationSettings {
         if !(verify_email_url.starts_with("https://") || verify_email_url.starts_with("http://")) {
             return Err(invalid("NOTIFICATIONS_VERIFY_EMAIL_URL", "an http(s) URL"));
         }
+        let email_change_url = var("NOTIFICATIONS_EMAIL_CHANGE_URL").unwrap_or(defaults.email_change_url);
+        if !(email_change_url.starts_with("https://") || email_change_url.starts_with("http://")) {
+            return Err(invalid("NOTIFICATIONS_EMAIL_CHANGE_URL", "an http(s) URL"));
+        }
         Ok(Self {
+            email_change_url,
             verify_email_url,
             from_email,
             emails_per_hour: parse_or("NOTIFICATIONS_EMAILS_PER_HOUR", defaults.emails_per_hour)?,
@@ -83,6 +92,11 @@ impl NotificationSettings {
     /// The email verification link carrying `token`.
     pub fn verify_email_link(&self, token: &str) -> String {
         with_token(&self.verify_email_url, token)
+    }
+
+    /// The email change's confirmation link carrying `token`.
+    pub fn email_change_link(&self, token: &str) -> String {
+        with_token(&self.email_change_url, token)
     }
 
     /// The password reset link carrying `token`.

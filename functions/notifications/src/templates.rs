@@ -68,6 +68,7 @@ pub const ACCOUNT_UPDATED: &str = "user.updated";
 pub const PASSWORD_RESET_REQUESTED: &str = "auth.password_reset_requested";
 pub const REGISTRATION_REQUESTED: &str = "auth.registration_requested";
 pub const REGISTRATION_ATTEMPTED: &str = "auth.registration_attempted";
+pub const EMAIL_CHANGE_REQUESTED: &str = "user.email_change_requested";
 
 pub static KINDS: &[Kind] = &[
     Kind {
@@ -113,6 +114,13 @@ pub static KINDS: &[Kind] = &[
         category: events::Category::Security,
         critical: true,
         describe: "Security notice: someone asked to register the account's email again (REGISTRATION_MODE=verify_email).",
+    },
+    Kind {
+        name: EMAIL_CHANGE_REQUESTED,
+        category: events::Category::Account,
+        critical: true,
+        describe: "REGISTRATION_MODE=verify_email: the link that confirms a new email, emailed to the new address \
+                   only (it carries the token); nothing is sent to an address that already has an account.",
     },
     Kind {
         name: SESSION_REVOKED,
@@ -179,6 +187,13 @@ pub fn builtin(kind: &str, locale: &str) -> Option<Template> {
              {% endif %}.\n\nIf it was you, sign in instead, or reset your password if you forgot it. If it was not \
              you, nothing changed: you may ignore this email.\n",
         ),
+        (EMAIL_CHANGE_REQUESTED, _) => (
+            "Confirm your new email for {{ app_name }}",
+            "Hello,\n\n{{ actor_name }} asked to change the email of a {{ app_name }} account to \
+             {{ recipient.email }}.\n\nConfirm this address to apply the change: {{ confirm_url }}\n\nThis link \
+             works once and expires at {{ expires_at }}. If you did not ask for it, ignore this email: nothing \
+             changes.\n",
+        ),
         (SESSION_REVOKED, _) => (
             "Security notice: a session was signed out",
             "Hello {{ recipient.name }},\n\nA session of your {{ app_name }} account was signed out at \
@@ -213,7 +228,12 @@ pub fn sample_context(kind: &str) -> Value {
             json!({"reset_id": "0190a0b0-0000-7000-8000-000000000001", "expires_at": 1_900_000_000})
         }
         ACCOUNT_UPDATED => json!({"fields": ["first_name", "roles"]}),
-        REGISTRATION_REQUESTED => json!({"verification_id": "0190a0b0-0000-7000-8000-000000000002", "email": "someone@example.com", "expires_at": 1_900_000_000}),
+        EMAIL_CHANGE_REQUESTED => {
+            json!({"change_id": "0190a0b0-0000-7000-8000-000000000003", "email": "new@example.com", "expires_at": 1_900_000_000})
+        }
+        REGISTRATION_REQUESTED => {
+            json!({"verification_id": "0190a0b0-0000-7000-8000-000000000002", "email": "someone@example.com", "expires_at": 1_900_000_000})
+        }
         _ => json!({}),
     };
     let mut context = json!({
@@ -229,6 +249,10 @@ pub fn sample_context(kind: &str) -> Value {
         context["role"] = json!("member");
         context["expires_at"] = json!("2030-03-17T17:46:40Z");
         context["recipient"]["name"] = json!("invitee@example.com");
+    }
+    if kind == EMAIL_CHANGE_REQUESTED {
+        context["confirm_url"] = json!("https://app.example.com/confirm-email?token=pyrem_sample");
+        context["expires_at"] = json!("2030-03-17T17:46:40Z");
     }
     if kind == REGISTRATION_REQUESTED {
         context["verify_url"] = json!("https://app.example.com/verify-email?token=pyrvf_sample");

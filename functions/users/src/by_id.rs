@@ -26,6 +26,7 @@ pub async fn get_user(
     request_body = UpdateUser,
     responses(
         (status = 200, description = "Updated", body = UserView),
+        (status = 202, description = "REGISTRATION_MODE=verify_email and a new email: the other fields updated; the email changes once the new address confirms it (the same answer whether it is taken or not)", body = UserView),
         (status = 400, description = "Invalid field"),
         (status = 403, description = "Roles or status changed by a non-admin"),
         (status = 404, description = "No such user in reach"),
@@ -37,9 +38,9 @@ pub async fn update_user(
     origin: Origin,
     Path(id): Path<String>,
     Json(body): Json<UpdateUser>,
-) -> ApiResult<Json<UserView>> {
+) -> ApiResult<axum::response::Response> {
     let target = visible_user(&state, &caller, &id).await?;
-    Ok(Json(apply(&state, &caller, &origin, target, body).await?.into()))
+    Ok(apply(&state, &caller, &origin, target, body).await?.into_response())
 }
 
 /// Delete a user: login, tokens and API keys stop working at once. A tenant's owner alone in it takes the

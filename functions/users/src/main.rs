@@ -5,7 +5,8 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     platform::lambda::http(&users::GROUP, "users", |resources| async move {
-        Ok(users::router(Arc::new(users::UsersState::build(&resources).await?)))
+        let settings = users::UsersSettings::from_env()?;
+        Ok(users::router(Arc::new(users::UsersState::build(&resources, settings).await?)))
     })
     .await
 }

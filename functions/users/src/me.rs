@@ -20,6 +20,7 @@ pub async fn get_me(State(state): State<SharedState>, caller: Caller) -> ApiResu
 #[utoipa::path(put, path = "/api/v1/users/me", tag = "users", request_body = UpdateUser,
     responses(
         (status = 200, description = "Updated", body = UserView),
+        (status = 202, description = "REGISTRATION_MODE=verify_email and a new email: the other fields updated; the email changes once the new address confirms it (the same answer whether it is taken or not)", body = UserView),
         (status = 400, description = "Invalid field"),
         (status = 403, description = "Roles or status changed by a non-admin"),
         (status = 409, description = "Stale version, or the email is taken"),
@@ -29,7 +30,7 @@ pub async fn update_me(
     caller: Caller,
     origin: Origin,
     Json(body): Json<UpdateUser>,
-) -> ApiResult<Json<UserView>> {
+) -> ApiResult<axum::response::Response> {
     let me = own_user(&state, &caller).await?;
-    Ok(Json(apply(&state, &caller, &origin, me, body).await?.into()))
+    Ok(apply(&state, &caller, &origin, me, body).await?.into_response())
 }

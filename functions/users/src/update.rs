@@ -10,6 +10,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::UsersState;
+use crate::view::UserView;
+use axum::http::StatusCode;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -77,21 +79,45 @@ fn version_conflict() -> ApiError {
     ApiError::conflict("version_conflict", "The user changed since you read it; read it again and retry")
 }
 
+/// What an update did.
+pub struct Applied {
+    pub user: User,
+    /// The email change waits for the new address to confirm it (REGISTRATION_MODE=verify_email): 202.
+    pub email_change_pending: bool,
+}
+
+impl Applied {
+    /// 200 with the user, or 202 when an email change waits for its confirmation.
+    pub fn into_response(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let status = if self.email_change_pending { StatusCode::ACCEPTED } else { StatusCode::OK };
+        (status, axum::Json(UserView::from(self.user))).into_response()
+    }
+}
+
 pub async fn apply(
     state: &UsersState,
     caller: &Caller,
     origin: &Origin,
     target: User,
     body: UpdateUser,
-) -> ApiResult<User> {
+) -> ApiResult<Applied> {
     if body.version != target.version {
         return Err(version_conflict());
     }
     let mut next = target.clone();
     let mut changed = Vec::new();
+    let mut requested_email = None;
     if let Some(raw) = &body.email {
-        next.email = Email::parse(raw).map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?.to_string();
-        changed.push("email");
+        let email = Email::parse(raw).map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
+        match state.settings.confirm_email_changes {
+            Some(ttl) if email.as_str() != target.email => requested_email = Some((email, ttl)),
+            Some(_) => {}
+            None => {
+                next.email = email.to_string();
+                changed.push("email");
+            }
+        }
     }
     if body.first_name.is_some() {
         next.first_name = name("first_name", body.first_name.as_deref())?;
@@ -125,9 +151,23 @@ pub async fn apply(
             "The tenant's owner stays an active admin; transfer ownership first",
         ));
     }
-    if changed.is_empty() {
-        return Ok(target);
+    let stored = if changed.is_empty() { target } else { store(state, caller, origin, &target, next, changed).await? };
+    // After the other fields (which answered their own errors): the same whether the address is taken or not.
+    let email_change_pending = requested_email.is_some();
+    if let Some((email, ttl)) = requested_email {
+        crate::email_change::request(state, caller, origin, &stored, &email, ttl).await?;
     }
+    Ok(Applied { user: stored, email_change_pending })
+}
+
+async fn store(
+    state: &UsersState,
+    caller: &Caller,
+    origin: &Origin,
+    target: &User,
+    mut next: User,
+    changed: Vec<&str>,
+) -> ApiResult<User> {
     next.updated_at = identity::now_rfc3339();
     let event = Event::new(Action::UserUpdated, origin)
         .tenant(&next.tenant_id)

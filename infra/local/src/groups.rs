@@ -210,8 +210,14 @@ async fn build_authorizer(resources: Resources, context: &Context<'_>) -> anyhow
     Ok(Parts { authorizer: Some(Arc::new(state)), ..Default::default() })
 }
 
-async fn build_users(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {
-    Ok(Parts { router: users::router(Arc::new(users::UsersState::build(&resources).await?)), ..Default::default() })
+async fn build_users(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let auth = &context.settings.auth;
+    let verify = auth.registration == auth::RegistrationMode::VerifyEmail;
+    let settings = users::UsersSettings { confirm_email_changes: verify.then_some(auth.verification_ttl) };
+    Ok(Parts {
+        router: users::router(Arc::new(users::UsersState::build(&resources, settings).await?)),
+        ..Default::default()
+    })
 }
 
 async fn build_tenants(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {

@@ -39,6 +39,10 @@ pub enum Action {
     /// owner is told (the requester gets the same answer as for any other email).
     #[serde(rename = "auth.registration_attempted")]
     RegistrationAttempted,
+    /// REGISTRATION_MODE=verify_email: a user asked to change their email; the confirmation token travels
+    /// sealed for the notifications service, which emails it to the new address.
+    #[serde(rename = "user.email_change_requested")]
+    EmailChangeRequested,
     #[serde(rename = "api_key.created")]
     ApiKeyCreated,
     #[serde(rename = "api_key.revoked")]
@@ -119,7 +123,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 48] = [
+    pub const ALL: [Action; 49] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -130,6 +134,7 @@ impl Action {
         Self::PasswordResetCompleted,
         Self::RegistrationRequested,
         Self::RegistrationAttempted,
+        Self::EmailChangeRequested,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
         Self::UserUpdated,
@@ -183,6 +188,7 @@ impl Action {
             Self::PasswordResetCompleted => "auth.password_reset_completed",
             Self::RegistrationRequested => "auth.registration_requested",
             Self::RegistrationAttempted => "auth.registration_attempted",
+            Self::EmailChangeRequested => "user.email_change_requested",
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
             Self::UserUpdated => "user.updated",
@@ -251,6 +257,7 @@ impl Action {
             Self::PasswordResetCompleted => Category::Security,
             Self::RegistrationRequested => Category::Account,
             Self::RegistrationAttempted => Category::Security,
+            Self::EmailChangeRequested => Category::Account,
             Self::ApiKeyCreated => Category::Security,
             Self::ApiKeyRevoked => Category::Security,
             Self::UserUpdated => Category::Account,
@@ -307,6 +314,9 @@ impl Action {
             Self::PasswordResetCompleted => "A password was reset with a reset token; every session of the user ended.",
             Self::RegistrationRequested => {
                 "An account was asked for (REGISTRATION_MODE=verify_email); the verification token travels sealed for the notifications service."
+            }
+            Self::EmailChangeRequested => {
+                "A user asked to change their email (REGISTRATION_MODE=verify_email); the new address confirms it with a token that travels sealed."
             }
             Self::RegistrationAttempted => {
                 "Someone asked to register an email that already has an account; its owner is told by email."

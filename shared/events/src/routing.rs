@@ -38,6 +38,7 @@ pub static NOTIFICATION_TYPES: &[Action] = &[
     Action::PasswordResetCompleted,
     Action::RegistrationRequested,
     Action::RegistrationAttempted,
+    Action::EmailChangeRequested,
 ];
 
 /// One subscriber: its queue and the types it receives (`None`: all).

@@ -51,6 +51,33 @@ pub async fn open_verification(
     verification_sealer(keys).open(tenant, verification, sealed).await
 }
 
+/// The encryption context's `purpose` for an email change's confirmation token (`user.email_change_requested`).
+pub const EMAIL_CHANGE_PURPOSE: &str = "email-change";
+
+fn email_change_sealer(keys: &Arc<dyn Keys>) -> Sealer {
+    Sealer::new(keys.clone(), EMAIL_CHANGE_PURPOSE, "change_id")
+}
+
+/// An email change's confirmation `token` sealed for the notifications service, as base64.
+pub async fn seal_email_change(
+    keys: &Arc<dyn Keys>,
+    tenant: &str,
+    change: &str,
+    token: &SecretString,
+) -> anyhow::Result<String> {
+    email_change_sealer(keys).seal(tenant, change, token).await
+}
+
+/// The confirmation token, if `sealed` was sealed for exactly this tenant and change.
+pub async fn open_email_change(
+    keys: &Arc<dyn Keys>,
+    tenant: &str,
+    change: &str,
+    sealed: &str,
+) -> anyhow::Result<SecretString> {
+    email_change_sealer(keys).open(tenant, change, sealed).await
+}
+
 fn reset_sealer(keys: &Arc<dyn Keys>) -> Sealer {
     Sealer::new(keys.clone(), RESET_PURPOSE, "reset_id")
 }

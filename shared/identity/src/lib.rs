@@ -15,7 +15,10 @@ pub mod tokens;
 
 pub use email::Email;
 pub use password::Password;
-pub use records::{ApiKey, Invitation, InvitationStatus, PasswordReset, PendingRegistration, Session, Tenant, TenantRole, User, UserStatus};
+pub use records::{
+    ApiKey, Invitation, InvitationStatus, PasswordReset, PendingEmailChange, PendingRegistration, Session, Tenant,
+    TenantRole, User, UserStatus,
+};
 pub use store::{IdentityStore, Listing, StoreFailure};
 pub use tokens::{Claims, TokenService, TokenSettings, TokenUse};
 

@@ -221,6 +221,28 @@ impl PendingRegistration {
     }
 }
 
+/// An email change waiting for the new address to confirm it (REGISTRATION_MODE=verify_email): a random,
+/// single-use, expiring token (`pyrem_…`) of which only the SHA-256 is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingEmailChange {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub new_email: String,
+    pub token_hash: String,
+    /// Epoch seconds. (At rest under another name: `expires_at` is the table's TTL attribute.)
+    #[serde(rename = "valid_until")]
+    pub expires_at: i64,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl PendingEmailChange {
+    pub fn is_usable(&self, now: i64) -> bool {
+        now < self.expires_at
+    }
+}
+
 /// A password reset: a random, single-use, expiring token (`pyrst_…`) of which only the SHA-256 is stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PasswordReset {

@@ -62,11 +62,13 @@ crate::both_adapters_with!(short_password_resets, short_resets;
 fn verify_email_mode(settings: &mut local_runner::Settings) {
     notification_groups(settings);
     settings.notifications.verify_email_url = "https://app.example.com/verify-email".into();
+    settings.notifications.email_change_url = "https://app.example.com/confirm-email".into();
     settings.auth.registration = auth::RegistrationMode::VerifyEmail;
 }
 
 crate::both_adapters_with!(verify_email, verify_email_mode;
     registration_verifies_the_email_before_the_account_exists_and_answers_alike_for_taken_emails,
+    an_email_change_waits_for_the_new_address_and_answers_alike_for_taken_emails,
 );
 
 fn tight_rate(settings: &mut local_runner::Settings) {
@@ -755,4 +757,59 @@ async fn registration_verifies_the_email_before_the_account_exists_and_answers_a
         assert!(started.elapsed() < Duration::from_secs(20), "no auth.registration_requested in {trail}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// An account made through the verify_email flow.
+async fn verified_account(app: &TestApp) -> Account {
+    let email = unique_email();
+    let (status, body, _) = request_registration(app, &email, crate::support::accounts::PASSWORD).await;
+    assert_eq!(status, 202, "{body}");
+    let emails = wait_for_emails(app, &email, 1).await;
+    let token = token_in(&emails[0].1);
+    let verified = app.post_json("/api/v1/auth/register/verify", &json!({"token": token})).await;
+    assert_eq!(verified.status(), 201);
+    login_ok(app, &email, crate::support::accounts::PASSWORD).await
+}
+
+async fn put_me(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+    call(app, Method::PUT, "/api/v1/users/me", &who.access, Some(body)).await
+}
+
+async fn an_email_change_waits_for_the_new_address_and_answers_alike_for_taken_emails(app: TestApp) {
+    let user = verified_account(&app).await;
+    let other = verified_account(&app).await;
+    let me = json_of(get_as(&app, "/api/v1/users/me", &user.access).await, 200, "me").await;
+
+    // A free address: 202, the name applied, the email not yet.
+    let new_email = unique_email();
+    let body = json!({"version": me["version"], "email": new_email, "first_name": "Ann"});
+    let free = json_of(put_me(&app, &user, body).await, 202, "an email change").await;
+    assert_eq!((free["email"].as_str(), free["first_name"].as_str()), (Some(user.email.as_str()), Some("Ann")));
+
+    // A taken address: the same answer, nothing sent to it.
+    let body = json!({"version": free["version"], "email": other.email});
+    let taken = json_of(put_me(&app, &user, body).await, 202, "a change to a taken email").await;
+    assert_eq!(taken["email"], user.email.as_str());
+
+    // The new address gets the link; confirming moves the account there, once.
+    let emails = wait_for_emails(&app, &new_email, 1).await;
+    let (subject, body) = &emails[0];
+    assert!(subject.contains("Confirm your new email"), "{subject}");
+    assert!(body.contains("https://app.example.com/confirm-email?token=pyrem_"), "{body}");
+    let token = token_in(body);
+    let confirmed = app.post_json("/api/v1/users/email-change/confirm", &json!({"token": token})).await;
+    let confirmed = json_of(confirmed, 200, "confirming").await;
+    assert_eq!(confirmed["email"], new_email.as_str());
+    let again = app.post_json("/api/v1/users/email-change/confirm", &json!({"token": token})).await;
+    assert_error(again, 400, "invalid_email_change_token").await;
+    login_ok(&app, &new_email, crate::support::accounts::PASSWORD).await;
+    assert_eq!(
+        crate::support::accounts::login(&app, &user.email, crate::support::accounts::PASSWORD).await.status(),
+        401
+    );
+
+    // The taken address's owner got nothing about it (only their own verification email).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_other = emails_to(&app, &other.email).await;
+    assert!(to_other.iter().all(|(subject, _)| !subject.contains("new email")), "{to_other:?}");
 }

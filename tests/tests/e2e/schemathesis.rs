@@ -97,6 +97,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "409",
 include-operation-id = "auth_verify"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "409", "413", "414", "429"]
 
+# And an email change's confirmation token (400 `invalid_email_change_token`).
+[[operations]]
+include-operation-id = "users_confirm"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "409", "413", "414", "429"]
+
 # Record reads take parameters that constrain one another, which OpenAPI cannot state for query parameters:
 # `cellFormat=string` needs `timeZone` and `userLocale`, `sort[i][direction]` needs `sort[i][field]`, and on
 # /api/v1 the `filter[…]` conditions and `filterByFormula` together are at most 16384 characters. Airtable

@@ -125,6 +125,9 @@ mod keys {
     pub fn password_reset(hash: &str) -> Key {
         Key::new(format!("RESET#{hash}"), "RESET")
     }
+    pub fn pending_email_change(hash: &str) -> Key {
+        Key::new(format!("EMAILCHANGE#{hash}"), "EMAILCHANGE")
+    }
     pub fn pending_registration(hash: &str) -> Key {
         Key::new(format!("REGISTER#{hash}"), "REGISTER")
     }

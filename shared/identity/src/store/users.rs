@@ -131,15 +131,27 @@ impl IdentityStore {
     /// Stores `user` if nobody wrote it since `user.version` was read; moves the email claim when the
     /// email changed. Returns the user as stored.
     pub async fn update_user(&self, user: &User, previous_email: &str) -> Result<User, StoreFailure> {
+        self.update_user_with(user, previous_email, Vec::new()).await
+    }
+
+    /// [`Self::update_user`] with `more` writes in the same transaction (their condition failing reads as
+    /// `VersionConflict` unless the user is unchanged: then as `EmailTaken`).
+    pub(super) async fn update_user_with(
+        &self,
+        user: &User,
+        previous_email: &str,
+        more: Vec<WriteOp>,
+    ) -> Result<User, StoreFailure> {
         let item = user_item(user)?;
-        let result = if user.email == previous_email {
+        let result = if user.email == previous_email && more.is_empty() {
             self.table.update(item).await.map(|_| ())
         } else {
-            let ops = vec![
-                WriteOp::Put { item, condition: Condition::VersionIs(user.version) },
-                WriteOp::Delete { key: keys::email(previous_email), condition: Condition::Always },
-                WriteOp::Put { item: email_claim(user)?, condition: Condition::MustNotExist },
-            ];
+            let mut ops = vec![WriteOp::Put { item, condition: Condition::VersionIs(user.version) }];
+            if user.email != previous_email {
+                ops.push(WriteOp::Delete { key: keys::email(previous_email), condition: Condition::Always });
+                ops.push(WriteOp::Put { item: email_claim(user)?, condition: Condition::MustNotExist });
+            }
+            ops.extend(more);
             self.table.transact(ops).await
         };
         match result {
