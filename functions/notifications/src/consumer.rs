@@ -1,14 +1,23 @@
 //! The bus's `events-notifications` queue: each event of the types [`plan`] knows becomes a notification for
-//! its recipient — in the inbox and/or by email, as the recipient's preferences say (security notices bypass
-//! them; an invitee without an account gets the email only) — with a delivery log per channel.
+//! its recipient — in the inbox, by email, by SMS and by push, as the recipient's preferences say (security
+//! notices bypass them; an invitee without an account gets the email only, and so does a password reset) —
+//! with a delivery log per channel.
+//!
+//! Channels of a user's notification, in order: in-app; email; SMS when the user set a phone number (opt-in
+//! per category; the rendered subject, at most [`SMS_MAX_CHARS`] characters); push when the user has an enabled
+//! device (the subject as title, the body's first [`PUSH_BODY_CHARS`] characters). A push is delivered when any
+//! device's endpoint accepts it; an endpoint the push service disabled marks its device disabled (not
+//! retried).
 //!
 //! At least once, without repeats: the notification's id is a function of the event and the recipient, so a
-//! redelivered event finds it and only finishes what is still `pending` (an email whose send failed is retried
-//! by SQS's redelivery, [`MAX_EMAIL_ATTEMPTS`] times, then `failed`). A crash between SES accepting an email
-//! and the log recording it sends that email twice: the one repeat possible.
+//! redelivered event finds it and only finishes what is still `pending` (a send that failed is retried by
+//! SQS's redelivery, [`MAX_ATTEMPTS`] times per channel, then `failed`; a delivered channel is not sent
+//! again). A crash between the service accepting a message and the log recording it sends that message twice:
+//! the one repeat possible.
 //!
-//! Per-tenant email rate limit: `NOTIFICATIONS_EMAILS_PER_HOUR` per clock hour, counted in the table; beyond
-//! it the email is dropped with the status `rate_limited` (logged), the inbox entry is still made.
+//! Per-tenant rate limits per clock hour, counted in the table: `NOTIFICATIONS_EMAILS_PER_HOUR` emails and
+//! `NOTIFICATIONS_SMS_PER_HOUR` SMS; beyond them a message is dropped with the status `rate_limited` (logged),
+//! the inbox entry is still made.
 
 use std::sync::Arc;
 
@@ -21,19 +30,25 @@ use serde_json::{Value, json};
 use storage::keys::Keys;
 
 use crate::mailer::{self, Mail, Mailer};
-use crate::records::{Channel, Delivery, DeliveryStatus, Notification};
+use crate::mobile::{self, Mobile, PushError, Text};
+use crate::records::{Channel, Delivery, DeliveryStatus, Device, Notification};
 use crate::settings::NotificationSettings;
 use crate::store::{self, Created, NotificationStore};
 use crate::templates::{self, Template};
 
-/// Sends of one email before it is `failed`.
-pub const MAX_EMAIL_ATTEMPTS: u32 = 3;
+/// Sends of one channel's message before it is `failed`.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The most characters of an SMS (the rendered subject, cut).
+pub const SMS_MAX_CHARS: usize = 300;
+/// The most characters of a push's body (the rendered body's first ones).
+pub const PUSH_BODY_CHARS: usize = 200;
 
 pub struct ConsumerState {
     pub store: NotificationStore,
     pub identity: IdentityStore,
     pub keys: Arc<dyn Keys>,
     pub mailer: Arc<dyn Mailer>,
+    pub mobile: Arc<dyn Mobile>,
     pub settings: NotificationSettings,
 }
 
@@ -41,10 +56,12 @@ impl ConsumerState {
     pub async fn build(resources: &Resources, settings: NotificationSettings) -> anyhow::Result<Self> {
         let store = NotificationStore::new(resources.table(store::TABLE).await?);
         let mailer = mailer::open(resources, &store, &settings.from_email).await?;
+        let mobile = mobile::open(resources, &store, &settings).await?;
         Ok(Self {
             identity: IdentityStore::new(resources.table(identity::TABLE).await?),
             keys: resources.keys().await?,
             mailer,
+            mobile,
             store,
             settings,
         })
@@ -251,6 +268,23 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
         message_id: None,
         at_ms: now,
     });
+    // SMS and push: a user's notices only (an invitee has no account; a reset link goes by email alone).
+    let (phone, devices) = match (&plan.recipient, &user_id) {
+        (Recipient::User(_), Some(user)) => {
+            let devices: Vec<Device> =
+                state.store.devices(tenant, user).await?.into_iter().filter(|d| d.enabled).collect();
+            (prefs.phone_number.clone(), devices)
+        }
+        _ => (None, Vec::new()),
+    };
+    let reachable = [(Channel::Sms, phone.is_some()), (Channel::Push, !devices.is_empty())];
+    for (channel, reachable) in reachable {
+        if reachable {
+            let allowed = prefs.allows(plan.kind.category, channel, critical);
+            let status = if allowed { DeliveryStatus::Pending } else { DeliveryStatus::SkippedPreference };
+            deliveries.push(Delivery { channel, status, attempts: 0, error: None, message_id: None, at_ms: now });
+        }
+    }
     let notification = Notification {
         id,
         tenant_id: tenant.to_string(),
@@ -272,10 +306,64 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
     let mut current = match state.store.create(&notification).await? {
         Created::New(n) | Created::Existing(n) => *n,
     };
-    if current.delivery(Channel::Email).is_some_and(|d| d.status == DeliveryStatus::Pending) {
-        send_email(state, &mut current, &email, rendered).await?;
+    let mut retry = Vec::new();
+    for channel in [Channel::Email, Channel::Sms, Channel::Push] {
+        if !current.delivery(channel).is_some_and(|d| d.status == DeliveryStatus::Pending) {
+            continue;
+        }
+        let outgoing = match channel {
+            Channel::Email => Outgoing::Email(Mail {
+                tenant_id: tenant.to_string(),
+                notification_id: current.id.clone(),
+                to: email.clone(),
+                subject: rendered.subject.clone(),
+                body: rendered.body.clone(),
+            }),
+            Channel::Sms => Outgoing::Sms(Text {
+                tenant_id: tenant.to_string(),
+                notification_id: current.id.clone(),
+                // Read again on a redelivery: a number removed since is no SMS.
+                to: phone.clone().unwrap_or_default(),
+                body: rendered.subject.chars().take(SMS_MAX_CHARS).collect(),
+            }),
+            Channel::Push => Outgoing::Push(
+                mobile::Push {
+                    tenant_id: tenant.to_string(),
+                    notification_id: current.id.clone(),
+                    title: rendered.subject.clone(),
+                    body: rendered.body.chars().take(PUSH_BODY_CHARS).collect(),
+                },
+                devices.clone(),
+            ),
+            Channel::InApp => continue,
+        };
+        if let Some(error) = deliver(state, &mut current, channel, outgoing).await? {
+            retry.push(format!("{}: {error}", channel.as_str()));
+        }
+    }
+    if !retry.is_empty() {
+        anyhow::bail!("not every channel was delivered (retried): {}", retry.join("; "));
     }
     Ok(())
+}
+
+/// One channel's message.
+enum Outgoing {
+    Email(Mail),
+    Sms(Text),
+    /// To each of these devices (the enabled ones).
+    Push(mobile::Push, Vec<Device>),
+}
+
+/// What one attempt came to.
+enum Attempt {
+    /// Over the tenant's rate for the channel.
+    RateLimited(u32),
+    Sent(String),
+    /// Worth another attempt.
+    Failed(String),
+    /// Not worth another: nowhere to send it.
+    Unreachable(String),
 }
 
 /// Event data as templates see it: without the sealed token.
@@ -325,46 +413,100 @@ async fn render(
     }
 }
 
-/// One attempt at the email, recorded; an error (redelivery) while attempts remain.
-async fn send_email(
+/// The rate limit of a channel, if it has one.
+fn rate_limit(settings: &NotificationSettings, channel: Channel) -> Option<u32> {
+    match channel {
+        Channel::Email => Some(settings.emails_per_hour),
+        Channel::Sms => Some(settings.sms_per_hour),
+        Channel::InApp | Channel::Push => None,
+    }
+}
+
+async fn attempt(state: &ConsumerState, tenant: &str, outgoing: Outgoing) -> anyhow::Result<Attempt> {
+    let failed = |e: anyhow::Error| format!("{e:#}").chars().take(500).collect::<String>();
+    Ok(match outgoing {
+        Outgoing::Email(mail) => match state.mailer.send(&mail).await {
+            Ok(id) => Attempt::Sent(id),
+            Err(e) => Attempt::Failed(failed(e)),
+        },
+        Outgoing::Sms(text) if text.to.is_empty() => Attempt::Unreachable("no phone number any more".into()),
+        Outgoing::Sms(text) => match state.mobile.sms(&text).await {
+            Ok(id) => Attempt::Sent(id),
+            Err(e) => Attempt::Failed(failed(e)),
+        },
+        Outgoing::Push(push, devices) => {
+            let (mut accepted, mut errors) = (Vec::new(), Vec::new());
+            for device in devices {
+                match state.mobile.push(&device.endpoint, &push).await {
+                    Ok(id) => accepted.push(id),
+                    Err(PushError::EndpointDisabled) => {
+                        tracing::info!(device_id = %device.id, tenant_id = %tenant,
+                            "the push service disabled the device's endpoint: device disabled");
+                        let disabled = Device { enabled: false, ..device };
+                        if let Err(e) = state.store.update_device(&disabled).await {
+                            // Deleted or changed meanwhile: the next notice finds it as it is then.
+                            tracing::warn!(device_id = %disabled.id, error = %e, "could not mark the device disabled");
+                        }
+                    }
+                    Err(PushError::Failed(e)) => errors.push(failed(e)),
+                }
+            }
+            if !accepted.is_empty() {
+                Attempt::Sent(accepted.join(","))
+            } else if !errors.is_empty() {
+                Attempt::Failed(errors.join("; ").chars().take(500).collect())
+            } else {
+                Attempt::Unreachable("every device is disabled".into())
+            }
+        }
+    })
+}
+
+/// One attempt at a channel's message, recorded in the notification's log; the error when it is worth another
+/// attempt (the event is then redelivered).
+async fn deliver(
     state: &ConsumerState,
     n: &mut Notification,
-    to: &str,
-    rendered: templates::Rendered,
-) -> anyhow::Result<()> {
+    channel: Channel,
+    outgoing: Outgoing,
+) -> anyhow::Result<Option<String>> {
     let now = storage::now_millis();
-    let allowed = state.store.take_email_slot(&n.tenant_id, now, state.settings.emails_per_hour).await?;
-    let mail = Mail {
-        tenant_id: n.tenant_id.clone(),
-        notification_id: n.id.clone(),
-        to: to.to_string(),
-        subject: rendered.subject,
-        body: rendered.body,
+    let limit = rate_limit(&state.settings, channel);
+    let allowed = match limit {
+        Some(limit) => state.store.take_slot(channel, &n.tenant_id, now, limit).await?,
+        None => true,
     };
-    let outcome = if allowed { Some(state.mailer.send(&mail).await) } else { None };
+    let outcome = match (allowed, limit) {
+        (false, Some(limit)) => Attempt::RateLimited(limit),
+        _ => attempt(state, &n.tenant_id, outgoing).await?,
+    };
     let (id, tenant) = (n.id.clone(), n.tenant_id.clone());
-    let Some(delivery) = n.delivery_mut(Channel::Email) else { return Ok(()) };
+    let Some(delivery) = n.delivery_mut(channel) else { return Ok(None) };
     delivery.at_ms = now;
     let mut retry = None;
     match outcome {
-        None => {
-            tracing::warn!(notification_id = %id, tenant_id = %tenant,
-                limit = state.settings.emails_per_hour, "the tenant's email rate limit is reached: email dropped");
+        Attempt::RateLimited(limit) => {
+            tracing::warn!(notification_id = %id, tenant_id = %tenant, channel = channel.as_str(), limit,
+                "the tenant's rate limit for the channel is reached: message dropped");
             delivery.status = DeliveryStatus::RateLimited;
-            delivery.error = Some(format!("over {} emails per hour for the tenant", state.settings.emails_per_hour));
+            delivery.error = Some(format!("over {limit} {} per hour for the tenant", channel.as_str()));
         }
-        Some(Ok(message_id)) => {
+        Attempt::Sent(message_id) => {
             delivery.attempts += 1;
             delivery.status = DeliveryStatus::Delivered;
             delivery.error = None;
             delivery.message_id = Some(message_id);
-            tracing::info!(notification_id = %id, "email sent");
+            tracing::info!(notification_id = %id, channel = channel.as_str(), "sent");
         }
-        Some(Err(e)) => {
+        Attempt::Unreachable(error) => {
             delivery.attempts += 1;
-            let error: String = format!("{e:#}").chars().take(500).collect();
+            delivery.status = DeliveryStatus::Failed;
+            delivery.error = Some(error);
+        }
+        Attempt::Failed(error) => {
+            delivery.attempts += 1;
             delivery.error = Some(error.clone());
-            if delivery.attempts >= MAX_EMAIL_ATTEMPTS {
+            if delivery.attempts >= MAX_ATTEMPTS {
                 delivery.status = DeliveryStatus::Failed;
             } else {
                 retry = Some(error);
@@ -372,10 +514,7 @@ async fn send_email(
         }
     }
     *n = state.store.update(n).await?;
-    match retry {
-        Some(error) => anyhow::bail!("the email was not sent (it will be retried): {error}"),
-        None => Ok(()),
-    }
+    Ok(retry)
 }
 
 #[cfg(test)]
