@@ -52,16 +52,67 @@ pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
+/// A device to register: its platform, its push token (shaped as the platform's), a name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RegisterDevice {
+    Fcm(FcmRegistration),
+    Apple(ApnsRegistration),
+}
+
+/// Firebase Cloud Messaging.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FcmPlatform {
+    Fcm,
+}
+
+/// Apple Push Notification service: production, or development builds.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApnsPlatform {
+    Apns,
+    ApnsSandbox,
+}
+
+/// An FCM device.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterDevice {
-    pub platform: Platform,
-    /// The push token: APNs, 64 to 200 hex digits; FCM, 20 to 4,096 characters of `A-Z a-z 0-9 _ : -`.
-    #[schema(min_length = 20, max_length = 4096)]
+pub struct FcmRegistration {
+    pub platform: FcmPlatform,
+    /// 20 to 4,096 characters of `A-Z a-z 0-9 _ : -`.
+    #[schema(min_length = 20, max_length = 4096, pattern = "^[A-Za-z0-9_:-]{20,4096}$")]
     pub token: String,
-    /// A name the user knows the device by (at most 100 characters).
-    #[schema(max_length = 100)]
+    /// A name the user knows the device by (at most 100 characters, no control characters).
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<String>,
+}
+
+/// An APNs device.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApnsRegistration {
+    pub platform: ApnsPlatform,
+    /// 64 to 200 hexadecimal digits.
+    #[schema(min_length = 64, max_length = 200, pattern = "^[0-9A-Fa-f]{64,200}$")]
+    pub token: String,
+    /// A name the user knows the device by (at most 100 characters, no control characters).
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub name: Option<String>,
+}
+
+impl RegisterDevice {
+    fn parts(self) -> (Platform, String, Option<String>) {
+        match self {
+            Self::Fcm(FcmRegistration { token, name, .. }) => (Platform::Fcm, token, name),
+            Self::Apple(ApnsRegistration { platform: ApnsPlatform::Apns, token, name }) => {
+                (Platform::Apns, token, name)
+            }
+            Self::Apple(ApnsRegistration { platform: ApnsPlatform::ApnsSandbox, token, name }) => {
+                (Platform::ApnsSandbox, token, name)
+            }
+        }
+    }
 }
 
 /// Whether `token` is shaped like a push token of `platform`.
@@ -128,26 +179,27 @@ pub async fn register(
     caller: Caller,
     Json(body): Json<RegisterDevice>,
 ) -> ApiResult<(StatusCode, Json<DeviceView>)> {
-    if !valid_token(body.platform, &body.token) {
-        let shape = match body.platform {
+    let (platform, token, name) = body.parts();
+    if !valid_token(platform, &token) {
+        let shape = match platform {
             Platform::Fcm => "20 to 4096 characters of A-Z, a-z, 0-9, _, : and -",
             Platform::Apns | Platform::ApnsSandbox => "64 to 200 hexadecimal digits",
         };
         return Err(ApiError::bad_request(
             "invalid_field",
-            format!("token: an {} token is {shape}", body.platform.as_str()),
+            format!("token: an {} token is {shape}", platform.as_str()),
         ));
     }
-    let name = checked_name(body.name.as_deref())?;
+    let name = checked_name(name.as_deref())?;
     let (tenant, user) = (&caller.tenant_id, &caller.user_id);
-    let id = store::device_id(body.platform, &body.token);
+    let id = store::device_id(platform, &token);
     for _ in 0..3 {
         if let Some(existing) = state.store.device(tenant, user, &id).await? {
             let mut device = existing.clone();
             if !device.enabled {
                 // The push service disabled its endpoint: a fresh one (SNS answers the disabled one otherwise).
                 state.mobile.unregister(&device.endpoint).await?;
-                device.endpoint = state.mobile.register(body.platform, &body.token).await.map_err(register_failed)?;
+                device.endpoint = state.mobile.register(platform, &token).await.map_err(register_failed)?;
                 device.enabled = true;
             }
             if name.is_some() {
@@ -168,14 +220,14 @@ pub async fn register(
                 format!("At most {MAX_DEVICES} devices per user: delete one first"),
             ));
         }
-        let endpoint = state.mobile.register(body.platform, &body.token).await.map_err(register_failed)?;
+        let endpoint = state.mobile.register(platform, &token).await.map_err(register_failed)?;
         let device = Device {
             id: id.clone(),
             tenant_id: tenant.clone(),
             user_id: user.clone(),
-            platform: body.platform,
+            platform,
             name: name.clone(),
-            token_suffix: token_suffix(&body.token),
+            token_suffix: token_suffix(&token),
             endpoint,
             enabled: true,
             created_at_ms: storage::now_millis(),
