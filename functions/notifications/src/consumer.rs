@@ -529,6 +529,196 @@ mod tests {
         Origin { request_id: "r".into(), ip: None }
     }
 
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use crate::mobile::{Push, RegisterError};
+    use crate::records::Platform;
+
+    /// Counts sends; SMS fail while `sms_failures` remain; endpoints in `disabled` are disabled.
+    #[derive(Default)]
+    struct Fake {
+        mails: AtomicU32,
+        sms: Mutex<Vec<String>>,
+        pushes: Mutex<Vec<String>>,
+        sms_failures: AtomicU32,
+        disabled: HashSet<String>,
+    }
+
+    #[async_trait::async_trait]
+    impl Mailer for Fake {
+        async fn send(&self, _mail: &Mail) -> anyhow::Result<String> {
+            Ok(format!("mail-{}", self.mails.fetch_add(1, Ordering::SeqCst)))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Mobile for Fake {
+        async fn sms(&self, text: &Text) -> anyhow::Result<String> {
+            if self.sms_failures.load(Ordering::SeqCst) > 0 {
+                self.sms_failures.fetch_sub(1, Ordering::SeqCst);
+                anyhow::bail!("the SMS service is down");
+            }
+            self.sms.lock().unwrap().push(text.body.clone());
+            Ok("sms-1".into())
+        }
+        async fn register(&self, _platform: Platform, _token: &str) -> Result<String, RegisterError> {
+            unreachable!()
+        }
+        async fn unregister(&self, _endpoint: &str) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn push(&self, endpoint: &str, push: &Push) -> Result<String, PushError> {
+            if self.disabled.contains(endpoint) {
+                return Err(PushError::EndpointDisabled);
+            }
+            self.pushes.lock().unwrap().push(format!("{endpoint}: {}", push.title));
+            Ok(format!("push-{endpoint}"))
+        }
+    }
+
+    async fn world(fake: Arc<Fake>) -> (ConsumerState, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("notifications-consumer-{}", uuid::Uuid::new_v4()));
+        let env = storage::embedded::EmbeddedEnv::open(&dir).unwrap();
+        let store = NotificationStore::new(env.table(store::TABLE));
+        let identity = IdentityStore::new(env.table(identity::TABLE));
+        let now = identity::now_rfc3339();
+        let tenant = identity::Tenant::new("t1".into(), "u1".into(), now.clone());
+        let user = identity::User {
+            id: "u1".into(),
+            tenant_id: "t1".into(),
+            email: "ann@example.com".into(),
+            first_name: Some("Ann".into()),
+            last_name: None,
+            roles: vec!["tenant_owner".into()],
+            status: identity::UserStatus::Active,
+            password_hash: secrecy::SecretString::from("x"),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 0,
+        };
+        identity.create_account(&tenant, &user).await.unwrap();
+        let prefs = crate::preferences::Preferences { phone_number: Some("+14155552671".into()), ..Default::default() };
+        store.put_preferences("t1", "u1", &prefs).await.unwrap();
+        for (id, endpoint) in [("dev_1", "ok"), ("dev_2", "gone")] {
+            let device = Device {
+                id: id.into(),
+                tenant_id: "t1".into(),
+                user_id: "u1".into(),
+                platform: Platform::Fcm,
+                name: None,
+                token_suffix: "abcdef".into(),
+                endpoint: endpoint.into(),
+                enabled: true,
+                created_at_ms: 1,
+                version: 0,
+            };
+            store.create_device(&device).await.unwrap();
+        }
+        let keys: Arc<dyn Keys> = Arc::new(storage::keys::embedded::EmbeddedKeys::open(&dir).unwrap());
+        let state = ConsumerState {
+            store,
+            identity,
+            keys,
+            mailer: fake.clone(),
+            mobile: fake,
+            settings: NotificationSettings::default(),
+        };
+        (state, dir)
+    }
+
+    fn key_event() -> Event {
+        Event::new(Action::ApiKeyCreated, &origin()).tenant("t1").actor("u1").detail("api_key_id", "key_1")
+    }
+
+    async fn the_notice(state: &ConsumerState, event: &Event) -> Notification {
+        let id = store::notification_id(event.occurred_at_ms, &event.event_id, "u1");
+        state.store.get("t1", "u1", &id).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_security_notice_goes_by_every_channel_once_and_a_disabled_endpoint_disables_its_device() {
+        let fake = Arc::new(Fake { disabled: HashSet::from(["gone".to_string()]), ..Default::default() });
+        let (state, dir) = world(fake.clone()).await;
+        let event = key_event();
+        notify(&state, &event).await.unwrap();
+        let n = the_notice(&state, &event).await;
+        for channel in [Channel::InApp, Channel::Email, Channel::Sms, Channel::Push] {
+            assert_eq!(n.delivery(channel).unwrap().status, DeliveryStatus::Delivered, "{channel:?}: {n:?}");
+        }
+        assert_eq!(n.delivery(Channel::Push).unwrap().message_id.as_deref(), Some("push-ok"));
+        assert_eq!(*fake.sms.lock().unwrap(), vec![n.title.clone()]);
+        let devices = state.store.devices("t1", "u1").await.unwrap();
+        let enabled: Vec<(&str, bool)> = devices.iter().map(|d| (d.id.as_str(), d.enabled)).collect();
+        assert_eq!(enabled, [("dev_1", true), ("dev_2", false)]);
+        // A redelivery sends nothing again.
+        notify(&state, &event).await.unwrap();
+        assert_eq!(fake.mails.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.sms.lock().unwrap().len(), 1);
+        assert_eq!(fake.pushes.lock().unwrap().len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_channel_is_retried_alone_and_fails_after_its_attempts() {
+        let fake = Arc::new(Fake { sms_failures: AtomicU32::new(1), ..Default::default() });
+        let (state, dir) = world(fake.clone()).await;
+        let event = key_event();
+        let error = notify(&state, &event).await.unwrap_err().to_string();
+        assert!(error.contains("sms"), "{error}");
+        let n = the_notice(&state, &event).await;
+        let sms = n.delivery(Channel::Sms).unwrap();
+        assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Pending, 1));
+        assert_eq!(n.delivery(Channel::Email).unwrap().status, DeliveryStatus::Delivered);
+        // The redelivery sends the SMS only.
+        notify(&state, &event).await.unwrap();
+        let n = the_notice(&state, &event).await;
+        let sms = n.delivery(Channel::Sms).unwrap();
+        assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Delivered, 2));
+        assert_eq!(fake.mails.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.pushes.lock().unwrap().len(), 2, "one per device, once");
+
+        // Another event while the service stays down: failed after MAX_ATTEMPTS, then left alone.
+        fake.sms_failures.store(10, Ordering::SeqCst);
+        let event = key_event();
+        for _ in 1..MAX_ATTEMPTS {
+            assert!(notify(&state, &event).await.is_err());
+        }
+        notify(&state, &event).await.unwrap();
+        let sms = the_notice(&state, &event).await.delivery(Channel::Sms).cloned().unwrap();
+        assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Failed, MAX_ATTEMPTS));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn sms_is_opt_in_for_a_non_critical_notice_and_never_for_an_invitee() {
+        let fake = Arc::new(Fake::default());
+        let (state, dir) = world(fake.clone()).await;
+        let renamed = Event::new(Action::UserUpdated, &origin())
+            .tenant("t1")
+            .actor("someone")
+            .subject("u1")
+            .detail("fields", json!(["first_name"]));
+        notify(&state, &renamed).await.unwrap();
+        let n = the_notice(&state, &renamed).await;
+        assert_eq!(n.delivery(Channel::Sms).unwrap().status, DeliveryStatus::SkippedPreference);
+        assert_eq!(n.delivery(Channel::Push).unwrap().status, DeliveryStatus::Delivered, "push is on by default");
+        assert!(fake.sms.lock().unwrap().is_empty());
+        // An invitee (even one with the user's address): email only (here failed: the token is not sealed).
+        let invite = Event::new(Action::InvitationCreated, &origin())
+            .tenant("t1")
+            .actor("u1")
+            .detail("email", "ann@example.com")
+            .detail("invitation_id", "inv_1");
+        notify(&state, &invite).await.unwrap();
+        let id = store::notification_id(invite.occurred_at_ms, &invite.event_id, "email:ann@example.com");
+        let n = state.store.get("t1", store::EXTERNAL, &id).await.unwrap().unwrap();
+        let channels: Vec<Channel> = n.deliveries.iter().map(|d| d.channel).collect();
+        assert_eq!(channels, [Channel::Email]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn events_become_the_right_notices() {
         let key = Event::new(Action::ApiKeyCreated, &origin()).tenant("t").actor("u1");
