@@ -1,14 +1,23 @@
 //! The bus's `events-notifications` queue: each event of the types [`plan`] knows becomes a notification for
-//! its recipient — in the inbox and/or by email, as the recipient's preferences say (security notices bypass
-//! them; an invitee without an account gets the email only) — with a delivery log per channel.
+//! its recipient — in the inbox, by email, by SMS and by push, as the recipient's preferences say (security
+//! notices bypass them; an invitee without an account gets the email only, and so does a password reset) —
+//! with a delivery log per channel.
+//!
+//! Channels of a user's notification, in order: in-app; email; SMS when the user set a phone number (opt-in
+//! per category; the rendered subject, at most [`SMS_MAX_CHARS`] characters); push when the user has an enabled
+//! device (the subject as title, the body's first [`PUSH_BODY_CHARS`] characters). A push is delivered when any
+//! device's endpoint accepts it; an endpoint the push service disabled marks its device disabled (not
+//! retried).
 //!
 //! At least once, without repeats: the notification's id is a function of the event and the recipient, so a
-//! redelivered event finds it and only finishes what is still `pending` (an email whose send failed is retried
-//! by SQS's redelivery, [`MAX_EMAIL_ATTEMPTS`] times, then `failed`). A crash between SES accepting an email
-//! and the log recording it sends that email twice: the one repeat possible.
+//! redelivered event finds it and only finishes what is still `pending` (a send that failed is retried by
+//! SQS's redelivery, [`MAX_ATTEMPTS`] times per channel, then `failed`; a delivered channel is not sent
+//! again). A crash between the service accepting a message and the log recording it sends that message twice:
+//! the one repeat possible.
 //!
-//! Per-tenant email rate limit: `NOTIFICATIONS_EMAILS_PER_HOUR` per clock hour, counted in the table; beyond
-//! it the email is dropped with the status `rate_limited` (logged), the inbox entry is still made.
+//! Per-tenant rate limits per clock hour, counted in the table: `NOTIFICATIONS_EMAILS_PER_HOUR` emails and
+//! `NOTIFICATIONS_SMS_PER_HOUR` SMS; beyond them a message is dropped with the status `rate_limited` (logged),
+//! the inbox entry is still made.
 
 use std::sync::Arc;
 
@@ -21,19 +30,25 @@ use serde_json::{Value, json};
 use storage::keys::Keys;
 
 use crate::mailer::{self, Mail, Mailer};
-use crate::records::{Channel, Delivery, DeliveryStatus, Notification};
+use crate::mobile::{self, Mobile, PushError, Text};
+use crate::records::{Channel, Delivery, DeliveryStatus, Device, Notification};
 use crate::settings::NotificationSettings;
 use crate::store::{self, Created, NotificationStore};
 use crate::templates::{self, Template};
 
-/// Sends of one email before it is `failed`.
-pub const MAX_EMAIL_ATTEMPTS: u32 = 3;
+/// Sends of one channel's message before it is `failed`.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The most characters of an SMS (the rendered subject, cut).
+pub const SMS_MAX_CHARS: usize = 300;
+/// The most characters of a push's body (the rendered body's first ones).
+pub const PUSH_BODY_CHARS: usize = 200;
 
 pub struct ConsumerState {
     pub store: NotificationStore,
     pub identity: IdentityStore,
     pub keys: Arc<dyn Keys>,
     pub mailer: Arc<dyn Mailer>,
+    pub mobile: Arc<dyn Mobile>,
     pub settings: NotificationSettings,
 }
 
@@ -41,10 +56,12 @@ impl ConsumerState {
     pub async fn build(resources: &Resources, settings: NotificationSettings) -> anyhow::Result<Self> {
         let store = NotificationStore::new(resources.table(store::TABLE).await?);
         let mailer = mailer::open(resources, &store, &settings.from_email).await?;
+        let mobile = mobile::open(resources, &store, &settings).await?;
         Ok(Self {
             identity: IdentityStore::new(resources.table(identity::TABLE).await?),
             keys: resources.keys().await?,
             mailer,
+            mobile,
             store,
             settings,
         })
@@ -286,6 +303,23 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
         message_id: None,
         at_ms: now,
     });
+    // SMS and push: a user's notices only (an invitee has no account; a reset link goes by email alone).
+    let (phone, devices) = match (&plan.recipient, &user_id) {
+        (Recipient::User(_), Some(user)) => {
+            let devices: Vec<Device> =
+                state.store.devices(tenant, user).await?.into_iter().filter(|d| d.enabled).collect();
+            (prefs.phone_number.clone(), devices)
+        }
+        _ => (None, Vec::new()),
+    };
+    let reachable = [(Channel::Sms, phone.is_some()), (Channel::Push, !devices.is_empty())];
+    for (channel, reachable) in reachable {
+        if reachable {
+            let allowed = prefs.allows(plan.kind.category, channel, critical);
+            let status = if allowed { DeliveryStatus::Pending } else { DeliveryStatus::SkippedPreference };
+            deliveries.push(Delivery { channel, status, attempts: 0, error: None, message_id: None, at_ms: now });
+        }
+    }
     let notification = Notification {
         id,
         tenant_id: tenant.to_string(),
@@ -307,10 +341,64 @@ pub async fn notify(state: &ConsumerState, event: &Event) -> anyhow::Result<()> 
     let mut current = match state.store.create(&notification).await? {
         Created::New(n) | Created::Existing(n) => *n,
     };
-    if current.delivery(Channel::Email).is_some_and(|d| d.status == DeliveryStatus::Pending) {
-        send_email(state, &mut current, &email, rendered).await?;
+    let mut retry = Vec::new();
+    for channel in [Channel::Email, Channel::Sms, Channel::Push] {
+        if !current.delivery(channel).is_some_and(|d| d.status == DeliveryStatus::Pending) {
+            continue;
+        }
+        let outgoing = match channel {
+            Channel::Email => Outgoing::Email(Mail {
+                tenant_id: tenant.to_string(),
+                notification_id: current.id.clone(),
+                to: email.clone(),
+                subject: rendered.subject.clone(),
+                body: rendered.body.clone(),
+            }),
+            Channel::Sms => Outgoing::Sms(Text {
+                tenant_id: tenant.to_string(),
+                notification_id: current.id.clone(),
+                // Read again on a redelivery: a number removed since is no SMS.
+                to: phone.clone().unwrap_or_default(),
+                body: rendered.subject.chars().take(SMS_MAX_CHARS).collect(),
+            }),
+            Channel::Push => Outgoing::Push(
+                mobile::Push {
+                    tenant_id: tenant.to_string(),
+                    notification_id: current.id.clone(),
+                    title: rendered.subject.clone(),
+                    body: rendered.body.chars().take(PUSH_BODY_CHARS).collect(),
+                },
+                devices.clone(),
+            ),
+            Channel::InApp => continue,
+        };
+        if let Some(error) = deliver(state, &mut current, channel, outgoing).await? {
+            retry.push(format!("{}: {error}", channel.as_str()));
+        }
+    }
+    if !retry.is_empty() {
+        anyhow::bail!("not every channel was delivered (retried): {}", retry.join("; "));
     }
     Ok(())
+}
+
+/// One channel's message.
+enum Outgoing {
+    Email(Mail),
+    Sms(Text),
+    /// To each of these devices (the enabled ones).
+    Push(mobile::Push, Vec<Device>),
+}
+
+/// What one attempt came to.
+enum Attempt {
+    /// Over the tenant's rate for the channel.
+    RateLimited(u32),
+    Sent(String),
+    /// Worth another attempt.
+    Failed(String),
+    /// Not worth another: nowhere to send it.
+    Unreachable(String),
 }
 
 /// Event data as templates see it: without the sealed token.
@@ -378,46 +466,100 @@ async fn render(
     }
 }
 
-/// One attempt at the email, recorded; an error (redelivery) while attempts remain.
-async fn send_email(
+/// The rate limit of a channel, if it has one.
+fn rate_limit(settings: &NotificationSettings, channel: Channel) -> Option<u32> {
+    match channel {
+        Channel::Email => Some(settings.emails_per_hour),
+        Channel::Sms => Some(settings.sms_per_hour),
+        Channel::InApp | Channel::Push => None,
+    }
+}
+
+async fn attempt(state: &ConsumerState, tenant: &str, outgoing: Outgoing) -> anyhow::Result<Attempt> {
+    let failed = |e: anyhow::Error| format!("{e:#}").chars().take(500).collect::<String>();
+    Ok(match outgoing {
+        Outgoing::Email(mail) => match state.mailer.send(&mail).await {
+            Ok(id) => Attempt::Sent(id),
+            Err(e) => Attempt::Failed(failed(e)),
+        },
+        Outgoing::Sms(text) if text.to.is_empty() => Attempt::Unreachable("no phone number any more".into()),
+        Outgoing::Sms(text) => match state.mobile.sms(&text).await {
+            Ok(id) => Attempt::Sent(id),
+            Err(e) => Attempt::Failed(failed(e)),
+        },
+        Outgoing::Push(push, devices) => {
+            let (mut accepted, mut errors) = (Vec::new(), Vec::new());
+            for device in devices {
+                match state.mobile.push(&device.endpoint, &push).await {
+                    Ok(id) => accepted.push(id),
+                    Err(PushError::EndpointDisabled) => {
+                        tracing::info!(device_id = %device.id, tenant_id = %tenant,
+                            "the push service disabled the device's endpoint: device disabled");
+                        let disabled = Device { enabled: false, ..device };
+                        if let Err(e) = state.store.update_device(&disabled).await {
+                            // Deleted or changed meanwhile: the next notice finds it as it is then.
+                            tracing::warn!(device_id = %disabled.id, error = %e, "could not mark the device disabled");
+                        }
+                    }
+                    Err(PushError::Failed(e)) => errors.push(failed(e)),
+                }
+            }
+            if !accepted.is_empty() {
+                Attempt::Sent(accepted.join(","))
+            } else if !errors.is_empty() {
+                Attempt::Failed(errors.join("; ").chars().take(500).collect())
+            } else {
+                Attempt::Unreachable("every device is disabled".into())
+            }
+        }
+    })
+}
+
+/// One attempt at a channel's message, recorded in the notification's log; the error when it is worth another
+/// attempt (the event is then redelivered).
+async fn deliver(
     state: &ConsumerState,
     n: &mut Notification,
-    to: &str,
-    rendered: templates::Rendered,
-) -> anyhow::Result<()> {
+    channel: Channel,
+    outgoing: Outgoing,
+) -> anyhow::Result<Option<String>> {
     let now = storage::now_millis();
-    let allowed = state.store.take_email_slot(&n.tenant_id, now, state.settings.emails_per_hour).await?;
-    let mail = Mail {
-        tenant_id: n.tenant_id.clone(),
-        notification_id: n.id.clone(),
-        to: to.to_string(),
-        subject: rendered.subject,
-        body: rendered.body,
+    let limit = rate_limit(&state.settings, channel);
+    let allowed = match limit {
+        Some(limit) => state.store.take_slot(channel, &n.tenant_id, now, limit).await?,
+        None => true,
     };
-    let outcome = if allowed { Some(state.mailer.send(&mail).await) } else { None };
+    let outcome = match (allowed, limit) {
+        (false, Some(limit)) => Attempt::RateLimited(limit),
+        _ => attempt(state, &n.tenant_id, outgoing).await?,
+    };
     let (id, tenant) = (n.id.clone(), n.tenant_id.clone());
-    let Some(delivery) = n.delivery_mut(Channel::Email) else { return Ok(()) };
+    let Some(delivery) = n.delivery_mut(channel) else { return Ok(None) };
     delivery.at_ms = now;
     let mut retry = None;
     match outcome {
-        None => {
-            tracing::warn!(notification_id = %id, tenant_id = %tenant,
-                limit = state.settings.emails_per_hour, "the tenant's email rate limit is reached: email dropped");
+        Attempt::RateLimited(limit) => {
+            tracing::warn!(notification_id = %id, tenant_id = %tenant, channel = channel.as_str(), limit,
+                "the tenant's rate limit for the channel is reached: message dropped");
             delivery.status = DeliveryStatus::RateLimited;
-            delivery.error = Some(format!("over {} emails per hour for the tenant", state.settings.emails_per_hour));
+            delivery.error = Some(format!("over {limit} {} per hour for the tenant", channel.as_str()));
         }
-        Some(Ok(message_id)) => {
+        Attempt::Sent(message_id) => {
             delivery.attempts += 1;
             delivery.status = DeliveryStatus::Delivered;
             delivery.error = None;
             delivery.message_id = Some(message_id);
-            tracing::info!(notification_id = %id, "email sent");
+            tracing::info!(notification_id = %id, channel = channel.as_str(), "sent");
         }
-        Some(Err(e)) => {
+        Attempt::Unreachable(error) => {
             delivery.attempts += 1;
-            let error: String = format!("{e:#}").chars().take(500).collect();
+            delivery.status = DeliveryStatus::Failed;
+            delivery.error = Some(error);
+        }
+        Attempt::Failed(error) => {
+            delivery.attempts += 1;
             delivery.error = Some(error.clone());
-            if delivery.attempts >= MAX_EMAIL_ATTEMPTS {
+            if delivery.attempts >= MAX_ATTEMPTS {
                 delivery.status = DeliveryStatus::Failed;
             } else {
                 retry = Some(error);
@@ -425,10 +567,7 @@ async fn send_email(
         }
     }
     *n = state.store.update(n).await?;
-    match retry {
-        Some(error) => anyhow::bail!("the email was not sent (it will be retried): {error}"),
-        None => Ok(()),
-    }
+    Ok(retry)
 }
 
 #[cfg(test)]
@@ -441,6 +580,196 @@ mod tests {
 
     fn origin() -> Origin {
         Origin { request_id: "r".into(), ip: None }
+    }
+
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use crate::mobile::{Push, RegisterError};
+    use crate::records::Platform;
+
+    /// Counts sends; SMS fail while `sms_failures` remain; endpoints in `disabled` are disabled.
+    #[derive(Default)]
+    struct Fake {
+        mails: AtomicU32,
+        sms: Mutex<Vec<String>>,
+        pushes: Mutex<Vec<String>>,
+        sms_failures: AtomicU32,
+        disabled: HashSet<String>,
+    }
+
+    #[async_trait::async_trait]
+    impl Mailer for Fake {
+        async fn send(&self, _mail: &Mail) -> anyhow::Result<String> {
+            Ok(format!("mail-{}", self.mails.fetch_add(1, Ordering::SeqCst)))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Mobile for Fake {
+        async fn sms(&self, text: &Text) -> anyhow::Result<String> {
+            if self.sms_failures.load(Ordering::SeqCst) > 0 {
+                self.sms_failures.fetch_sub(1, Ordering::SeqCst);
+                anyhow::bail!("the SMS service is down");
+            }
+            self.sms.lock().unwrap().push(text.body.clone());
+            Ok("sms-1".into())
+        }
+        async fn register(&self, _platform: Platform, _token: &str) -> Result<String, RegisterError> {
+            unreachable!()
+        }
+        async fn unregister(&self, _endpoint: &str) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn push(&self, endpoint: &str, push: &Push) -> Result<String, PushError> {
+            if self.disabled.contains(endpoint) {
+                return Err(PushError::EndpointDisabled);
+            }
+            self.pushes.lock().unwrap().push(format!("{endpoint}: {}", push.title));
+            Ok(format!("push-{endpoint}"))
+        }
+    }
+
+    async fn world(fake: Arc<Fake>) -> (ConsumerState, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("notifications-consumer-{}", uuid::Uuid::new_v4()));
+        let env = storage::embedded::EmbeddedEnv::open(&dir).unwrap();
+        let store = NotificationStore::new(env.table(store::TABLE));
+        let identity = IdentityStore::new(env.table(identity::TABLE));
+        let now = identity::now_rfc3339();
+        let tenant = identity::Tenant::new("t1".into(), "u1".into(), now.clone());
+        let user = identity::User {
+            id: "u1".into(),
+            tenant_id: "t1".into(),
+            email: "ann@example.com".into(),
+            first_name: Some("Ann".into()),
+            last_name: None,
+            roles: vec!["tenant_owner".into()],
+            status: identity::UserStatus::Active,
+            password_hash: secrecy::SecretString::from("x"),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 0,
+        };
+        identity.create_account(&tenant, &user).await.unwrap();
+        let prefs = crate::preferences::Preferences { phone_number: Some("+14155552671".into()), ..Default::default() };
+        store.put_preferences("t1", "u1", &prefs).await.unwrap();
+        for (id, endpoint) in [("dev_1", "ok"), ("dev_2", "gone")] {
+            let device = Device {
+                id: id.into(),
+                tenant_id: "t1".into(),
+                user_id: "u1".into(),
+                platform: Platform::Fcm,
+                name: None,
+                token_suffix: "abcdef".into(),
+                endpoint: endpoint.into(),
+                enabled: true,
+                created_at_ms: 1,
+                version: 0,
+            };
+            store.create_device(&device).await.unwrap();
+        }
+        let keys: Arc<dyn Keys> = Arc::new(storage::keys::embedded::EmbeddedKeys::open(&dir).unwrap());
+        let state = ConsumerState {
+            store,
+            identity,
+            keys,
+            mailer: fake.clone(),
+            mobile: fake,
+            settings: NotificationSettings::default(),
+        };
+        (state, dir)
+    }
+
+    fn key_event() -> Event {
+        Event::new(Action::ApiKeyCreated, &origin()).tenant("t1").actor("u1").detail("api_key_id", "key_1")
+    }
+
+    async fn the_notice(state: &ConsumerState, event: &Event) -> Notification {
+        let id = store::notification_id(event.occurred_at_ms, &event.event_id, "u1");
+        state.store.get("t1", "u1", &id).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_security_notice_goes_by_every_channel_once_and_a_disabled_endpoint_disables_its_device() {
+        let fake = Arc::new(Fake { disabled: HashSet::from(["gone".to_string()]), ..Default::default() });
+        let (state, dir) = world(fake.clone()).await;
+        let event = key_event();
+        notify(&state, &event).await.unwrap();
+        let n = the_notice(&state, &event).await;
+        for channel in [Channel::InApp, Channel::Email, Channel::Sms, Channel::Push] {
+            assert_eq!(n.delivery(channel).unwrap().status, DeliveryStatus::Delivered, "{channel:?}: {n:?}");
+        }
+        assert_eq!(n.delivery(Channel::Push).unwrap().message_id.as_deref(), Some("push-ok"));
+        assert_eq!(*fake.sms.lock().unwrap(), vec![n.title.clone()]);
+        let devices = state.store.devices("t1", "u1").await.unwrap();
+        let enabled: Vec<(&str, bool)> = devices.iter().map(|d| (d.id.as_str(), d.enabled)).collect();
+        assert_eq!(enabled, [("dev_1", true), ("dev_2", false)]);
+        // A redelivery sends nothing again.
+        notify(&state, &event).await.unwrap();
+        assert_eq!(fake.mails.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.sms.lock().unwrap().len(), 1);
+        assert_eq!(fake.pushes.lock().unwrap().len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_channel_is_retried_alone_and_fails_after_its_attempts() {
+        let fake = Arc::new(Fake { sms_failures: AtomicU32::new(1), ..Default::default() });
+        let (state, dir) = world(fake.clone()).await;
+        let event = key_event();
+        let error = notify(&state, &event).await.unwrap_err().to_string();
+        assert!(error.contains("sms"), "{error}");
+        let n = the_notice(&state, &event).await;
+        let sms = n.delivery(Channel::Sms).unwrap();
+        assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Pending, 1));
+        assert_eq!(n.delivery(Channel::Email).unwrap().status, DeliveryStatus::Delivered);
+        // The redelivery sends the SMS only.
+        notify(&state, &event).await.unwrap();
+        let n = the_notice(&state, &event).await;
+        let sms = n.delivery(Channel::Sms).unwrap();
+        assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Delivered, 2));
+        assert_eq!(fake.mails.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.pushes.lock().unwrap().len(), 2, "one per device, once");
+
+        // Another event while the service stays down: failed after MAX_ATTEMPTS, then left alone.
+        fake.sms_failures.store(10, Ordering::SeqCst);
+        let event = key_event();
+        for _ in 1..MAX_ATTEMPTS {
+            assert!(notify(&state, &event).await.is_err());
+        }
+        notify(&state, &event).await.unwrap();
+        let sms = the_notice(&state, &event).await.delivery(Channel::Sms).cloned().unwrap();
+        assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Failed, MAX_ATTEMPTS));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn sms_is_opt_in_for_a_non_critical_notice_and_never_for_an_invitee() {
+        let fake = Arc::new(Fake::default());
+        let (state, dir) = world(fake.clone()).await;
+        let renamed = Event::new(Action::UserUpdated, &origin())
+            .tenant("t1")
+            .actor("someone")
+            .subject("u1")
+            .detail("fields", json!(["first_name"]));
+        notify(&state, &renamed).await.unwrap();
+        let n = the_notice(&state, &renamed).await;
+        assert_eq!(n.delivery(Channel::Sms).unwrap().status, DeliveryStatus::SkippedPreference);
+        assert_eq!(n.delivery(Channel::Push).unwrap().status, DeliveryStatus::Delivered, "push is on by default");
+        assert!(fake.sms.lock().unwrap().is_empty());
+        // An invitee (even one with the user's address): email only (here failed: the token is not sealed).
+        let invite = Event::new(Action::InvitationCreated, &origin())
+            .tenant("t1")
+            .actor("u1")
+            .detail("email", "ann@example.com")
+            .detail("invitation_id", "inv_1");
+        notify(&state, &invite).await.unwrap();
+        let id = store::notification_id(invite.occurred_at_ms, &invite.event_id, "email:ann@example.com");
+        let n = state.store.get("t1", store::EXTERNAL, &id).await.unwrap().unwrap();
+        let channels: Vec<Channel> = n.deliveries.iter().map(|d| d.channel).collect();
+        assert_eq!(channels, [Channel::Email]);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

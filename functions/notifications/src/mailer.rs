@@ -11,7 +11,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use platform::group::Resources;
 use storage::backend::StorageMode;
 
-use crate::records::OutboxMail;
+use crate::records::{OutboxChannel, OutboxMail};
 use crate::store::NotificationStore;
 
 /// One email.
@@ -71,6 +71,7 @@ impl Mailer for OutboxMailer {
         let id = format!("mail_{ms:012x}{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let stored = OutboxMail {
             id: id.clone(),
+            channel: OutboxChannel::Email,
             tenant_id: mail.tenant_id.clone(),
             notification_id: mail.notification_id.clone(),
             from: self.from.clone(),

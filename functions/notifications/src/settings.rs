@@ -4,6 +4,9 @@
 //! |---|---|---|---|
 //! | `NOTIFICATIONS_FROM_EMAIL` | consumer | `notifications@pyairtable.local` | the sender of every email (an SES verified identity, or an address of a verified domain, on AWS) |
 //! | `NOTIFICATIONS_EMAILS_PER_HOUR` | consumer | 100 | emails per tenant per clock hour; beyond it an email is dropped with the status `rate_limited` (the in-app notice is still created) |
+//! | `NOTIFICATIONS_SMS_PER_HOUR` | consumer | 20 | SMS per tenant per clock hour; beyond it an SMS is dropped with the status `rate_limited` |
+//! | `NOTIFICATIONS_PUSH_FCM_APP_ARN` | API | — | the SNS platform application (platform `GCM`) `fcm` devices register on; unset: `fcm` registration answers 422 `push_platform_unavailable` (when provisioning, emulators and tests, `<table prefix>-fcm` is created and used) |
+//! | `NOTIFICATIONS_PUSH_APNS_APP_ARN` | API | — | the SNS platform application (`APNS`, or `APNS_SANDBOX` for development builds) `apns` and `apns_sandbox` devices register on; unset: as above (`<table prefix>-apns` when provisioning) |
 //! | `NOTIFICATIONS_INVITATION_URL` | consumer | `http://localhost:8000/accept-invitation` | the page an invitation email links to, with `?token=…` appended; it posts the token to `POST /api/v1/invitations/accept` |
 //! | `NOTIFICATIONS_VERIFY_EMAIL_URL` | consumer | `http://localhost:8000/verify-email` | the page a registration's verification email links to (REGISTRATION_MODE=verify_email), with `?token=…` appended; it posts the token to `POST /api/v1/auth/register/verify` |
 //! | `NOTIFICATIONS_EMAIL_CHANGE_URL` | consumer | `http://localhost:8000/confirm-email` | the page an email change's confirmation email links to (REGISTRATION_MODE=verify_email), with `?token=…` appended; it posts the token to `POST /api/v1/users/email-change/confirm` |
@@ -12,11 +15,13 @@
 use platform::config::{ConfigError, parse_or, var};
 use platform::group::Setting;
 
-pub const API_SETTINGS: &[Setting] = &[];
+pub const API_SETTINGS: &[Setting] =
+    &[Setting::optional("NOTIFICATIONS_PUSH_FCM_APP_ARN"), Setting::optional("NOTIFICATIONS_PUSH_APNS_APP_ARN")];
 
 pub const CONSUMER_SETTINGS: &[Setting] = &[
     Setting::required("NOTIFICATIONS_FROM_EMAIL"),
     Setting::optional("NOTIFICATIONS_EMAILS_PER_HOUR"),
+    Setting::optional("NOTIFICATIONS_SMS_PER_HOUR"),
     Setting::optional("NOTIFICATIONS_INVITATION_URL"),
     Setting::optional("NOTIFICATIONS_PASSWORD_RESET_URL"),
     Setting::optional("NOTIFICATIONS_VERIFY_EMAIL_URL"),
@@ -28,6 +33,12 @@ pub struct NotificationSettings {
     pub from_email: String,
     /// Per tenant per clock hour; 0 sends none.
     pub emails_per_hour: u32,
+    /// SMS per tenant per clock hour; 0 sends none.
+    pub sms_per_hour: u32,
+    /// The SNS platform application of `fcm` devices (GCM).
+    pub push_fcm_app_arn: Option<String>,
+    /// The SNS platform application of `apns` and `apns_sandbox` devices.
+    pub push_apns_app_arn: Option<String>,
     pub invitation_url: String,
     pub password_reset_url: String,
     pub verify_email_url: String,
@@ -39,6 +50,9 @@ impl Default for NotificationSettings {
         Self {
             from_email: "notifications@pyairtable.local".into(),
             emails_per_hour: 100,
+            sms_per_hour: 20,
+            push_fcm_app_arn: None,
+            push_apns_app_arn: None,
             invitation_url: "http://localhost:8000/accept-invitation".into(),
             password_reset_url: "http://localhost:8000/reset-password".into(),
             verify_email_url: "http://localhost:8000/verify-email".into(),
@@ -74,11 +88,22 @@ impl NotificationSettings {
         if !(email_change_url.starts_with("https://") || email_change_url.starts_with("http://")) {
             return Err(invalid("NOTIFICATIONS_EMAIL_CHANGE_URL", "an http(s) URL"));
         }
+        let arn = |name: &str| -> Result<Option<String>, ConfigError> {
+            match var(name) {
+                Some(arn) if !arn.starts_with("arn:") || !arn.contains(":app/") => {
+                    Err(invalid(name, "an SNS platform application ARN (arn:…:sns:…:app/…)"))
+                }
+                other => Ok(other),
+            }
+        };
         Ok(Self {
             email_change_url,
             verify_email_url,
             from_email,
             emails_per_hour: parse_or("NOTIFICATIONS_EMAILS_PER_HOUR", defaults.emails_per_hour)?,
+            sms_per_hour: parse_or("NOTIFICATIONS_SMS_PER_HOUR", defaults.sms_per_hour)?,
+            push_fcm_app_arn: arn("NOTIFICATIONS_PUSH_FCM_APP_ARN")?,
+            push_apns_app_arn: arn("NOTIFICATIONS_PUSH_APNS_APP_ARN")?,
             invitation_url,
             password_reset_url,
         })

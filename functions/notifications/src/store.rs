@@ -8,12 +8,17 @@
 //! | preferences | `{tenant}#NTFPREF` | `U#{user}` | — |
 //! | template override | `{tenant}#NTFTPL` | `T#{type}#{locale}` | — |
 //! | email counter (rate limit) | `{tenant}#NTFRATE` | `H#{epoch hour}` | 2 hours |
+//! | SMS counter (rate limit) | `{tenant}#NTFRATE` | `SMS#{epoch hour}` | 2 hours |
+//! | device (push) | `{tenant}#NTFDEV#{user}` | `D#{id}` | — |
 //! | embedded outbox (runner only) | `NTFOUTBOX` | `M#{id}` | 7 days |
 //!
 //! A notification id is `ntf_` + 12 hex digits of the event's time in milliseconds + 20 hex digits of a hash
 //! of the event id and the recipient: a redelivered event finds its notification there (the notification and
 //! its unread marker are written together, each `MustNotExist`), and ids sort by time, so an inbox lists
 //! newest first.
+//!
+//! A device id is `dev_` + 24 hex digits of a hash of the platform and the token: registering the same token
+//! again finds the device (per user: another user's device is in another partition).
 
 use std::sync::Arc;
 
@@ -25,7 +30,7 @@ use storage::StoreError;
 use storage::table::{Attributes, Condition, Item, Key, Query, Table, WriteOp};
 
 use crate::preferences::Preferences;
-use crate::records::{Notification, OutboxMail, TemplateOverride};
+use crate::records::{Channel, Device, Notification, OutboxMail, Platform, TemplateOverride};
 
 pub const TABLE: &str = "notifications";
 /// How long notifications (and their delivery log) are kept.
@@ -34,6 +39,8 @@ pub const RETENTION_SECS: i64 = 90 * 24 * 3600;
 pub const OUTBOX_RETENTION_SECS: i64 = 7 * 24 * 3600;
 /// Passes of [`NotificationStore::mark_all_read`] (each reads up to 100 unread markers).
 const MAX_READ_ALL_PASSES: usize = 50;
+/// The most devices a user registers for push.
+pub const MAX_DEVICES: usize = 10;
 /// The recipient part of the partition of invitees (no account yet).
 pub const EXTERNAL: &str = "-";
 
@@ -108,8 +115,33 @@ fn preferences_key(tenant: &str, user: &str) -> Key {
 fn template_key(tenant: &str, kind: &str, locale: &str) -> Key {
     Key::new(format!("{tenant}#NTFTPL"), format!("T#{kind}#{locale}"))
 }
-fn counter_key(tenant: &str, hour: i64) -> Key {
-    Key::new(format!("{tenant}#NTFRATE"), format!("H#{hour}"))
+/// The rate counter of a channel (email keeps its `H#` keys; SMS `SMS#`).
+fn counter_key(tenant: &str, channel: Channel, hour: i64) -> Key {
+    let prefix = match channel {
+        Channel::Email => "H",
+        Channel::Sms => "SMS",
+        Channel::Push => "PUSH",
+        Channel::InApp => "INAPP",
+    };
+    Key::new(format!("{tenant}#NTFRATE"), format!("{prefix}#{hour}"))
+}
+fn device_key(tenant: &str, user: &str, id: &str) -> Key {
+    Key::new(device_pk(tenant, user), format!("D#{id}"))
+}
+fn device_pk(tenant: &str, user: &str) -> String {
+    format!("{tenant}#NTFDEV#{user}")
+}
+
+/// `dev_` + 24 hex digits of the hash of the platform and the token.
+pub fn device_id(platform: Platform, token: &str) -> String {
+    let hash = Sha256::digest(format!("{}\n{token}", platform.as_str()).as_bytes());
+    let hex: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("dev_{hex}")
+}
+
+/// Whether `id` is shaped like a device id (anything else is a 404 without a read).
+pub fn is_device_id(id: &str) -> bool {
+    id.len() == 28 && id.starts_with("dev_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 const OUTBOX_PK: &str = "NTFOUTBOX";
 
@@ -311,11 +343,12 @@ impl NotificationStore {
         Ok(())
     }
 
-    /// Counts one email of the tenant in the current clock hour: false when `limit` were already counted.
-    pub async fn take_email_slot(&self, tenant: &str, now_ms: i64, limit: u32) -> StoreResult<bool> {
+    /// Counts one message of the tenant on `channel` (email, SMS) in the current clock hour: false when `limit`
+    /// were already counted.
+    pub async fn take_slot(&self, channel: Channel, tenant: &str, now_ms: i64, limit: u32) -> StoreResult<bool> {
         let hour = now_ms / 3_600_000;
         for _ in 0..10 {
-            let key = counter_key(tenant, hour);
+            let key = counter_key(tenant, channel, hour);
             let (count, version) = match self.table.get(&key).await? {
                 Some(item) => (decode::<Counter>(&item)?.count, item.version),
                 None => (0, 0),
@@ -332,7 +365,48 @@ impl NotificationStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StoreFailure::Unexpected(anyhow::anyhow!("the tenant's email counter is too contended")))
+        Err(StoreFailure::Unexpected(anyhow::anyhow!("the tenant's {} counter is too contended", channel.as_str())))
+    }
+
+    /// The user's devices, oldest id first (at most [`MAX_DEVICES`], read in one page).
+    pub async fn devices(&self, tenant: &str, user: &str) -> StoreResult<Vec<Device>> {
+        let query = Query::partition(device_pk(tenant, user)).prefix("D#").limit(100);
+        let page = self.table.query(query).await?;
+        let mut devices = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            let mut device: Device = decode(&item)?;
+            device.version = item.version;
+            devices.push(device);
+        }
+        Ok(devices)
+    }
+
+    pub async fn device(&self, tenant: &str, user: &str, id: &str) -> StoreResult<Option<Device>> {
+        let Some(item) = self.table.get(&device_key(tenant, user, id)).await? else { return Ok(None) };
+        let mut device: Device = decode(&item)?;
+        device.version = item.version;
+        Ok(Some(device))
+    }
+
+    /// Writes a new device (`MustNotExist`: [`StoreFailure::Conflict`] when it is there already).
+    pub async fn create_device(&self, device: &Device) -> StoreResult<Device> {
+        let item = Item::new(device_key(&device.tenant_id, &device.user_id, &device.id), encode(device)?);
+        let stored = self.table.put(item, Condition::MustNotExist).await?;
+        Ok(Device { version: stored.version, ..device.clone() })
+    }
+
+    /// Replaces the device if nobody wrote it since it was read.
+    pub async fn update_device(&self, device: &Device) -> StoreResult<Device> {
+        let mut item = Item::new(device_key(&device.tenant_id, &device.user_id, &device.id), encode(device)?);
+        item.version = device.version;
+        let stored = self.table.update(item).await?;
+        Ok(Device { version: stored.version, ..device.clone() })
+    }
+
+    pub async fn delete_device(&self, device: &Device) -> StoreResult<()> {
+        let key = device_key(&device.tenant_id, &device.user_id, &device.id);
+        self.table.delete(&key, Condition::Always).await?;
+        Ok(())
     }
 
     pub async fn put_outbox(&self, mail: &OutboxMail) -> StoreResult<()> {
@@ -356,6 +430,39 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[tokio::test]
+    async fn devices_are_per_user_and_their_ids_a_hash_of_platform_and_token() {
+        let (store, dir) = store();
+        let id = device_id(Platform::Fcm, "token-1");
+        assert!(is_device_id(&id), "{id}");
+        assert_eq!(id, device_id(Platform::Fcm, "token-1"));
+        assert_ne!(id, device_id(Platform::Apns, "token-1"));
+        assert_ne!(id, device_id(Platform::Fcm, "token-2"));
+        let device = Device {
+            id: id.clone(),
+            tenant_id: "t1".into(),
+            user_id: "u1".into(),
+            platform: Platform::Fcm,
+            name: None,
+            token_suffix: "oken-1".into(),
+            endpoint: format!("embedded:{id}"),
+            enabled: true,
+            created_at_ms: 1,
+            version: 0,
+        };
+        let created = store.create_device(&device).await.unwrap();
+        assert!(matches!(store.create_device(&device).await, Err(StoreFailure::Conflict)));
+        assert!(store.device("t1", "u2", &id).await.unwrap().is_none(), "another user's");
+        assert!(store.device("t2", "u1", &id).await.unwrap().is_none(), "another tenant's");
+        store.update_device(&Device { enabled: false, ..created }).await.unwrap();
+        let listed = store.devices("t1", "u1").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(!listed[0].enabled);
+        store.delete_device(&listed[0]).await.unwrap();
+        assert!(store.devices("t1", "u1").await.unwrap().is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     fn store() -> (NotificationStore, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("notifications-store-{}", uuid::Uuid::new_v4()));
@@ -417,11 +524,13 @@ mod tests {
         let (store, dir) = store();
         let now = storage::now_millis();
         for _ in 0..3 {
-            assert!(store.take_email_slot("t1", now, 3).await.unwrap());
+            assert!(store.take_slot(Channel::Email, "t1", now, 3).await.unwrap());
         }
-        assert!(!store.take_email_slot("t1", now, 3).await.unwrap());
-        assert!(store.take_email_slot("t2", now, 3).await.unwrap(), "per tenant");
-        assert!(store.take_email_slot("t1", now + 3_600_000, 3).await.unwrap(), "per hour");
+        assert!(!store.take_slot(Channel::Email, "t1", now, 3).await.unwrap());
+        assert!(store.take_slot(Channel::Email, "t2", now, 3).await.unwrap(), "per tenant");
+        assert!(store.take_slot(Channel::Email, "t1", now + 3_600_000, 3).await.unwrap(), "per hour");
+        assert!(store.take_slot(Channel::Sms, "t1", now, 1).await.unwrap(), "per channel");
+        assert!(!store.take_slot(Channel::Sms, "t1", now, 1).await.unwrap());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -333,11 +333,11 @@ async fn build_webhooks(resources: Resources, context: &Context<'_>) -> anyhow::
     })
 }
 
-/// Notifications: the API and the bus consumer (`events-notifications`); emails land in the embedded outbox
-/// with embedded storage, in SES (moto) with the AWS adapters.
+/// Notifications: the API and the bus consumer (`events-notifications`); emails, SMS and pushes land in the
+/// embedded outbox with embedded storage, in SES and SNS (moto) with the AWS adapters.
 async fn build_notifications(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     let settings = context.settings.notifications.clone();
-    let api = Arc::new(notifications::ApiState::build(&resources).await?);
+    let api = Arc::new(notifications::ApiState::build(&resources, &settings).await?);
     let consumer = Arc::new(notifications::consumer::ConsumerState::build(&resources, settings).await?);
     let queue = resources.queue(&events::routing::queue_spec(events::routing::NOTIFICATIONS)).await?;
     let handler: SqsHandler = Arc::new(move |event| {

@@ -73,6 +73,13 @@ pub enum Use {
     /// Sends email: SES v2 `SendEmail` from the sending identity (`ses:SendEmail` on it); under the runner with
     /// embedded storage, the embedded outbox (nothing leaves the machine).
     Email,
+    /// Sends SMS: SNS `Publish` to a phone number (`sns:Publish` on `*`: SMS publishing names no resource);
+    /// under the runner with embedded storage, the embedded outbox.
+    Sms,
+    /// Mobile push: SNS platform endpoints (`sns:CreatePlatformEndpoint` on the platform applications,
+    /// `sns:Publish` and `sns:DeleteEndpoint` on endpoints); under the runner with embedded storage,
+    /// the embedded outbox.
+    Push,
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
 }
@@ -151,7 +158,7 @@ impl Inventory {
                     Use::Bus(name) => _ = inventory.buses.insert(name),
                     Use::Cache => inventory.cache = true,
                     Use::Keys(_) => inventory.keys = true,
-                    Use::Email => {}
+                    Use::Email | Use::Sms | Use::Push => {}
                     Use::Readiness => {}
                 }
             }
@@ -271,6 +278,23 @@ impl Resources {
     pub fn email(&self) -> anyhow::Result<&Arc<Backend>> {
         if !self.uses.contains(&Use::Email) {
             return Err(self.undeclared("email (SES)"));
+        }
+        Ok(&self.backend)
+    }
+
+    /// For [`Use::Sms`]: the backend, whose mode chooses the SMS sender (SNS, or the embedded outbox).
+    pub fn sms(&self) -> anyhow::Result<&Arc<Backend>> {
+        if !self.uses.contains(&Use::Sms) {
+            return Err(self.undeclared("SMS (SNS)"));
+        }
+        Ok(&self.backend)
+    }
+
+    /// For [`Use::Push`]: the backend, whose mode chooses the push sender (SNS platform endpoints, or the
+    /// embedded outbox).
+    pub fn push(&self) -> anyhow::Result<&Arc<Backend>> {
+        if !self.uses.contains(&Use::Push) {
+            return Err(self.undeclared("mobile push (SNS)"));
         }
         Ok(&self.backend)
     }

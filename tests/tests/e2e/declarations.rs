@@ -215,8 +215,9 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 }
                 Use::Cache => _ = wanted.insert("CACHE_URL".into(), (true, None)),
                 Use::Keys(_) => _ = wanted.insert("KMS_KEY_ID".into(), (true, key.clone())),
-                // The sender is a setting the group declares (NOTIFICATIONS_FROM_EMAIL); no resource variable.
-                Use::Email => {}
+                // The sender is a setting the group declares (NOTIFICATIONS_FROM_EMAIL); no resource variable. SMS
+                // and push neither (the platform applications are settings: NOTIFICATIONS_PUSH_*_APP_ARN).
+                Use::Email | Use::Sms | Use::Push => {}
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -308,13 +309,26 @@ fn policy_for(
         Use::Bus(name) => format!("SNSPublishMessagePolicy TopicName=GetAtt {}.TopicName", topics.get(name)?),
         // SES v2 SendEmail as the stack's one sending identity (a parameter: verified outside the stack).
         Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
-        Use::Cache | Use::Readiness | Use::Keys(_) => return None,
+        // SNS Publish to a phone number: an SMS publish names no resource, so it is granted on "*".
+        Use::Sms => "Statement sns:Publish *".to_string(),
+        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push => return None,
     })
 }
 
 /// The resource `Use::Email` may send as: the identity the `NotificationsSesIdentity` parameter names.
 const SES_IDENTITY_ARN: &str =
     "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotificationsSesIdentity}";
+
+/// The statements `Use::Push` needs: creating endpoints on the account's platform applications, publishing to
+/// and deleting endpoints (no wider: not sns:Publish on topics, not the applications' management).
+fn push_policies() -> Vec<String> {
+    let sns = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}";
+    vec![
+        format!("Statement sns:CreatePlatformEndpoint {sns}:app/*"),
+        format!("Statement sns:Publish {sns}:endpoint/*"),
+        format!("Statement sns:DeleteEndpoint {sns}:endpoint/*"),
+    ]
+}
 
 /// The policies `Use::Keys(access)` needs on `key`: kms:Decrypt (SAM's `KMSDecryptPolicy`, which takes the
 /// key id) and, to seal, kms:GenerateDataKey (no SAM policy template grants it alone). Nothing else: not
@@ -327,7 +341,8 @@ fn key_policies(access: KeyAccess, key: &str) -> Vec<String> {
     policies
 }
 
-/// A policy entry in the same words as [`policy_for`]; statements as "Statement <action> <resources>".
+/// A policy entry in the same words as [`policy_for`]; statements as "Statement <action> <resources>" (one per
+/// action of a statement listing several; a plain string resource, such as "*", as itself).
 fn describe_policy(entry: &Value) -> Vec<String> {
     if let Value::Tagged(tagged) = entry {
         // `!If [UseElastiCache, AWSLambdaVPCAccessExecutionRole, !Ref AWS::NoValue]`: the cache's VPC access.
@@ -345,15 +360,20 @@ fn describe_policy(entry: &Value) -> Vec<String> {
                     out.push(format!("Statement with Effect {:?}", statement["Effect"]));
                     continue;
                 }
+                let resource = |r: &Value| intrinsic(r).map(|i| i.1).or_else(|| r.as_str().map(String::from));
                 let resources: Vec<String> = match &statement["Resource"] {
-                    Value::Sequence(items) => {
-                        items.iter().map(|r| intrinsic(r).map(|i| i.1).unwrap_or_default()).collect()
-                    }
-                    single => vec![intrinsic(single).map(|i| i.1).unwrap_or_default()],
+                    Value::Sequence(items) => items.iter().map(|r| resource(r).unwrap_or_default()).collect(),
+                    single => vec![resource(single).unwrap_or_default()],
                 };
                 let mut resources = resources;
                 resources.sort();
-                out.push(format!("Statement {} {}", statement["Action"].as_str().unwrap_or("?"), resources.join(",")));
+                let actions: Vec<&str> = match &statement["Action"] {
+                    Value::Sequence(items) => items.iter().map(|a| a.as_str().unwrap_or("?")).collect(),
+                    single => vec![single.as_str().unwrap_or("?")],
+                };
+                for action in actions {
+                    out.push(format!("Statement {action} {}", resources.join(",")));
+                }
             }
             continue;
         }
@@ -404,6 +424,7 @@ fn iam_problems(template: &Value) -> Vec<String> {
                     Some(key) => wanted.extend(key_policies(*access, key)),
                     None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),
                 },
+                Use::Push => wanted.extend(push_policies()),
                 used => match policy_for(used, &tables, &queues, &buckets, &topics) {
                     Some(policy) => _ = wanted.insert(policy),
                     None if *used == Use::Cache => {}

@@ -3,7 +3,9 @@
 //! by email whatever the preferences, preferences suppressing a non-critical email, the inbox (pages, unread
 //! filter, read, read-all), other users' and tenants' ids as 404s, templates (roles, validation, the sandbox,
 //! use), the outbox for platform admins only, and the invitation token never in clear in the audit trail or a
-//! webhook.
+//! webhook; SMS and push (a security notice by SMS to an opted-in number and by push to a registered device:
+//! the embedded outbox, or moto's SNS store), the caller's devices (idempotent registration, other users' ids
+//! as 404s, the per-user limit, validation) and phone number validation.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,6 +47,9 @@ crate::both_adapters_in!(notification_groups;
     password_reset_answers_alike_for_known_and_unknown_emails,
     password_reset_emails_a_link_whose_token_resets_once_and_ends_every_session,
     password_reset_token_is_never_in_clear_in_the_audit_trail,
+    a_security_notice_goes_by_sms_and_push_to_a_user_with_a_number_and_a_device,
+    sms_is_opt_in_and_phone_numbers_are_e164,
+    devices_are_the_callers_own_idempotent_bounded_and_checked,
 );
 
 fn short_resets(settings: &mut local_runner::Settings) {
@@ -74,10 +79,12 @@ crate::both_adapters_with!(verify_email, verify_email_mode;
 fn tight_rate(settings: &mut local_runner::Settings) {
     notification_groups(settings);
     settings.notifications.emails_per_hour = 1;
+    settings.notifications.sms_per_hour = 1;
 }
 
 crate::both_adapters_with!(rate_limited, tight_rate;
     over_the_tenants_email_rate_emails_are_dropped_and_the_inbox_still_fills,
+    over_the_tenants_sms_rate_an_sms_is_dropped,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -87,6 +94,25 @@ async fn json_of(response: reqwest::Response, status: u16, what: &str) -> Value 
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(actual, status, "{what}: {body}");
     body
+}
+
+/// Every message of the embedded outbox (read as the platform admin), newest first.
+async fn outbox(app: &TestApp) -> Vec<Value> {
+    let admin = login_ok(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/notifications/outbox?limit=100&cursor={c}"),
+            None => "/api/v1/notifications/outbox?limit=100".to_string(),
+        };
+        let page = json_of(get_as(app, &path, &admin.access).await, 200, "the outbox").await;
+        found.extend(page["messages"].as_array().unwrap().iter().cloned());
+        cursor = page["next_cursor"].as_str().map(String::from);
+        if cursor.is_none() {
+            return found;
+        }
+    }
 }
 
 /// `(subject, body)` of every email sent to `to`: moto's SES store with the AWS adapters, else the embedded
@@ -106,25 +132,58 @@ async fn emails_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
         }
         return found;
     }
-    let admin = login_ok(app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/notifications/outbox?limit=100&cursor={c}"),
-            None => "/api/v1/notifications/outbox?limit=100".to_string(),
-        };
-        let page = json_of(get_as(app, &path, &admin.access).await, 200, "the outbox").await;
-        for mail in page["messages"].as_array().unwrap() {
-            if mail["to"] == to {
-                found.push((mail["subject"].as_str().unwrap().to_string(), mail["body"].as_str().unwrap().to_string()));
-            }
-        }
-        cursor = page["next_cursor"].as_str().map(String::from);
-        if cursor.is_none() {
-            break;
+    for mail in outbox(app).await {
+        if mail["to"] == to && mail["channel"] == "email" {
+            found.push((mail["subject"].as_str().unwrap().to_string(), mail["body"].as_str().unwrap().to_string()));
         }
     }
     found
+}
+
+/// The text of every SMS sent to `phone`: moto's SNS store (`SMS` instances) with the AWS adapters, else the
+/// embedded outbox.
+async fn sms_to(app: &TestApp, phone: &str) -> Vec<String> {
+    if ON_AWS.with(std::cell::Cell::get) {
+        let data = moto_data(&std::env::var("MOTO_ENDPOINT_URL").unwrap()).await;
+        let sent = data["sns"]["SMS"].as_array().into_iter().flatten();
+        return sent
+            .filter(|sms| sms["phone_number"] == phone)
+            .map(|sms| sms["message"].as_str().unwrap_or_default().to_string())
+            .collect();
+    }
+    let kept = outbox(app).await.into_iter().filter(|m| m["channel"] == "sms" && m["to"] == phone);
+    kept.map(|m| {
+        assert_eq!(m["subject"], "", "an SMS has no subject: {m}");
+        m["body"].as_str().unwrap().to_string()
+    })
+    .collect()
+}
+
+/// `(title, body)` of every push to a device: with the AWS adapters the messages moto's SNS endpoint for the
+/// device's token received (their `GCM` payload), else the embedded outbox's pushes to the device's id.
+async fn pushes_to(app: &TestApp, device_id: &str, token: &str) -> Vec<(String, String)> {
+    if ON_AWS.with(std::cell::Cell::get) {
+        let data = moto_data(&std::env::var("MOTO_ENDPOINT_URL").unwrap()).await;
+        let mut found = Vec::new();
+        for endpoint in data["sns"]["PlatformEndpoint"].as_array().into_iter().flatten() {
+            if endpoint["token"] != token {
+                continue;
+            }
+            for message in endpoint["messages"].as_object().into_iter().flatten().map(|(_, m)| m) {
+                let message: Value = serde_json::from_str(message.as_str().unwrap()).unwrap();
+                assert!(message["default"].is_string() && message["APNS"].is_string(), "{message}");
+                let gcm: Value = serde_json::from_str(message["GCM"].as_str().unwrap()).unwrap();
+                let notification = &gcm["notification"];
+                found.push((
+                    notification["title"].as_str().unwrap().to_string(),
+                    notification["body"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        return found;
+    }
+    let kept = outbox(app).await.into_iter().filter(|m| m["channel"] == "push" && m["to"] == device_id);
+    kept.map(|m| (m["subject"].as_str().unwrap().to_string(), m["body"].as_str().unwrap().to_string())).collect()
 }
 
 /// moto's whole state (`/moto-api/data.json`); under concurrent writes moto sometimes fails to serialise it,
@@ -812,4 +871,227 @@ async fn an_email_change_waits_for_the_new_address_and_answers_alike_for_taken_e
     tokio::time::sleep(Duration::from_secs(2)).await;
     let to_other = emails_to(&app, &other.email).await;
     assert!(to_other.iter().all(|(subject, _)| !subject.contains("new email")), "{to_other:?}");
+}
+
+// ---------------------------------------------------------------- SMS and push
+
+/// A fresh E.164 number (moto's SNS keeps every SMS of the run: each test has its own number).
+fn unique_phone() -> String {
+    let digits: u64 = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % 10_000_000;
+    format!("+1555{digits:07}")
+}
+
+/// A fresh FCM-shaped token.
+fn fcm_token() -> String {
+    format!("fcm-e2e:{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn put_prefs(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+    call(app, Method::PUT, "/api/v1/notifications/preferences", &who.access, Some(body)).await
+}
+
+async fn register_device(app: &TestApp, who: &Account, body: Value) -> reqwest::Response {
+    call(app, Method::POST, "/api/v1/notifications/devices", &who.access, Some(body)).await
+}
+
+async fn devices_of(app: &TestApp, who: &Account) -> Vec<Value> {
+    let listed = json_of(get_as(app, "/api/v1/notifications/devices", &who.access).await, 200, "the devices").await;
+    listed["devices"].as_array().unwrap().clone()
+}
+
+/// Waits until the newest notice of `kind` has every one of `channels` out of `pending`; returns it.
+async fn wait_for_settled(app: &TestApp, who: &Account, kind: &str, channels: &[&str]) -> Value {
+    let started = Instant::now();
+    loop {
+        let notice = wait_for_notices(app, who, kind, 1).await.remove(0);
+        let settled = channels.iter().all(|channel| {
+            notice["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["channel"] == *channel && d["status"] != "pending")
+        });
+        if settled {
+            return notice;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{channels:?} of {kind} settled within 20 s: {notice}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+async fn a_security_notice_goes_by_sms_and_push_to_a_user_with_a_number_and_a_device(app: TestApp) {
+    let user = register(&app).await;
+    let phone = unique_phone();
+    // A number, SMS on for account notices only; security notices are critical: they go by SMS anyway.
+    let prefs = json!({"phone_number": phone, "categories": {"account": {"in_app": true, "email": true, "sms": true}}});
+    let now = json_of(put_prefs(&app, &user, prefs).await, 200, "a phone number").await;
+    assert_eq!(now["phone_number"], phone.as_str());
+    let category = |name: &str| now["categories"].as_array().unwrap().iter().find(|c| c["category"] == name).cloned();
+    let account = category("account").unwrap();
+    assert_eq!((account["sms"].as_bool(), account["push"].as_bool()), (Some(true), Some(true)));
+    let security = category("security").unwrap();
+    assert_eq!((security["sms"].as_bool(), security["critical"].as_bool()), (Some(false), Some(true)));
+
+    let token = fcm_token();
+    let body = json!({"platform": "fcm", "token": token, "name": "Ann's Pixel"});
+    let device = json_of(register_device(&app, &user, body.clone()).await, 201, "a device").await;
+    let id = device["id"].as_str().unwrap().to_string();
+    assert_eq!(device["platform"], "fcm");
+    assert_eq!(device["name"], "Ann's Pixel");
+    assert_eq!(device["enabled"], true);
+    assert_eq!(device["token_suffix"].as_str().unwrap(), &token[token.len() - 6..]);
+    assert!(device["created_at"].is_string() && device.get("token").is_none(), "{device}");
+    assert!(!device.to_string().contains(&token), "the token is never echoed: {device}");
+
+    let key = create_key(&app, &user, "mobile").await;
+    let notice = wait_for_settled(&app, &user, "api_key.created", &["email", "sms", "push"]).await;
+    for channel in ["in_app", "email", "sms", "push"] {
+        let delivered = delivery(&notice, channel);
+        assert_eq!(delivered["status"], "delivered", "{channel}: {notice}");
+        assert!(channel == "in_app" || delivered["message_id"].is_string(), "{channel}: {notice}");
+    }
+    let title = notice["title"].as_str().unwrap().to_string();
+    let texts = sms_to(&app, &phone).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts[0], title.chars().take(300).collect::<String>(), "the SMS is the subject");
+    assert!(texts[0].contains("Security notice"), "{texts:?}");
+    let pushes = pushes_to(&app, &id, &token).await;
+    assert_eq!(pushes.len(), 1, "{pushes:?}");
+    assert_eq!(pushes[0].0, title);
+    assert!(pushes[0].1.chars().count() <= 200, "{pushes:?}");
+    assert!(notice["body"].as_str().unwrap().starts_with(&pushes[0].1), "the push body is the body's start");
+    let secret = key["key"].as_str().unwrap();
+    assert!(!texts[0].contains(secret) && !pushes[0].1.contains(secret));
+
+    // A password reset goes by email alone: no SMS, no push.
+    let reset = app.post_json("/api/v1/auth/password-reset", &json!({"email": user.email})).await;
+    assert_eq!(reset.status(), 202);
+    wait_for_emails(&app, &user.email, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sms_to(&app, &phone).await.len(), 1, "no SMS for a password reset");
+    assert_eq!(pushes_to(&app, &id, &token).await.len(), 1, "no push for a password reset");
+}
+
+async fn sms_is_opt_in_and_phone_numbers_are_e164(app: TestApp) {
+    let owner = register(&app).await;
+    let member = join(&app, &owner.access, "member").await;
+    // Not E.164: 400 in the error shape, nothing stored.
+    for bad in ["4155552671", "+1 415 555 2671", "+0123456789", "+1234567", "+1234567890123456", "+1415555abcd"] {
+        let put = put_prefs(&app, &member, json!({"phone_number": bad})).await;
+        let refused = assert_error(put, 400, "invalid_field").await;
+        assert!(refused["error"].as_str().unwrap().contains("phone_number"), "{refused}");
+    }
+    let got = json_of(get_as(&app, "/api/v1/notifications/preferences", &member.access).await, 200, "prefs").await;
+    assert_eq!(got["phone_number"], Value::Null);
+    // A number without opting in: a non-critical notice is no SMS (skipped), and there is no push without a device.
+    let phone = unique_phone();
+    json_of(put_prefs(&app, &member, json!({"phone_number": phone})).await, 200, "a number").await;
+    let path = format!("/api/v1/users/{}", member.user_id);
+    let user = json_of(get_as(&app, &path, &owner.access).await, 200, "the member").await;
+    let body = json!({"version": user["version"], "first_name": "Renamed"});
+    json_of(call(&app, Method::PUT, &path, &owner.access, Some(body)).await, 200, "renaming").await;
+    let notice = wait_for_settled(&app, &member, "user.updated", &["email", "sms"]).await;
+    assert_eq!(notice["critical"], false);
+    assert_eq!(delivery(&notice, "sms")["status"], "skipped_preference", "{notice}");
+    assert!(!notice["deliveries"].as_array().unwrap().iter().any(|d| d["channel"] == "push"), "{notice}");
+    assert!(sms_to(&app, &phone).await.is_empty());
+    // Other fields of the body still work as before, and null removes the number.
+    let old_body = json!({"categories": {"account": {"in_app": true, "email": false}}});
+    let now = json_of(put_prefs(&app, &member, old_body).await, 200, "an old body").await;
+    assert_eq!(now["phone_number"], phone.as_str(), "absent: unchanged");
+    let now = json_of(put_prefs(&app, &member, json!({"phone_number": null})).await, 200, "no number").await;
+    assert_eq!(now["phone_number"], Value::Null);
+}
+
+async fn devices_are_the_callers_own_idempotent_bounded_and_checked(app: TestApp) {
+    let owner = register(&app).await;
+    let member = join(&app, &owner.access, "member").await;
+    let other_tenant = register(&app).await;
+    assert!(devices_of(&app, &owner).await.is_empty());
+
+    // Validation: 400 in the error shape.
+    let bad = [
+        json!({"platform": "apns", "token": "abc123"}),
+        json!({"platform": "apns", "token": "z".repeat(64)}),
+        json!({"platform": "apns_sandbox", "token": "a".repeat(202)}),
+        json!({"platform": "fcm", "token": "too-short"}),
+        json!({"platform": "fcm", "token": "has spaces in it, which FCM tokens never do"}),
+        json!({"platform": "fcm", "token": fcm_token(), "name": "n".repeat(101)}),
+    ];
+    for body in bad {
+        assert_error(register_device(&app, &owner, body).await, 400, "invalid_field").await;
+    }
+    let unknown = register_device(&app, &owner, json!({"platform": "blackberry", "token": fcm_token()})).await;
+    assert_eq!(unknown.status(), 400);
+    let extra = register_device(&app, &owner, json!({"platform": "fcm", "token": fcm_token(), "secret": 1})).await;
+    assert_eq!(extra.status(), 400);
+
+    // An APNs device; the same platform and token again is the same device (200), named anew if named.
+    let apns = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let first =
+        json_of(register_device(&app, &owner, json!({"platform": "apns", "token": apns})).await, 201, "an APNs device")
+            .await;
+    let again = json_of(
+        register_device(&app, &owner, json!({"platform": "apns", "token": apns, "name": "iPhone"})).await,
+        200,
+        "the same device",
+    )
+    .await;
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["name"], "iPhone");
+    assert_eq!(again["token_suffix"], &apns[58..]);
+    let id = first["id"].as_str().unwrap().to_string();
+
+    // The caller's own only: another user's, another tenant's or a malformed id is a 404.
+    assert!(devices_of(&app, &member).await.is_empty());
+    assert!(devices_of(&app, &other_tenant).await.is_empty());
+    let path = format!("/api/v1/notifications/devices/{id}");
+    for stranger in [&member, &other_tenant] {
+        assert_error(call(&app, Method::DELETE, &path, &stranger.access, None).await, 404, "not_found").await;
+    }
+    let malformed = call(&app, Method::DELETE, "/api/v1/notifications/devices/dev_nope", &owner.access, None).await;
+    assert_error(malformed, 404, "not_found").await;
+
+    // At most 10 per user: the eleventh is a 409; registering one of the ten again is still fine.
+    for _ in 0..9 {
+        json_of(register_device(&app, &owner, json!({"platform": "fcm", "token": fcm_token()})).await, 201, "a device")
+            .await;
+    }
+    assert_eq!(devices_of(&app, &owner).await.len(), 10);
+    let eleventh = register_device(&app, &owner, json!({"platform": "fcm", "token": fcm_token()})).await;
+    assert_error(eleventh, 409, "device_limit_reached").await;
+    json_of(register_device(&app, &owner, json!({"platform": "apns", "token": apns})).await, 200, "again").await;
+    // The member's own count is theirs.
+    json_of(register_device(&app, &member, json!({"platform": "apns", "token": apns})).await, 201, "theirs").await;
+
+    // Deleting: 204, then gone (a 404), and room for another.
+    let deleted = call(&app, Method::DELETE, &path, &owner.access, None).await;
+    assert_eq!(deleted.status(), 204);
+    assert_error(call(&app, Method::DELETE, &path, &owner.access, None).await, 404, "not_found").await;
+    let left = devices_of(&app, &owner).await;
+    assert_eq!(left.len(), 9);
+    assert!(left.iter().all(|d| d["id"] != id.as_str() && d["enabled"] == true));
+    json_of(register_device(&app, &owner, json!({"platform": "fcm", "token": fcm_token()})).await, 201, "room").await;
+}
+
+async fn over_the_tenants_sms_rate_an_sms_is_dropped(app: TestApp) {
+    let user = register(&app).await;
+    let phone = unique_phone();
+    json_of(put_prefs(&app, &user, json!({"phone_number": phone})).await, 200, "a number").await;
+    create_key(&app, &user, "first").await;
+    let first = wait_for_settled(&app, &user, "api_key.created", &["sms"]).await;
+    assert_eq!(delivery(&first, "sms")["status"], "delivered", "{first}");
+    create_key(&app, &user, "second").await;
+    let started = Instant::now();
+    loop {
+        let notices = wait_for_notices(&app, &user, "api_key.created", 2).await;
+        let sms = delivery(&notices[0], "sms");
+        if sms["status"] == "rate_limited" {
+            assert_eq!(delivery(&notices[0], "in_app")["status"], "delivered");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{notices:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sms_to(&app, &phone).await.len(), 1, "the second SMS was dropped");
 }

@@ -268,8 +268,8 @@ static ROWS: &[Row] = &[
     row("POST", "/api/v1/webhooks/endpoints/{id}/recover", &["endpoint"], Tenant(WebhooksManage))
         .body(r#"{"since": "${message_created_at}"}"#),
     row("DELETE", "/api/v1/webhooks/endpoints/{id}", &["endpoint_del"], Tenant(WebhooksManage)),
-    // notifications: the caller's own inbox and preferences, the tenant's templates (owners and admins), the
-    // embedded outbox (platform admins)
+    // notifications: the caller's own inbox, preferences and devices, the tenant's templates (owners and admins),
+    // the embedded outbox (platform admins)
     row("GET", "/api/v1/notifications", &[], Signed).query("unread=true"),
     row("GET", "/api/v1/notifications/unread-count", &[], Signed),
     row("POST", "/api/v1/notifications/{id}/read", &["notification"], Signed),
@@ -277,6 +277,9 @@ static ROWS: &[Row] = &[
     row("GET", "/api/v1/notifications/preferences", &[], Signed),
     row("PUT", "/api/v1/notifications/preferences", &[], Signed)
         .body(r#"{"categories": {"workspace": {"in_app": true, "email": false}}}"#),
+    row("GET", "/api/v1/notifications/devices", &[], Signed),
+    row("POST", "/api/v1/notifications/devices", &[], Signed).body(r#"{"platform": "fcm", "token": "matrix-${uniq}"}"#),
+    row("DELETE", "/api/v1/notifications/devices/{id}", &["own_device"], Signed),
     row("GET", "/api/v1/notifications/templates/{type}", &["notification_type"], TenantAdmin),
     row("PUT", "/api/v1/notifications/templates/{type}", &["notification_type"], TenantAdmin)
         .body(r#"{"subject": "Key {{ data.api_key_id }}", "body": "A new key for {{ recipient.email }}."}"#),
@@ -624,6 +627,10 @@ async fn world(app: &TestApp, admin: &str, role: BuiltinRole) -> World {
     let notification = inbox.pointer("/notifications/0/id").and_then(Value::as_str).map(String::from);
     values.insert("notification", notification.unwrap_or_else(|| format!("ntf_{}", "0".repeat(32))));
     values.insert("notification_type", "api_key.created".to_string());
+    // A device of the caller's to delete.
+    let device = json!({"platform": "fcm", "token": format!("matrix-own-{}", uuid::Uuid::new_v4().simple())});
+    let device = made(app, Method::POST, "/api/v1/notifications/devices", c, Some(device), "a device").await;
+    values.insert("own_device", text(&device, "/id"));
 
     // Airtable: seeded records (reads and updates on the first, one to delete per deleting row), a comment to
     // edit and one to delete, a webhook to use and one to delete.

@@ -1,6 +1,8 @@
-//! The routes: [`inbox`] (the caller's notifications), [`preferences`] (the caller's), [`templates`] (the
-//! tenant's: owners and admins), [`outbox`] (the embedded outbox: platform admins).
+//! The routes: [`inbox`] (the caller's notifications), [`preferences`] (the caller's), [`devices`] (the
+//! caller's, for push), [`templates`] (the tenant's: owners and admins), [`outbox`] (the embedded outbox:
+//! platform admins).
 
+pub mod devices;
 pub mod inbox;
 pub mod outbox;
 pub mod preferences;
