@@ -73,6 +73,10 @@ pub enum Use {
     /// Sends email: SES v2 `SendEmail` from the sending identity (`ses:SendEmail` on it); under the runner with
     /// embedded storage, the embedded outbox (nothing leaves the machine).
     Email,
+    /// Manages API Gateway keys and attaches them to the stack's usage plans (the per-tenant API rate on AWS):
+    /// `apigateway:GET`/`POST`/`DELETE` on `/apikeys` and `/usageplans…`. Under the runner with embedded storage
+    /// there is no API Gateway (the local gateway enforces the plans' rates itself): nothing is made.
+    UsagePlans,
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
 }
@@ -152,6 +156,7 @@ impl Inventory {
                     Use::Cache => inventory.cache = true,
                     Use::Keys(_) => inventory.keys = true,
                     Use::Email => {}
+                    Use::UsagePlans => {}
                     Use::Readiness => {}
                 }
             }
@@ -271,6 +276,15 @@ impl Resources {
     pub fn email(&self) -> anyhow::Result<&Arc<Backend>> {
         if !self.uses.contains(&Use::Email) {
             return Err(self.undeclared("email (SES)"));
+        }
+        Ok(&self.backend)
+    }
+
+    /// For [`Use::UsagePlans`]: the backend, whose mode chooses the adapter (API Gateway, or none under
+    /// embedded storage).
+    pub fn usage_plans(&self) -> anyhow::Result<&Arc<Backend>> {
+        if !self.uses.contains(&Use::UsagePlans) {
+            return Err(self.undeclared("API Gateway usage plans"));
         }
         Ok(&self.backend)
     }
