@@ -217,6 +217,8 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 Use::Keys(_) => _ = wanted.insert("KMS_KEY_ID".into(), (true, key.clone())),
                 // The sender is a setting the group declares (NOTIFICATIONS_FROM_EMAIL); no resource variable.
                 Use::Email => {}
+                // The usage plans are a setting the group declares (USAGE_PLAN_IDS).
+                Use::UsagePlans => {}
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -308,8 +310,20 @@ fn policy_for(
         Use::Bus(name) => format!("SNSPublishMessagePolicy TopicName=GetAtt {}.TopicName", topics.get(name)?),
         // SES v2 SendEmail as the stack's one sending identity (a parameter: verified outside the stack).
         Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
-        Use::Cache | Use::Readiness | Use::Keys(_) => return None,
+        Use::Cache | Use::Readiness | Use::Keys(_) | Use::UsagePlans => return None,
     })
+}
+
+/// The statements `Use::UsagePlans` needs, one action each: find and create keys (GET, POST `/apikeys`), list
+/// a key's usage plans (GET `/usageplans?keyId=`), attach and detach it (POST, DELETE `/usageplans/{id}/keys…`).
+/// Not POST `/usageplans`: the stack makes the usage plans (only tests, against moto, provision them).
+fn usage_plan_policies() -> Vec<String> {
+    let arn = |path: &str| format!("arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::{path}");
+    vec![
+        format!("Statement apigateway:GET {},{}", arn("/apikeys"), arn("/usageplans")),
+        format!("Statement apigateway:POST {},{}", arn("/apikeys"), arn("/usageplans/*")),
+        format!("Statement apigateway:DELETE {}", arn("/usageplans/*")),
+    ]
 }
 
 /// The resource `Use::Email` may send as: the identity the `NotificationsSesIdentity` parameter names.
@@ -400,6 +414,7 @@ fn iam_problems(template: &Value) -> Vec<String> {
                     arns.sort();
                     wanted.insert(format!("Statement sqs:GetQueueAttributes {}", arns.join(",")));
                 }
+                Use::UsagePlans => wanted.extend(usage_plan_policies()),
                 Use::Keys(access) => match &key {
                     Some(key) => wanted.extend(key_policies(*access, key)),
                     None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),
