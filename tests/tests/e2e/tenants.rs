@@ -507,7 +507,13 @@ mod usage_plans_on_aws {
         let event = Event::new(Action::Registered, &origin).tenant(&owner.tenant_id).subject(&owner.user_id);
         queue.send(OutgoingMessage::new(serde_json::to_string(&event).unwrap())).await.unwrap();
         // Then a later change, which the consumer handles after it.
-        let set = crate::support::accounts::call(&app, Method::PUT, &path, &admin.access, Some(json!({"plan": "enterprise"})));
+        let set = crate::support::accounts::call(
+            &app,
+            Method::PUT,
+            &path,
+            &admin.access,
+            Some(json!({"plan": "enterprise"})),
+        );
         assert_eq!(set.await.status(), 200);
         let enterprise = vec![format!("{namespace}-enterprise")];
         eventually(|| async { plans_of(&client, &key_id).await == enterprise }).await;

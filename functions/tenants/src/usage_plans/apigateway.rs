@@ -59,14 +59,10 @@ impl ApiGatewayUsagePlans {
                         .rate_limit(limits.api_requests_per_second as f64)
                         .burst_limit(i32::try_from(limits.api_burst).unwrap_or(i32::MAX))
                         .build();
-                    let created = self
-                        .client
-                        .create_usage_plan()
-                        .name(&name)
-                        .throttle(throttle)
-                        .send()
-                        .await
-                        .map_err(|e| anyhow::anyhow!("CreateUsagePlan {name} failed: {}", DisplayErrorContext(e)))?;
+                    let created =
+                        self.client.create_usage_plan().name(&name).throttle(throttle).send().await.map_err(|e| {
+                            anyhow::anyhow!("CreateUsagePlan {name} failed: {}", DisplayErrorContext(e))
+                        })?;
                     created.id().context("CreateUsagePlan answered no id")?.to_string()
                 }
             };
@@ -143,8 +139,14 @@ impl UsagePlanGateway for ApiGatewayUsagePlans {
     }
 
     async fn attach(&self, usage_plan_id: &str, key_id: &str) -> anyhow::Result<()> {
-        let created =
-            self.client.create_usage_plan_key().usage_plan_id(usage_plan_id).key_id(key_id).key_type("API_KEY").send().await;
+        let created = self
+            .client
+            .create_usage_plan_key()
+            .usage_plan_id(usage_plan_id)
+            .key_id(key_id)
+            .key_type("API_KEY")
+            .send()
+            .await;
         match created {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => Ok(()),

@@ -45,7 +45,10 @@ pub struct UsagePlanSettings {
 
 impl UsagePlanSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { usage_plan_ids: var("USAGE_PLAN_IDS").map(|raw| parse_ids(&raw)).transpose()?, plans: Plans::from_env()? })
+        Ok(Self {
+            usage_plan_ids: var("USAGE_PLAN_IDS").map(|raw| parse_ids(&raw)).transpose()?,
+            plans: Plans::from_env()?,
+        })
     }
 }
 
@@ -108,7 +111,9 @@ impl UsagePlansState {
         let storage = backend.settings();
         match storage.mode {
             StorageMode::Embedded => {
-                tracing::info!("embedded storage: no API Gateway usage keys (the local gateway enforces the plans' API rates)");
+                tracing::info!(
+                    "embedded storage: no API Gateway usage keys (the local gateway enforces the plans' API rates)"
+                );
                 Ok(Self { identity, gateway: None, usage_plans: BTreeMap::new(), namespace })
             }
             StorageMode::Aws => {
