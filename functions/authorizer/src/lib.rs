@@ -4,13 +4,18 @@
 //! A JWT must verify (see [`identity::tokens`]) and its session must still exist; for both kinds the user
 //! must still exist and be active. The caller's roles come from the user record, not the token, so a
 //! demotion applies at once. The context also carries the tenant's plan (read beside the user, concurrently;
-//! a missing tenant record reads as the default plan), for the gateway's per-tenant rate. Every refusal is `Unauthorized` (API Gateway answers 401); storage failures
-//! are `Failed` (500): the authorizer fails closed.
+//! a missing tenant record reads as the default plan), for the gateway's per-tenant rate. On AWS the answer's
+//! `usageIdentifierKey` is the tenant's API Gateway usage key (read beside the tenant, [`identity::UsageKey`],
+//! made by the tenants group's usage-plans consumer), so API Gateway meters the request on the usage plan of the
+//! tenant's plan; until that key exists, the stack's shared fallback key (`USAGE_FALLBACK_KEY`, on the free
+//! usage plan). API Gateway caches the whole answer with the decision (`ReauthorizeEvery`), so a plan change
+//! reaches a cached credential within that time. Every refusal is `Unauthorized` (API Gateway answers 401);
+//! storage failures are `Failed` (500): the authorizer fails closed.
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerPolicy;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use identity::{IdentityStore, Tenant, TokenService, TokenUse, User};
+use identity::{IdentityStore, Tenant, TokenService, TokenUse, UsageKey, User};
 use platform::Caller;
 use platform::caller::{AuthType, KeyScope};
 use platform::gateway::{Authorizer, AuthorizerError, AuthorizerRequest, AuthorizerResponse};
@@ -23,18 +28,38 @@ pub static GROUP: Group = Group {
         binary: "authorizer",
         kind: Kind::Authorizer,
         uses: &[Use::Table(identity::TABLE, Access::Read)],
-        settings: identity::TOKEN_SETTINGS,
+        settings: SETTINGS,
     }],
+};
+
+/// The token settings, and `USAGE_FALLBACK_KEY`: the API Gateway key (its value) of a tenant whose own usage
+/// key is not made yet (template.yaml's `SharedUsageKey`, on the free usage plan). Unset (`cargo run`): no
+/// `usageIdentifierKey` at all.
+const SETTINGS: &[platform::group::Setting] = &{
+    let mut all = [platform::group::Setting::optional("USAGE_FALLBACK_KEY"); identity::TOKEN_SETTINGS.len() + 1];
+    let mut i = 0;
+    while i < identity::TOKEN_SETTINGS.len() {
+        all[i] = identity::TOKEN_SETTINGS[i];
+        i += 1;
+    }
+    all
 };
 
 pub struct State {
     store: IdentityStore,
     tokens: TokenService,
+    usage_fallback_key: Option<String>,
 }
 
 impl State {
     pub fn new(store: IdentityStore, tokens: TokenService) -> Self {
-        Self { store, tokens }
+        Self { store, tokens, usage_fallback_key: None }
+    }
+
+    /// The usage key answered for a tenant without its own yet.
+    pub fn with_usage_fallback_key(mut self, key: Option<String>) -> Self {
+        self.usage_fallback_key = key;
+        self
     }
 
     pub async fn build(resources: &Resources, tokens: TokenService) -> anyhow::Result<Self> {
@@ -46,13 +71,15 @@ pub async fn authorize(state: &State, request: AuthorizerRequest) -> Result<Auth
     let resource =
         request.method_arn.as_deref().and_then(api_wide_resource).ok_or_else(|| deny("no usable methodArn"))?;
     let credential = bearer(&request).ok_or_else(|| deny("no bearer credential"))?;
-    let caller = if identity::api_keys::looks_like_api_key(credential) {
+    let (caller, usage_key) = if identity::api_keys::looks_like_api_key(credential) {
         by_api_key(state, credential).await?
     } else {
         by_access_token(state, credential).await?
     };
     let resources = if caller.key_scope.read_only { reads_of(&resource) } else { vec![resource] };
-    Ok(allow(&caller, resources))
+    let mut response = allow(&caller, resources);
+    response.usage_identifier_key = usage_key.map(|k| k.value).or_else(|| state.usage_fallback_key.clone());
+    Ok(response)
 }
 
 /// A read-only key's resources: every GET, and Airtable's POST listRecords (a read with its parameters in
@@ -70,28 +97,32 @@ impl Authorizer for State {
     }
 }
 
-async fn by_access_token(state: &State, token: &str) -> Result<Caller, AuthorizerError> {
+async fn by_access_token(state: &State, token: &str) -> Result<(Caller, Option<UsageKey>), AuthorizerError> {
     let claims = state.tokens.verify(token, TokenUse::Access).map_err(|e| deny(e.0))?;
-    let (session, user, tenant) = tokio::try_join!(
+    let (session, user, tenant, usage_key) = tokio::try_join!(
         state.store.session(&claims.tenant, &claims.sub, &claims.sid),
         state.store.user(&claims.tenant, &claims.sub),
         state.store.tenant(&claims.tenant),
+        state.store.usage_key(&claims.tenant),
     )?;
     if session.is_none() {
         return Err(deny("session revoked or ended"));
     }
     let user = active(user)?;
-    Ok(caller(&user, claims.sid, AuthType::Jwt, tenant))
+    Ok((caller(&user, claims.sid, AuthType::Jwt, tenant), usage_key))
 }
 
-async fn by_api_key(state: &State, key: &str) -> Result<Caller, AuthorizerError> {
+async fn by_api_key(state: &State, key: &str) -> Result<(Caller, Option<UsageKey>), AuthorizerError> {
     let record = state.store.api_key_by_hash(&identity::api_keys::hash(key)).await?;
     let record = record.ok_or_else(|| deny("unknown or revoked API key"))?;
     if record.is_expired_at(identity::tokens::now()) {
         return Err(deny("expired API key"));
     }
-    let (user, tenant) =
-        tokio::try_join!(state.store.user(&record.tenant_id, &record.user_id), state.store.tenant(&record.tenant_id))?;
+    let (user, tenant, usage_key) = tokio::try_join!(
+        state.store.user(&record.tenant_id, &record.user_id),
+        state.store.tenant(&record.tenant_id),
+        state.store.usage_key(&record.tenant_id),
+    )?;
     let user = active(user)?;
     let mut caller = caller(&user, record.key_id, AuthType::ApiKey, tenant);
     caller.key_scope = KeyScope { workspace: record.workspace_id, read_only: record.read_only };
@@ -99,7 +130,7 @@ async fn by_api_key(state: &State, key: &str) -> Result<Caller, AuthorizerError>
         // A key narrowed to a workspace acts with its user's rights there, never with tenant-wide powers.
         caller.roles.retain(|r| r != platform::caller::ROLE_TENANT_ADMIN && r != platform::caller::ROLE_PLATFORM_ADMIN);
     }
-    Ok(caller)
+    Ok((caller, usage_key))
 }
 
 fn active(user: Option<User>) -> Result<User, AuthorizerError> {

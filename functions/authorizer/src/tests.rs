@@ -348,3 +348,41 @@ fn the_policy_resource_covers_the_whole_api_stage() {
     );
     assert_eq!(api_wide_resource("not-an-arn"), None);
 }
+
+#[tokio::test]
+async fn the_usage_identifier_key_is_the_tenants_usage_key_by_token_and_by_api_key() {
+    let f = fixture().await;
+    let usage = identity::UsageKey {
+        tenant_id: f.user.tenant_id.clone(),
+        key_id: "k123".into(),
+        value: "the-tenants-own-usage-key-value-0123456789".into(),
+        plan: "free".into(),
+        usage_plan_id: "up-free".into(),
+        updated_at: identity::now_rfc3339(),
+    };
+    f.state.store.put_usage_key(&usage).await.unwrap();
+    let response = f.authorize(&format!("Bearer {}", f.access_token())).await.unwrap();
+    assert_eq!(response.usage_identifier_key.as_deref(), Some(usage.value.as_str()));
+    let (key, _) = f.api_key(None).await;
+    let response = f.authorize(&format!("Bearer {key}")).await.unwrap();
+    assert_eq!(response.usage_identifier_key.as_deref(), Some(usage.value.as_str()));
+}
+
+#[tokio::test]
+async fn a_tenant_without_its_usage_key_is_metered_on_the_fallback_key_or_none_without_one() {
+    let f = fixture().await;
+    let token = format!("Bearer {}", f.access_token());
+    assert_eq!(f.authorize(&token).await.unwrap().usage_identifier_key, None);
+    let Fixture { state, .. } = &f;
+    let with_fallback = State::new(state.store.clone(), tokens(SECRET, TokenSettings::default()))
+        .with_usage_fallback_key(Some("stack-123456789012-shared-usage-key".into()));
+    let response = authorize(&with_fallback, request(&token)).await.unwrap();
+    assert_eq!(response.usage_identifier_key.as_deref(), Some("stack-123456789012-shared-usage-key"));
+}
+
+#[test]
+fn the_authorizer_declares_the_token_settings_and_the_fallback_key() {
+    let names: Vec<&str> = GROUP.functions[0].settings.iter().map(|s| s.name).collect();
+    assert!(names.contains(&"USAGE_FALLBACK_KEY") && names.contains(&"JWT_SIGNING_KEY"), "{names:?}");
+    assert_eq!(names.len(), identity::TOKEN_SETTINGS.len() + 1);
+}

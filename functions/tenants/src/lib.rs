@@ -6,12 +6,20 @@
 //! a plan. Nothing of another tenant is reachable: every read is keyed by the caller's tenant, so another
 //! tenant's member or invitation is a 404 like one that does not exist. Accepting an invitation is the auth
 //! function's (`POST /api/v1/invitations/accept`): it creates the account and signs it in.
+//!
+//! Two functions, one crate:
+//! - `tenants` (HTTP): the routes above.
+//! - `usage-plans` (the bus's `events-usage-plans` queue: `user.registered`, `tenant.plan_changed`): on AWS,
+//!   each tenant's API Gateway usage key, attached to the usage plan of its plan, which the authorizer answers
+//!   as `usageIdentifierKey` so API Gateway enforces the plan's API rate ([`usage_plans`]). Under `cargo run`
+//!   with embedded storage it makes nothing: the local gateway enforces the same numbers itself.
 
 pub mod access;
 pub mod invitations;
 pub mod members;
 pub mod settings;
 pub mod tenant;
+pub mod usage_plans;
 pub mod views;
 
 use std::sync::Arc;
@@ -24,20 +32,37 @@ use utoipa_axum::routes;
 
 pub use settings::TenantSettings;
 
-/// The tenants group: one HTTP function over the identity table, publishing to the events queue; it seals each
-/// invitation token for the notifications service with the keys port ([`identity::invitation_seal`]).
+/// The tenants group: the HTTP function over the identity table, publishing to the events queue, which seals
+/// each invitation token for the notifications service with the keys port ([`identity::invitation_seal`]);
+/// and the usage-plans consumer, which manages API Gateway keys on the stack's usage plans.
 pub static GROUP: Group = Group {
     name: "tenants",
-    functions: &[Function {
-        binary: "tenants",
-        kind: Kind::Http,
-        uses: &[
-            Use::Table(identity::TABLE, Access::ReadWrite),
-            Use::Bus(events::routing::BUS),
-            Use::Keys(KeyAccess::EncryptDecrypt),
-        ],
-        settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
-    }],
+    functions: &[
+        Function {
+            binary: "tenants",
+            kind: Kind::Http,
+            uses: &[
+                Use::Table(identity::TABLE, Access::ReadWrite),
+                Use::Bus(events::routing::BUS),
+                Use::Keys(KeyAccess::EncryptDecrypt),
+            ],
+            settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
+        },
+        Function {
+            binary: "usage-plans",
+            kind: Kind::Consumer {
+                queue: events::routing::USAGE_PLANS,
+                batch_size: 10,
+                batching_window_secs: 1,
+                // API Gateway's management API allows few calls per second per account.
+                max_concurrency: 2,
+                // 6 × the function's 10 s timeout, as Lambda's SQS event source asks.
+                visibility_secs: 60,
+            },
+            uses: &[Use::Table(identity::TABLE, Access::ReadWrite), Use::UsagePlans],
+            settings: usage_plans::SETTINGS,
+        },
+    ],
 };
 
 pub struct TenantsState {

@@ -220,10 +220,24 @@ async fn build_users(resources: Resources, context: &Context<'_>) -> anyhow::Res
     })
 }
 
+/// Tenants: the API and the usage-plans consumer (`events-usage-plans`), which makes API Gateway keys with the
+/// AWS adapters (moto) and nothing with embedded storage (the gateway here enforces the plans' rates itself).
 async fn build_tenants(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     let mut state = tenants::TenantsState::build(&resources, context.settings.tenants.clone()).await?;
     state.api_counts = Some(context.api_rate.clone());
-    Ok(Parts { router: tenants::router(Arc::new(state)), ..Default::default() })
+    let mut settings = context.settings.usage_plans.clone();
+    settings.plans = context.settings.tenants.plans.clone();
+    let usage_plans = Arc::new(tenants::usage_plans::UsagePlansState::build(&resources, settings).await?);
+    let queue = resources.queue(&events::routing::queue_spec(events::routing::USAGE_PLANS)).await?;
+    let handler: SqsHandler = Arc::new(move |event| {
+        let state = usage_plans.clone();
+        Box::pin(async move { Ok(tenants::usage_plans::handle(&state, event).await) })
+    });
+    Ok(Parts {
+        router: tenants::router(Arc::new(state)),
+        consumers: vec![("usage-plans", queue, handler)],
+        ..Default::default()
+    })
 }
 
 async fn build_audit(resources: Resources, _: &Context<'_>) -> anyhow::Result<Parts> {

@@ -17,6 +17,9 @@ pub struct Settings {
     pub auth: auth::AuthSettings,
     /// The tenant service's settings (plans, invitation lifetime).
     pub tenants: tenants::TenantSettings,
+    /// The tenants group's usage-plans consumer (`USAGE_PLAN_IDS`; its plans are `tenants.plans`): API Gateway
+    /// keys with the AWS adapters (moto: usage plans created when provisioning), nothing with embedded storage.
+    pub usage_plans: tenants::usage_plans::UsagePlanSettings,
     /// The Airtable gateway's settings (`AIRTABLE_*`).
     pub airtable: airtable::AirtableSettings,
     /// The workspaces service's settings (plans, the Airtable OAuth client).
@@ -45,6 +48,7 @@ impl Settings {
             http: HttpSettings::from_env().map_err(|e: ConfigError| anyhow::anyhow!(e))?,
             auth: auth::AuthSettings::from_env()?,
             tenants: tenants::TenantSettings::from_env()?,
+            usage_plans: tenants::usage_plans::UsagePlanSettings::from_env()?,
             airtable: airtable::AirtableSettings::from_env()?,
             workspaces: workspaces::WorkspaceSettings::from_env()?,
             webhooks: webhooks::WebhookSettings::from_env()?,
@@ -65,6 +69,7 @@ impl Settings {
             http: HttpSettings::default(),
             auth: auth::AuthSettings::default(),
             tenants: tenants::TenantSettings::default(),
+            usage_plans: tenants::usage_plans::UsagePlanSettings::default(),
             airtable: airtable::AirtableSettings::new("https://api.airtable.com", None),
             workspaces: workspaces::WorkspaceSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),

@@ -26,6 +26,12 @@ pub const WEBHOOKS: &str = "events-webhooks";
 /// The notifications' queue: the types that become notifications (invitations, security notices, account
 /// changes).
 pub const NOTIFICATIONS: &str = "events-notifications";
+/// The usage plans' queue (AWS: each tenant's API Gateway key on its plan's usage plan): new tenants and plan
+/// changes.
+pub const USAGE_PLANS: &str = "events-usage-plans";
+
+/// What the tenants group's usage-plans consumer acts on (`functions/tenants/src/usage_plans`).
+pub static USAGE_PLAN_TYPES: &[Action] = &[Action::Registered, Action::TenantPlanChanged];
 
 /// What the notifications service turns into messages (`functions/notifications`).
 pub static NOTIFICATION_TYPES: &[Action] = &[
@@ -52,6 +58,7 @@ pub static SUBSCRIPTIONS: &[Subscription] = &[
     Subscription { queue: AUDIT, only: None },
     Subscription { queue: WEBHOOKS, only: None },
     Subscription { queue: NOTIFICATIONS, only: Some(NOTIFICATION_TYPES) },
+    Subscription { queue: USAGE_PLANS, only: Some(USAGE_PLAN_TYPES) },
 ];
 
 /// Receives before a message goes to its queue's dead-letter queue.

@@ -17,7 +17,7 @@ pub use email::Email;
 pub use password::Password;
 pub use records::{
     ApiKey, Invitation, InvitationStatus, PasswordReset, PendingEmailChange, PendingRegistration, Session, Tenant,
-    TenantRole, User, UserStatus,
+    TenantRole, UsageKey, User, UserStatus,
 };
 pub use store::{IdentityStore, Listing, StoreFailure};
 pub use tokens::{Claims, TokenService, TokenSettings, TokenUse};

@@ -262,3 +262,31 @@ impl PasswordReset {
         now < self.expires_at
     }
 }
+
+/// A tenant's API Gateway usage key (AWS only): the key API Gateway meters the tenant's requests by, through the
+/// usage plan of its plan. The authorizer answers its `value` as `usageIdentifierKey`; the usage-plans consumer
+/// of the tenants group makes it. Not a credential (the Api takes keys from the authorizer only), but never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageKey {
+    pub tenant_id: String,
+    /// API Gateway's id of the key.
+    pub key_id: String,
+    pub value: String,
+    /// The tenant's plan the key was last attached for.
+    pub plan: String,
+    /// The usage plan it is attached to.
+    pub usage_plan_id: String,
+    pub updated_at: String,
+}
+
+impl std::fmt::Debug for UsageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageKey")
+            .field("tenant_id", &self.tenant_id)
+            .field("key_id", &self.key_id)
+            .field("value", &"<redacted>")
+            .field("plan", &self.plan)
+            .field("usage_plan_id", &self.usage_plan_id)
+            .finish()
+    }
+}

@@ -80,6 +80,10 @@ pub enum Use {
     /// `sns:Publish` and `sns:DeleteEndpoint` on endpoints); under the runner with embedded storage,
     /// the embedded outbox.
     Push,
+    /// Manages API Gateway keys and attaches them to the stack's usage plans (the per-tenant API rate on AWS):
+    /// `apigateway:GET`/`POST`/`DELETE` on `/apikeys` and `/usageplans…`. Under the runner with embedded storage
+    /// there is no API Gateway (the local gateway enforces the plans' rates itself): nothing is made.
+    UsagePlans,
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
 }
@@ -159,6 +163,7 @@ impl Inventory {
                     Use::Cache => inventory.cache = true,
                     Use::Keys(_) => inventory.keys = true,
                     Use::Email | Use::Sms | Use::Push => {}
+                    Use::UsagePlans => {}
                     Use::Readiness => {}
                 }
             }
@@ -295,6 +300,15 @@ impl Resources {
     pub fn push(&self) -> anyhow::Result<&Arc<Backend>> {
         if !self.uses.contains(&Use::Push) {
             return Err(self.undeclared("mobile push (SNS)"));
+        }
+        Ok(&self.backend)
+    }
+
+    /// For [`Use::UsagePlans`]: the backend, whose mode chooses the adapter (API Gateway, or none under
+    /// embedded storage).
+    pub fn usage_plans(&self) -> anyhow::Result<&Arc<Backend>> {
+        if !self.uses.contains(&Use::UsagePlans) {
+            return Err(self.undeclared("API Gateway usage plans"));
         }
         Ok(&self.backend)
     }

@@ -218,6 +218,8 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 // The sender is a setting the group declares (NOTIFICATIONS_FROM_EMAIL); no resource variable. SMS
                 // and push neither (the platform applications are settings: NOTIFICATIONS_PUSH_*_APP_ARN).
                 Use::Email | Use::Sms | Use::Push => {}
+                // The usage plans are a setting the group declares (USAGE_PLAN_IDS).
+                Use::UsagePlans => {}
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -311,8 +313,20 @@ fn policy_for(
         Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
         // SNS Publish to a phone number: an SMS publish names no resource, so it is granted on "*".
         Use::Sms => "Statement sns:Publish *".to_string(),
-        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push => return None,
+        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push | Use::UsagePlans => return None,
     })
+}
+
+/// The statements `Use::UsagePlans` needs, one action each: find and create keys (GET, POST `/apikeys`), list
+/// a key's usage plans (GET `/usageplans?keyId=`), attach and detach it (POST, DELETE `/usageplans/{id}/keys…`).
+/// Not POST `/usageplans`: the stack makes the usage plans (only tests, against moto, provision them).
+fn usage_plan_policies() -> Vec<String> {
+    let arn = |path: &str| format!("arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::{path}");
+    vec![
+        format!("Statement apigateway:GET {},{}", arn("/apikeys"), arn("/usageplans")),
+        format!("Statement apigateway:POST {},{}", arn("/apikeys"), arn("/usageplans/*")),
+        format!("Statement apigateway:DELETE {}", arn("/usageplans/*")),
+    ]
 }
 
 /// The resource `Use::Email` may send as: the identity the `NotificationsSesIdentity` parameter names.
@@ -420,6 +434,7 @@ fn iam_problems(template: &Value) -> Vec<String> {
                     arns.sort();
                     wanted.insert(format!("Statement sqs:GetQueueAttributes {}", arns.join(",")));
                 }
+                Use::UsagePlans => wanted.extend(usage_plan_policies()),
                 Use::Keys(access) => match &key {
                     Some(key) => wanted.extend(key_policies(*access, key)),
                     None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),

@@ -113,3 +113,118 @@ fn every_function_in_template_yaml_is_a_crate_binary_and_the_reverse() {
     );
     assert_eq!(in_template, in_code, "binary → CodeUri in template.yaml (left) vs binary → its crate (right)");
 }
+
+/// `!Ref X` → "X"; `!Sub "…"` → "…" (the tag's argument as text).
+fn tagged_arg(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => match &tagged.value {
+            Value::String(s) => Some(s.clone()),
+            other => Some(format!("{other:?}")),
+        },
+        _ => None,
+    }
+}
+
+fn api_events(template: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, function) in functions(template) {
+        let Some(events) = function["Properties"]["Events"].as_mapping() else { continue };
+        for (event, body) in events {
+            if body["Type"].as_str() == Some("Api") {
+                out.push((format!("{name}.{}", event.as_str().unwrap()), body["Properties"].clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Per-tenant API rate on AWS: the Api takes its usage key from the authorizer and requires one on every
+/// authorized route; public routes (no authorizer, so no key) say `ApiKeyRequired: false`, and no other does.
+#[test]
+fn the_api_takes_usage_keys_from_the_authorizer_and_public_routes_need_none() {
+    let template = template();
+    let api = &template["Resources"]["Api"]["Properties"];
+    assert_eq!(api["ApiKeySourceType"].as_str(), Some("AUTHORIZER"));
+    assert_eq!(api["Auth"]["ApiKeyRequired"].as_bool(), Some(true));
+    assert_eq!(api["Auth"]["AddApiKeyRequiredToCorsPreflight"].as_bool(), Some(false));
+    let mut problems = Vec::new();
+    for (event, props) in api_events(&template) {
+        let public = props["Auth"]["Authorizer"].as_str() == Some("NONE");
+        let key_required = props["Auth"]["ApiKeyRequired"].as_bool();
+        match (public, key_required) {
+            (true, Some(false)) | (false, None) => {}
+            (true, other) => problems.push(format!("{event} is public but ApiKeyRequired is {other:?}, not false")),
+            (false, Some(other)) => problems.push(format!("{event} is authorized but sets ApiKeyRequired {other}")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// One usage plan per built-in plan on the Api's stage, its throttle the plan's `api_requests_per_second` and
+/// `api_burst` through parameters whose defaults are the built-in numbers; the usage-plans function is told each
+/// (USAGE_PLAN_IDS); the shared fallback key is on the free usage plan and is the authorizer's USAGE_FALLBACK_KEY.
+#[test]
+fn the_usage_plans_throttle_at_the_built_in_plans_rates_and_the_fallback_key_is_on_free() {
+    let template = template();
+    let resources = &template["Resources"];
+    let plans = identity::plans::Plans::default();
+    let parameter_default = |value: &Value| {
+        let name = tagged_arg(value).unwrap_or_else(|| panic!("a !Ref to a parameter: {value:?}"));
+        template["Parameters"][name.as_str()]["Default"].as_u64().unwrap_or_else(|| panic!("{name} default"))
+    };
+    let mut by_plan = std::collections::BTreeMap::new();
+    for (name, body) in resources.as_mapping().unwrap() {
+        if body["Type"].as_str() != Some("AWS::ApiGateway::UsagePlan") {
+            continue;
+        }
+        let name = name.as_str().unwrap().to_string();
+        let props = &body["Properties"];
+        let usage_plan_name = tagged_arg(&props["UsagePlanName"]).unwrap();
+        let plan = usage_plan_name.strip_prefix("${AWS::StackName}-").unwrap().to_string();
+        assert!(plans.contains(&plan), "{name}: {plan} is not a built-in plan");
+        let limits = plans.limits(&plan);
+        assert_eq!(parameter_default(&props["Throttle"]["RateLimit"]), limits.api_requests_per_second, "{name} rate");
+        assert_eq!(parameter_default(&props["Throttle"]["BurstLimit"]), limits.api_burst, "{name} burst");
+        let stages = props["ApiStages"].as_sequence().unwrap();
+        assert_eq!(stages.len(), 1, "{name}: one stage");
+        assert_eq!(tagged_arg(&stages[0]["ApiId"]).as_deref(), Some("Api"), "{name} ApiId");
+        assert_eq!(tagged_arg(&stages[0]["Stage"]).as_deref(), Some("Api.Stage"), "{name} Stage");
+        by_plan.insert(plan, name);
+    }
+    assert_eq!(by_plan.keys().map(String::as_str).collect::<Vec<_>>(), plans.names().collect::<Vec<_>>());
+
+    let consumer = functions(&template)
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str() == Some("usage-plans"))
+        .map(|(_, f)| f.clone())
+        .expect("the usage-plans function");
+    let ids = tagged_arg(&consumer["Properties"]["Environment"]["Variables"]["USAGE_PLAN_IDS"]).unwrap();
+    let ids: serde_json::Value = serde_json::from_str(&ids).unwrap();
+    for (plan, resource) in &by_plan {
+        assert_eq!(ids[plan.as_str()], format!("${{{resource}}}"), "USAGE_PLAN_IDS names {resource} for {plan}");
+    }
+
+    let keys: Vec<(&Value, &Value)> = resources
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, body)| body["Type"].as_str() == Some("AWS::ApiGateway::ApiKey"))
+        .collect();
+    let [(key_name, key)] = keys.as_slice() else { panic!("one shared API key, found {}", keys.len()) };
+    let key_name = key_name.as_str().unwrap();
+    assert_eq!(key["Properties"]["Enabled"].as_bool(), Some(true));
+    let value = tagged_arg(&key["Properties"]["Value"]).unwrap();
+    assert_eq!(value, "${AWS::StackName}-${AWS::AccountId}-shared-usage-key");
+    let authorizer = &resources["AuthorizerFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(tagged_arg(&authorizer["USAGE_FALLBACK_KEY"]), Some(value), "the authorizer's fallback is the key");
+    let attached: Vec<&Value> = resources
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|body| body["Type"].as_str() == Some("AWS::ApiGateway::UsagePlanKey"))
+        .collect();
+    let [attachment] = attached.as_slice() else { panic!("one usage plan key, found {}", attached.len()) };
+    let props = &attachment["Properties"];
+    assert_eq!(tagged_arg(&props["KeyId"]).as_deref(), Some(key_name));
+    assert_eq!(props["KeyType"].as_str(), Some("API_KEY"));
+    assert_eq!(tagged_arg(&props["UsagePlanId"]), Some(by_plan["free"].clone()), "the fallback key is on free");
+}

@@ -418,3 +418,107 @@ async fn bad_input_is_a_4xx_in_the_error_shape_on_every_route(app: TestApp) {
     let long = format!("pyinv_{}", "x".repeat(200));
     assert_error(accept(&app, &long).await, 400, "invalid_invitation").await;
 }
+
+/// Per-tenant API rate on AWS (moto): a registration gives the new tenant its own API Gateway key on the free
+/// usage plan; a platform admin's plan change moves it to the pro one and off the free one; a redelivered
+/// event makes no second key. (Embedded storage has no API Gateway: the local gateway enforces the rates.)
+mod usage_plans_on_aws {
+    use std::time::Duration;
+
+    use events::{Action, Event, Origin};
+    use reqwest::Method;
+    use serde_json::json;
+    use storage::backend::{Backend, StorageMode, StorageSettings};
+    use storage::queue::OutgoingMessage;
+
+    use crate::support::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, eventually, login_ok, register, with_admin};
+    use crate::support::{Adapters, TestApp};
+
+    fn tenants_and_admin(settings: &mut local_runner::Settings) {
+        settings.groups = Some(vec!["auth".into(), "users".into(), "tenants".into()]);
+        with_admin(settings);
+    }
+
+    async fn apigateway() -> aws_sdk_apigateway::Client {
+        let settings = storage::aws::AwsSettings {
+            endpoint_url: Some(std::env::var("MOTO_ENDPOINT_URL").unwrap()),
+            region: Some("us-east-1".into()),
+        };
+        aws_sdk_apigateway::Client::new(&storage::aws::sdk_config(&settings).await)
+    }
+
+    /// The tenant's keys: (name, id), by the name suffix `-tenant-<id>`.
+    async fn keys_of(client: &aws_sdk_apigateway::Client, tenant_id: &str) -> Vec<(String, String)> {
+        let suffix = format!("-tenant-{tenant_id}");
+        let page = client.get_api_keys().limit(500).send().await.unwrap();
+        page.items()
+            .iter()
+            .filter(|k| k.name().is_some_and(|n| n.ends_with(&suffix)))
+            .map(|k| (k.name().unwrap().to_string(), k.id().unwrap().to_string()))
+            .collect()
+    }
+
+    /// The names of the usage plans the key is on.
+    async fn plans_of(client: &aws_sdk_apigateway::Client, key_id: &str) -> Vec<String> {
+        let page = client.get_usage_plans().key_id(key_id).send().await.unwrap();
+        page.items().iter().map(|p| p.name().unwrap().to_string()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tenants_usage_key_follows_its_plan_and_a_redelivered_event_makes_no_second_key() {
+        let app = TestApp::spawn_with(Adapters::Aws, tenants_and_admin).await;
+        let client = apigateway().await;
+        let owner = register(&app).await;
+
+        eventually(|| async {
+            match keys_of(&client, &owner.tenant_id).await.pop() {
+                Some((_, id)) => plans_of(&client, &id).await.iter().any(|p| p.ends_with("-free")),
+                None => false,
+            }
+        })
+        .await;
+        let key = keys_of(&client, &owner.tenant_id).await.pop();
+        let (name, key_id) = key.unwrap();
+        let namespace = name.strip_suffix(&format!("-tenant-{}", owner.tenant_id)).unwrap().to_string();
+        assert_eq!(plans_of(&client, &key_id).await, [format!("{namespace}-free")]);
+        let described = client.get_api_key().api_key(&key_id).include_value(true).send().await.unwrap();
+        assert_eq!(described.customer_id(), Some(owner.tenant_id.as_str()));
+        assert!(described.enabled());
+        assert!(described.value().is_some_and(|v| v.len() >= 30));
+
+        let admin = login_ok(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let path = format!("/api/v1/tenants/{}/plan", owner.tenant_id);
+        let set = crate::support::accounts::call(&app, Method::PUT, &path, &admin.access, Some(json!({"plan": "pro"})));
+        assert_eq!(set.await.status(), 200);
+        let pro = vec![format!("{namespace}-pro")];
+        eventually(|| async { plans_of(&client, &key_id).await == pro }).await;
+
+        // The registration's event again, as SQS would redeliver it.
+        let mut storage = StorageSettings::defaults(StorageMode::Aws);
+        storage.table_prefix = format!("{namespace}-");
+        storage.provision = true;
+        storage.aws.endpoint_url = Some(std::env::var("MOTO_ENDPOINT_URL").unwrap());
+        storage.aws.region = Some("us-east-1".into());
+        let backend = std::sync::Arc::new(Backend::open(&storage).await.unwrap());
+        let resources =
+            platform::group::Resources::for_function(backend, tenants::GROUP.function("usage-plans").unwrap());
+        let queue = resources.queue(&events::routing::queue_spec(events::routing::USAGE_PLANS)).await.unwrap();
+        let origin = Origin { request_id: "req-redelivered".into(), ip: None };
+        let event = Event::new(Action::Registered, &origin).tenant(&owner.tenant_id).subject(&owner.user_id);
+        queue.send(OutgoingMessage::new(serde_json::to_string(&event).unwrap())).await.unwrap();
+        // Then a later change, which the consumer handles after it.
+        let set = crate::support::accounts::call(
+            &app,
+            Method::PUT,
+            &path,
+            &admin.access,
+            Some(json!({"plan": "enterprise"})),
+        );
+        assert_eq!(set.await.status(), 200);
+        let enterprise = vec![format!("{namespace}-enterprise")];
+        eventually(|| async { plans_of(&client, &key_id).await == enterprise }).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(keys_of(&client, &owner.tenant_id).await, [(name.clone(), key_id.clone())], "one key");
+        assert_eq!(plans_of(&client, &key_id).await, enterprise, "on its plan's usage plan only");
+    }
+}

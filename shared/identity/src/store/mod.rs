@@ -12,6 +12,7 @@
 //! | invitation | `{tenant}#INVITES` | `INVITE#{invitation}` | |
 //! | invitation lookup | `INVITE#{sha256 of the token}` | `INVITE` | |
 //! | password reset | `RESET#{sha256 of the token}` | `RESET` | |
+//! | usage key (AWS: API Gateway's key for the tenant's usage plan) | `{tenant}#TENANT` | `USAGEKEY` | |
 //!
 //! Tenant data keys start with the tenant id. The two global items are pointers that login and the
 //! authorizer need before they know the tenant; the email claim is also what makes emails unique (a
@@ -24,6 +25,7 @@ mod password_resets;
 mod registrations;
 mod sessions;
 mod tenants;
+mod usage_keys;
 mod users;
 
 use std::sync::Arc;
@@ -85,6 +87,9 @@ mod keys {
 
     pub fn tenant(tenant: &str) -> Key {
         Key::new(format!("{tenant}#TENANT"), "TENANT")
+    }
+    pub fn usage_key(tenant: &str) -> Key {
+        Key::new(format!("{tenant}#TENANT"), "USAGEKEY")
     }
     pub fn user(tenant: &str, user: &str) -> Key {
         Key::new(users_partition(tenant), format!("USER#{user}"))

@@ -80,9 +80,12 @@ impl IdentityStore {
         }
     }
 
-    /// Deletes the tenant record and its slug claim (its last user, the owner, was deleted).
+    /// Deletes the tenant record, its usage key record and its slug claim (its last user, the owner, was deleted).
     pub async fn delete_tenant(&self, tenant: &Tenant) -> anyhow::Result<()> {
-        let mut ops = vec![WriteOp::Delete { key: keys::tenant(&tenant.tenant_id), condition: Condition::Always }];
+        let mut ops = vec![
+            WriteOp::Delete { key: keys::tenant(&tenant.tenant_id), condition: Condition::Always },
+            WriteOp::Delete { key: keys::usage_key(&tenant.tenant_id), condition: Condition::Always },
+        ];
         if let Some(slug) = &tenant.slug {
             ops.push(WriteOp::Delete { key: keys::slug(slug), condition: Condition::Always });
         }
