@@ -228,3 +228,13 @@ fn the_usage_plans_throttle_at_the_built_in_plans_rates_and_the_fallback_key_is_
     assert_eq!(props["KeyType"].as_str(), Some("API_KEY"));
     assert_eq!(tagged_arg(&props["UsagePlanId"]), Some(by_plan["free"].clone()), "the fallback key is on free");
 }
+
+#[test]
+fn a_throttled_request_on_aws_answers_429_with_retry_after_in_the_platform_shape() {
+    let template = template();
+    let throttled = &template["Resources"]["Api"]["Properties"]["GatewayResponses"]["THROTTLED"];
+    assert_eq!(throttled["StatusCode"].as_str(), Some("429"), "{throttled:?}");
+    assert_eq!(throttled["ResponseParameters"]["Headers"]["Retry-After"].as_str(), Some("'1'"), "{throttled:?}");
+    let body = throttled["ResponseTemplates"]["application/json"].as_str().unwrap_or_default();
+    assert!(body.contains("\"code\":\"rate_limited\""), "{body}");
+}
