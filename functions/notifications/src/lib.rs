@@ -30,7 +30,7 @@ pub mod templates;
 
 use std::sync::Arc;
 
-use platform::group::{Access, Function, Group, KeyAccess, Kind, Resources, Use};
+use platform::group::{Access, Function, Group, KeyAccess, Kind, PushAccess, Resources, Use};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -47,7 +47,7 @@ pub static GROUP: Group = Group {
         Function {
             binary: "notifications",
             kind: Kind::Http,
-            uses: &[Use::Table(store::TABLE, Access::ReadWrite), Use::Push],
+            uses: &[Use::Table(store::TABLE, Access::ReadWrite), Use::Push(PushAccess::Register)],
             settings: settings::API_SETTINGS,
         },
         Function {
@@ -66,7 +66,7 @@ pub static GROUP: Group = Group {
                 Use::Keys(KeyAccess::Decrypt),
                 Use::Email,
                 Use::Sms,
-                Use::Push,
+                Use::Push(PushAccess::Send),
             ],
             settings: settings::CONSUMER_SETTINGS,
         },

@@ -223,8 +223,8 @@ impl Mobile for OutboxMobile {
 }
 
 /// The mobile adapter the storage mode calls for, for a binary that declared [`platform::group::Use::Sms`] or
-/// [`platform::group::Use::Push`] (or both). With `STORAGE_PROVISION` and push declared, the platform
-/// applications that are not configured are created.
+/// [`platform::group::Use::Push`] (or both). With `STORAGE_PROVISION` and device registration declared, the
+/// platform applications that are not configured are created.
 pub async fn open(
     resources: &Resources,
     store: &NotificationStore,
@@ -232,9 +232,10 @@ pub async fn open(
 ) -> anyhow::Result<Arc<dyn Mobile>> {
     let push = resources.push().ok();
     let backend: &Arc<Backend> = match push {
-        Some(backend) => backend,
+        Some((backend, _)) => backend,
         None => resources.sms()?,
     };
+    let registers = matches!(push, Some((_, platform::group::PushAccess::Register)));
     let storage = backend.settings();
     match storage.mode {
         StorageMode::Embedded => Ok(Arc::new(OutboxMobile { store: store.clone() })),
@@ -243,7 +244,7 @@ pub async fn open(
             let client = aws_sdk_sns::Client::new(&config);
             let mut fcm_app = settings.push_fcm_app_arn.clone();
             let mut apns_app = settings.push_apns_app_arn.clone();
-            if storage.provision && push.is_some() {
+            if storage.provision && registers {
                 let prefix = storage.table_prefix.trim_end_matches(['-', '_', '.']);
                 let prefix = if prefix.is_empty() { "pyairtable" } else { prefix };
                 if fcm_app.is_none() {

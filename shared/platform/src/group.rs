@@ -76,16 +76,24 @@ pub enum Use {
     /// Sends SMS: SNS `Publish` to a phone number (`sns:Publish` on `*`: SMS publishing names no resource);
     /// under the runner with embedded storage, the embedded outbox.
     Sms,
-    /// Mobile push: SNS platform endpoints (`sns:CreatePlatformEndpoint` on the platform applications,
-    /// `sns:Publish` and `sns:DeleteEndpoint` on endpoints); under the runner with embedded storage,
-    /// the embedded outbox.
-    Push,
+    /// Mobile push through SNS platform endpoints; under the runner with embedded storage, the embedded outbox.
+    Push(PushAccess),
     /// Manages API Gateway keys and attaches them to the stack's usage plans (the per-tenant API rate on AWS):
     /// `apigateway:GET`/`POST`/`DELETE` on `/apikeys` and `/usageplans…`. Under the runner with embedded storage
     /// there is no API Gateway (the local gateway enforces the plans' rates itself): nothing is made.
     UsagePlans,
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
+}
+
+/// What a function does with mobile push devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushAccess {
+    /// Registers and removes devices: `sns:CreatePlatformEndpoint` on the platform applications and
+    /// `sns:DeleteEndpoint` on endpoints.
+    Register,
+    /// Sends to registered devices: `sns:Publish` on endpoints.
+    Send,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +170,7 @@ impl Inventory {
                     Use::Bus(name) => _ = inventory.buses.insert(name),
                     Use::Cache => inventory.cache = true,
                     Use::Keys(_) => inventory.keys = true,
-                    Use::Email | Use::Sms | Use::Push => {}
+                    Use::Email | Use::Sms | Use::Push(_) => {}
                     Use::UsagePlans => {}
                     Use::Readiness => {}
                 }
@@ -295,13 +303,17 @@ impl Resources {
         Ok(&self.backend)
     }
 
-    /// For [`Use::Push`]: the backend, whose mode chooses the push sender (SNS platform endpoints, or the
-    /// embedded outbox).
-    pub fn push(&self) -> anyhow::Result<&Arc<Backend>> {
-        if !self.uses.contains(&Use::Push) {
-            return Err(self.undeclared("mobile push (SNS)"));
+    /// For [`Use::Push`]: the backend, whose mode chooses the push adapter (SNS platform endpoints, or the
+    /// embedded outbox), and how the function declared it.
+    pub fn push(&self) -> anyhow::Result<(&Arc<Backend>, PushAccess)> {
+        let declared = self.uses.iter().find_map(|u| match u {
+            Use::Push(access) => Some(*access),
+            _ => None,
+        });
+        match declared {
+            Some(access) => Ok((&self.backend, access)),
+            None => Err(self.undeclared("mobile push (SNS)")),
         }
-        Ok(&self.backend)
     }
 
     /// For [`Use::UsagePlans`]: the backend, whose mode chooses the adapter (API Gateway, or none under

@@ -16,6 +16,7 @@ pub mod lambda;
 pub mod pagination;
 pub mod request_id;
 pub mod telemetry;
+pub mod timestamps;
 
 pub use caller::Caller;
 pub use client_ip::ClientIp;

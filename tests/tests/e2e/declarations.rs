@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use platform::group::{
-    Access, Function, Group, Inventory, KeyAccess, Kind, QueueAccess, Use, bucket_var, queue_var, table_var, topic_var,
+    Access, Function, Group, Inventory, KeyAccess, Kind, PushAccess, QueueAccess, Use, bucket_var, queue_var,
+    table_var, topic_var,
 };
 use serde_norway::Value;
 
@@ -217,7 +218,7 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 Use::Keys(_) => _ = wanted.insert("KMS_KEY_ID".into(), (true, key.clone())),
                 // The sender is a setting the group declares (NOTIFICATIONS_FROM_EMAIL); no resource variable. SMS
                 // and push neither (the platform applications are settings: NOTIFICATIONS_PUSH_*_APP_ARN).
-                Use::Email | Use::Sms | Use::Push => {}
+                Use::Email | Use::Sms | Use::Push(_) => {}
                 // The usage plans are a setting the group declares (USAGE_PLAN_IDS).
                 Use::UsagePlans => {}
                 Use::Readiness => {
@@ -313,7 +314,7 @@ fn policy_for(
         Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
         // SNS Publish to a phone number: an SMS publish names no resource, so it is granted on "*".
         Use::Sms => "Statement sns:Publish *".to_string(),
-        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push | Use::UsagePlans => return None,
+        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push(_) | Use::UsagePlans => return None,
     })
 }
 
@@ -333,15 +334,18 @@ fn usage_plan_policies() -> Vec<String> {
 const SES_IDENTITY_ARN: &str =
     "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotificationsSesIdentity}";
 
-/// The statements `Use::Push` needs: creating endpoints on the account's platform applications, publishing to
-/// and deleting endpoints (no wider: not sns:Publish on topics, not the applications' management).
-fn push_policies() -> Vec<String> {
+/// The statements `Use::Push(access)` needs: to register devices, creating endpoints on the account's platform
+/// applications and deleting endpoints; to send, publishing to endpoints (no wider: not sns:Publish on topics,
+/// not the applications' management).
+fn push_policies(access: PushAccess) -> Vec<String> {
     let sns = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}";
-    vec![
-        format!("Statement sns:CreatePlatformEndpoint {sns}:app/*"),
-        format!("Statement sns:Publish {sns}:endpoint/*"),
-        format!("Statement sns:DeleteEndpoint {sns}:endpoint/*"),
-    ]
+    match access {
+        PushAccess::Register => vec![
+            format!("Statement sns:CreatePlatformEndpoint {sns}:app/*"),
+            format!("Statement sns:DeleteEndpoint {sns}:endpoint/*"),
+        ],
+        PushAccess::Send => vec![format!("Statement sns:Publish {sns}:endpoint/*")],
+    }
 }
 
 /// The policies `Use::Keys(access)` needs on `key`: kms:Decrypt (SAM's `KMSDecryptPolicy`, which takes the
@@ -439,7 +443,7 @@ fn iam_problems(template: &Value) -> Vec<String> {
                     Some(key) => wanted.extend(key_policies(*access, key)),
                     None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),
                 },
-                Use::Push => wanted.extend(push_policies()),
+                Use::Push(access) => wanted.extend(push_policies(*access)),
                 used => match policy_for(used, &tables, &queues, &buckets, &topics) {
                     Some(policy) => _ = wanted.insert(policy),
                     None if *used == Use::Cache => {}

@@ -15,11 +15,7 @@ pub fn now_rfc3339() -> String {
 
 /// Epoch milliseconds as RFC 3339 with milliseconds (`2023-11-14T22:13:20.123Z`).
 pub fn rfc3339(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
+    platform::timestamps::rfc3339_ms(ms)
 }
 
 pub(crate) fn invalid(field: &str, rule: impl std::fmt::Display) -> ApiError {
