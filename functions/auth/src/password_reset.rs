@@ -107,7 +107,14 @@ async fn start_reset(state: &SharedState, origin: &Origin, email: &Email) -> any
         expires_at: storage::now_secs() + ttl,
         version: 0,
     };
-    let sealed = identity::invitation_seal::seal_reset(&state.keys, &reset.tenant_id, &reset.id, &token).await?;
+    let sealed = identity::invitation_seal::seal(
+        &state.keys,
+        identity::invitation_seal::Purpose::PasswordReset,
+        &reset.tenant_id,
+        &reset.id,
+        &token,
+    )
+    .await?;
     let event = Event::new(Action::PasswordResetRequested, origin)
         .tenant(&user.tenant_id)
         .subject(&user.id)

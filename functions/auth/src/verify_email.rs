@@ -112,8 +112,14 @@ async fn start(
         expires_at: storage::now_secs() + ttl,
         version: 0,
     };
-    let sealed =
-        identity::invitation_seal::seal_verification(&state.keys, &pending.tenant_id, &pending.id, &token).await?;
+    let sealed = identity::invitation_seal::seal(
+        &state.keys,
+        identity::invitation_seal::Purpose::EmailVerification,
+        &pending.tenant_id,
+        &pending.id,
+        &token,
+    )
+    .await?;
     let event = Event::new(Action::RegistrationRequested, origin)
         .tenant(&pending.tenant_id)
         .subject(&pending.user_id)

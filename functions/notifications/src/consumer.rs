@@ -24,6 +24,7 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use events::{Action, Event};
 use identity::IdentityStore;
+use identity::invitation_seal::Purpose;
 use platform::group::Resources;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -408,39 +409,38 @@ fn public_data(event: &Event) -> Value {
     Value::Object(data)
 }
 
-async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
+/// The token sealed for us in `event` for `purpose` (the record named by the purpose's field).
+async fn sealed_token(
+    state: &ConsumerState,
+    tenant: &str,
+    event: &Event,
+    purpose: Purpose,
+) -> anyhow::Result<secrecy::SecretString> {
     let text = |name: &str| event.details.get(name).and_then(Value::as_str);
-    let invitation = text("invitation_id").ok_or_else(|| anyhow::anyhow!("the event names no invitation"))?;
+    let field = purpose.record_field();
+    let id = text(field).ok_or_else(|| anyhow::anyhow!("the event carries no {field}"))?;
     let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
         .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
-    let token = identity::invitation_seal::open(&state.keys, tenant, invitation, sealed).await?;
+    identity::invitation_seal::open(&state.keys, purpose, tenant, id, sealed).await
+}
+
+async fn invitation_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
+    let token = sealed_token(state, tenant, event, Purpose::Invitation).await?;
     Ok(state.settings.invitation_link(token.expose_secret()))
 }
 
 async fn email_change_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
-    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
-    let change = text("change_id").ok_or_else(|| anyhow::anyhow!("the event names no email change"))?;
-    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
-        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
-    let token = identity::invitation_seal::open_email_change(&state.keys, tenant, change, sealed).await?;
+    let token = sealed_token(state, tenant, event, Purpose::EmailChange).await?;
     Ok(state.settings.email_change_link(token.expose_secret()))
 }
 
 async fn verification_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
-    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
-    let verification = text("verification_id").ok_or_else(|| anyhow::anyhow!("the event names no verification"))?;
-    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
-        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
-    let token = identity::invitation_seal::open_verification(&state.keys, tenant, verification, sealed).await?;
+    let token = sealed_token(state, tenant, event, Purpose::EmailVerification).await?;
     Ok(state.settings.verify_email_link(token.expose_secret()))
 }
 
 async fn reset_link(state: &ConsumerState, tenant: &str, event: &Event) -> anyhow::Result<String> {
-    let text = |name: &str| event.details.get(name).and_then(Value::as_str);
-    let reset = text("reset_id").ok_or_else(|| anyhow::anyhow!("the event names no reset"))?;
-    let sealed = text(identity::invitation_seal::SEALED_TOKEN_FIELD)
-        .ok_or_else(|| anyhow::anyhow!("the event carries no sealed token"))?;
-    let token = identity::invitation_seal::open_reset(&state.keys, tenant, reset, sealed).await?;
+    let token = sealed_token(state, tenant, event, Purpose::PasswordReset).await?;
     Ok(state.settings.password_reset_link(token.expose_secret()))
 }
 

@@ -88,7 +88,14 @@ pub async fn create(
         accepted_by: None,
         version: 0,
     };
-    let sealed = identity::invitation_seal::seal(&state.keys, &invitation.tenant_id, &invitation.id, &token).await?;
+    let sealed = identity::invitation_seal::seal(
+        &state.keys,
+        identity::invitation_seal::Purpose::Invitation,
+        &invitation.tenant_id,
+        &invitation.id,
+        &token,
+    )
+    .await?;
     let event = Event::new(Action::InvitationCreated, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
@@ -199,7 +206,14 @@ pub async fn resend(
     let (token, hash) = identity::api_keys::generate_secret(TOKEN_PREFIX)?;
     invitation.token_hash = hash;
     invitation.expires_at = now + state.settings.invitation_ttl.as_secs() as i64;
-    let sealed = identity::invitation_seal::seal(&state.keys, &invitation.tenant_id, &invitation.id, &token).await?;
+    let sealed = identity::invitation_seal::seal(
+        &state.keys,
+        identity::invitation_seal::Purpose::Invitation,
+        &invitation.tenant_id,
+        &invitation.id,
+        &token,
+    )
+    .await?;
     let event = Event::new(Action::InvitationResent, &origin)
         .tenant(&invitation.tenant_id)
         .actor(&caller.user_id)

@@ -51,8 +51,14 @@ pub(crate) async fn request(
         expires_at: storage::now_secs() + ttl,
         version: 0,
     };
-    let sealed =
-        identity::invitation_seal::seal_email_change(&state.keys, &change.tenant_id, &change.id, &token).await?;
+    let sealed = identity::invitation_seal::seal(
+        &state.keys,
+        identity::invitation_seal::Purpose::EmailChange,
+        &change.tenant_id,
+        &change.id,
+        &token,
+    )
+    .await?;
     let event = Event::new(Action::EmailChangeRequested, origin)
         .tenant(&change.tenant_id)
         .actor(&caller.user_id)

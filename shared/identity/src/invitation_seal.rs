@@ -1,10 +1,11 @@
-//! An invitation token on its way to the invitee's mailbox. The token travels in the
-//! `tenant.invitation_created`/`resent` event, which every subscriber of the bus sees (the audit trail, the
-//! tenant's webhooks), so it travels sealed: the tenants function seals it with the keys port (KMS on AWS, the
-//! data dir's key under `cargo run`) for the notifications service, with an encryption context naming the
-//! purpose, the tenant and the invitation; only the notifications consumer opens it (kms:Decrypt), and a
-//! sealed value copied into another tenant's or invitation's event does not open. The event's data carries
-//! only [`SEALED_TOKEN_FIELD`], base64 of the envelope.
+//! A token on its way to someone's mailbox: an invitation's accept link, a password reset's, a registration's
+//! verification, an email change's confirmation ([`Purpose`]). The token travels in an event (e.g.
+//! `tenant.invitation_created`) which every subscriber of the bus sees (the audit trail, the tenant's webhooks),
+//! so it travels sealed: the function that makes it seals it with the keys port (KMS on AWS, the data dir's key
+//! under `cargo run`) for the notifications service, with an encryption context naming the purpose, the tenant
+//! and the record; only the notifications consumer opens it (kms:Decrypt), and a sealed value copied into
+//! another tenant's, record's or purpose's event does not open. The event's data carries only
+//! [`SEALED_TOKEN_FIELD`], base64 of the envelope.
 
 use std::sync::Arc;
 
@@ -13,101 +14,65 @@ use storage::keys::{Keys, Sealer};
 
 /// The event data field holding the sealed token.
 pub const SEALED_TOKEN_FIELD: &str = "sealed_token";
-/// The encryption context's `purpose`.
-pub const PURPOSE: &str = "invitation-email";
-/// The encryption context's `purpose` for a password reset token (`auth.password_reset_requested`, whose data
-/// carries it under the same [`SEALED_TOKEN_FIELD`]; the context names the tenant and the reset, not an
-/// invitation, so neither kind of sealed value opens as the other).
-pub const RESET_PURPOSE: &str = "password-reset-email";
 
-fn sealer(keys: &Arc<dyn Keys>) -> Sealer {
-    Sealer::new(keys.clone(), PURPOSE, "invitation_id")
+/// What a sealed token is for: its encryption context's `purpose`, and the name of the record it belongs to
+/// (in the context and in the event's data), so that no kind of sealed value opens as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// `tenant.invitation_created`/`resent`.
+    Invitation,
+    /// `auth.password_reset_requested`.
+    PasswordReset,
+    /// `auth.registration_requested` (REGISTRATION_MODE=verify_email).
+    EmailVerification,
+    /// `user.email_change_requested` (REGISTRATION_MODE=verify_email).
+    EmailChange,
 }
 
-/// The encryption context's `purpose` for an email verification token (`auth.registration_requested`).
-pub const VERIFY_PURPOSE: &str = "email-verification";
+impl Purpose {
+    /// The encryption context's `purpose`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation-email",
+            Self::PasswordReset => "password-reset-email",
+            Self::EmailVerification => "email-verification",
+            Self::EmailChange => "email-change",
+        }
+    }
 
-fn verification_sealer(keys: &Arc<dyn Keys>) -> Sealer {
-    Sealer::new(keys.clone(), VERIFY_PURPOSE, "verification_id")
+    /// The record's id: its name in the encryption context and the event data field carrying it.
+    pub fn record_field(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation_id",
+            Self::PasswordReset => "reset_id",
+            Self::EmailVerification => "verification_id",
+            Self::EmailChange => "change_id",
+        }
+    }
+
+    fn sealer(self, keys: &Arc<dyn Keys>) -> Sealer {
+        Sealer::new(keys.clone(), self.name(), self.record_field())
+    }
 }
 
-/// An email verification `token` sealed for the notifications service, as base64.
-pub async fn seal_verification(
-    keys: &Arc<dyn Keys>,
-    tenant: &str,
-    verification: &str,
-    token: &SecretString,
-) -> anyhow::Result<String> {
-    verification_sealer(keys).seal(tenant, verification, token).await
-}
-
-/// The verification token, if `sealed` was sealed for exactly this tenant and verification.
-pub async fn open_verification(
-    keys: &Arc<dyn Keys>,
-    tenant: &str,
-    verification: &str,
-    sealed: &str,
-) -> anyhow::Result<SecretString> {
-    verification_sealer(keys).open(tenant, verification, sealed).await
-}
-
-/// The encryption context's `purpose` for an email change's confirmation token (`user.email_change_requested`).
-pub const EMAIL_CHANGE_PURPOSE: &str = "email-change";
-
-fn email_change_sealer(keys: &Arc<dyn Keys>) -> Sealer {
-    Sealer::new(keys.clone(), EMAIL_CHANGE_PURPOSE, "change_id")
-}
-
-/// An email change's confirmation `token` sealed for the notifications service, as base64.
-pub async fn seal_email_change(
-    keys: &Arc<dyn Keys>,
-    tenant: &str,
-    change: &str,
-    token: &SecretString,
-) -> anyhow::Result<String> {
-    email_change_sealer(keys).seal(tenant, change, token).await
-}
-
-/// The confirmation token, if `sealed` was sealed for exactly this tenant and change.
-pub async fn open_email_change(
-    keys: &Arc<dyn Keys>,
-    tenant: &str,
-    change: &str,
-    sealed: &str,
-) -> anyhow::Result<SecretString> {
-    email_change_sealer(keys).open(tenant, change, sealed).await
-}
-
-fn reset_sealer(keys: &Arc<dyn Keys>) -> Sealer {
-    Sealer::new(keys.clone(), RESET_PURPOSE, "reset_id")
-}
-
-/// A password reset `token` sealed for the notifications service, as base64.
-pub async fn seal_reset(
-    keys: &Arc<dyn Keys>,
-    tenant: &str,
-    reset: &str,
-    token: &SecretString,
-) -> anyhow::Result<String> {
-    reset_sealer(keys).seal(tenant, reset, token).await
-}
-
-/// The reset token, if `sealed` was sealed for exactly this tenant and reset.
-pub async fn open_reset(keys: &Arc<dyn Keys>, tenant: &str, reset: &str, sealed: &str) -> anyhow::Result<SecretString> {
-    reset_sealer(keys).open(tenant, reset, sealed).await
-}
-
-/// `token` sealed for the notifications service, as base64.
+/// `token` of record `id` of `tenant` sealed for the notifications service, as base64.
 pub async fn seal(
     keys: &Arc<dyn Keys>,
+    purpose: Purpose,
     tenant: &str,
-    invitation: &str,
+    id: &str,
     token: &SecretString,
 ) -> anyhow::Result<String> {
-    sealer(keys).seal(tenant, invitation, token).await
+    purpose.sealer(keys).seal(tenant, id, token).await
 }
 
-/// The token, if `sealed` was sealed for exactly this tenant and invitation.
-pub async fn open(keys: &Arc<dyn Keys>, tenant: &str, invitation: &str, sealed: &str) -> anyhow::Result<SecretString> {
-    sealer(keys).open(tenant, invitation, sealed).await
+/// The token, if `sealed` was sealed for exactly this purpose, tenant and record.
+pub async fn open(
+    keys: &Arc<dyn Keys>,
+    purpose: Purpose,
+    tenant: &str,
+    id: &str,
+    sealed: &str,
+) -> anyhow::Result<SecretString> {
+    purpose.sealer(keys).open(tenant, id, sealed).await
 }
