@@ -19,7 +19,11 @@
 //!   and options;
 //! - webhooks: `/v0/bases/{baseId}/webhooks` — list, create, delete, `refresh`, `enableNotifications`,
 //!   `payloads` (cursor, at most 50 a page). Writes after a webhook's creation become payloads in Airtable's
-//!   `changedTablesById` / `createdTablesById` shape. Notification pings are not sent.
+//!   `changedTablesById` / `createdTablesById` shape. A webhook with a `notificationUrl` and notifications
+//!   enabled gets Airtable's ping (`{"base":{"id"},"webhook":{"id"},"timestamp"}`, signed in
+//!   `X-Airtable-Content-MAC`) when a write gives it a payload — off the write's path, coalesced (one ping under
+//!   way per webhook, at most one a second; changes meanwhile owe one follow-up), retried a few times on
+//!   failure, the outcome answered by list webhooks ([`pings`]).
 //!
 //! - OAuth (authorization code with PKCE S256, rotating refresh tokens): `GET /oauth2/v1/authorize`, where the
 //!   user consents at once (emulator-only `bases=`, `user=`, `consent=deny` stand for the consent screen),
@@ -58,6 +62,7 @@ pub mod list;
 pub mod model;
 pub mod oauth;
 pub mod params;
+pub mod pings;
 mod routes;
 pub mod seed;
 pub mod state;

@@ -15,6 +15,7 @@ use crate::error::{AirtableError, AirtableResult};
 use crate::list::Iterators;
 use crate::model::Base;
 use crate::oauth::{OAuth, OAuthClient};
+use crate::pings::Pinger;
 use crate::traffic::Buckets;
 
 /// The token the standalone emulator (`cargo run -p airtable-emulator`) accepts unless told otherwise, and
@@ -48,6 +49,8 @@ struct Inner {
     auth: Mutex<Auth>,
     /// How far [`Emulator::advance_clock`] moved the emulator's clock.
     clock_offset: Mutex<Duration>,
+    /// What sends webhooks' notification pings ([`crate::pings`]).
+    pinger: Pinger,
     started: Instant,
 }
 
@@ -132,6 +135,7 @@ impl Emulator {
                 traffic: Mutex::new(Traffic::default()),
                 auth: Mutex::new(auth),
                 clock_offset: Mutex::new(Duration::ZERO),
+                pinger: Pinger::default(),
                 started: Instant::now(),
             }),
         }
@@ -213,6 +217,10 @@ impl Emulator {
             secret: client_secret.map(String::from),
             redirect_uris,
         });
+    }
+
+    pub(crate) fn pinger(&self) -> &Pinger {
+        &self.inner.pinger
     }
 
     /// Who may call (tokens, users, OAuth). Never lock the world while holding it.

@@ -1,6 +1,7 @@
 //! Webhooks: what a base keeps per webhook (its specification, its payloads), and the payloads record, field
 //! and table changes produce — Airtable's `changedTablesById` / `createdTablesById` shape, numbered by a cursor
-//! that never resets. Notification pings to `notificationUrl` are not sent (the URL is stored and listed).
+//! that never resets. A webhook's notification pings to its `notificationUrl` are [`crate::pings`]'s; list
+//! webhooks answers their last outcome.
 
 use std::collections::VecDeque;
 
@@ -13,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{AirtableError, AirtableResult};
 use crate::ids::{new_id, now_timestamp, timestamp};
 use crate::model::Base;
+use crate::pings::Notifications;
 use crate::state::{USER_EMAIL, USER_ID, USER_NAME};
 
 /// Airtable allows ten webhooks per base for one token.
@@ -47,7 +49,10 @@ pub struct Webhook {
     /// The specification as it was sent (what list webhooks answers).
     pub specification: Value,
     spec: Specification,
+    /// Whether pings are sent (`enableNotifications`); from creation, whether it was given a `notificationUrl`.
     pub notifications_enabled: bool,
+    /// Its pings: the last outcome, and whether one is under way ([`crate::pings`]).
+    pub notifications: Notifications,
     pub expiration: OffsetDateTime,
     /// Retained payloads with their cursor numbers, oldest first.
     pub payloads: VecDeque<(u64, Value)>,
@@ -186,10 +191,11 @@ impl Webhook {
         Ok(Self {
             id: new_id("ach"),
             mac_secret_base64: base64::engine::general_purpose::STANDARD.encode(secret),
+            notifications_enabled: notification_url.is_some(),
+            notifications: Notifications::default(),
             notification_url,
             specification,
             spec,
-            notifications_enabled: true,
             expiration: OffsetDateTime::now_utc() + LIFETIME,
             payloads: VecDeque::new(),
             next_cursor: 1,
@@ -211,9 +217,9 @@ impl Webhook {
             "areNotificationsEnabled": self.notifications_enabled,
             "cursorForNextPayload": self.next_cursor,
             "isHookEnabled": self.active(),
-            "lastSuccessfulNotificationTime": null,
+            "lastSuccessfulNotificationTime": self.notifications.last_success(),
             "notificationUrl": self.notification_url,
-            "lastNotificationResult": null,
+            "lastNotificationResult": self.notifications.last_result(),
             "expirationTime": self.expiration_time(),
             "specification": self.specification,
         })
@@ -413,10 +419,12 @@ fn put(changed: &mut Map<String, Value>, table: &str, key: &str, value: Value) {
 
 impl Base {
     /// Records one write transaction: its changes become a payload for every webhook they concern, and comments
-    /// of destroyed records go with them.
-    pub fn commit(&mut self, changes: Vec<Change>) {
+    /// of destroyed records go with them. Answers the ids of the webhooks that got a payload. Writes go through
+    /// [`crate::state::Emulator::commit`], which also pings those webhooks.
+    #[must_use = "the webhooks that got a payload are owed a ping (Emulator::commit sends them)"]
+    pub(crate) fn commit(&mut self, changes: Vec<Change>) -> Vec<String> {
         if changes.is_empty() {
-            return;
+            return Vec::new();
         }
         self.transaction += 1;
         for change in &changes {
@@ -426,6 +434,7 @@ impl Base {
         }
         let payloads: Vec<Option<Value>> =
             self.webhooks.iter().map(|w| w.payload(self, self.transaction, &changes)).collect();
+        let mut notified = Vec::new();
         for (webhook, payload) in self.webhooks.iter_mut().zip(payloads) {
             if let Some(payload) = payload {
                 webhook.payloads.push_back((webhook.next_cursor, payload));
@@ -433,7 +442,9 @@ impl Base {
                 while webhook.payloads.len() > MAX_PAYLOADS {
                     webhook.payloads.pop_front();
                 }
+                notified.push(webhook.id.clone());
             }
         }
+        notified
     }
 }

@@ -106,7 +106,7 @@ pub async fn upload(
         "fields": { field_id.clone(): entry.cells.get(&field_id).cloned().unwrap_or(Value::Null) },
     });
     let change = Change::RecordUpdated { table: table_id, id: entry.id.clone(), before, after: entry.cells.clone() };
-    base.commit(vec![change]);
+    emulator.commit(base, vec![change]);
     world
         .attachments
         .keep(id, Stored { content_type: body.content_type, filename: body.filename, bytes: Bytes::from(bytes) });

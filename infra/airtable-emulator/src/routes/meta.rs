@@ -203,7 +203,7 @@ pub async fn create_table(
         fields: table.fields.iter().map(|f| (f.id.clone(), f.name.clone(), f.kind.name())).collect(),
     };
     base.tables.push(table);
-    base.commit(vec![change]);
+    emulator.commit(base, vec![change]);
     Ok(Json(schema))
 }
 
@@ -246,7 +246,7 @@ pub async fn update_table(
     let base_ref: &Base = base;
     let schema = base_ref.table(&table_id)?.schema(&base_ref.field_meta);
     if changed {
-        base.commit(vec![Change::TableChanged { table: table_id, current, previous }]);
+        emulator.commit(base, vec![Change::TableChanged { table: table_id, current, previous }]);
     }
     Ok(Json(schema))
 }
@@ -279,7 +279,7 @@ pub async fn create_field(
     };
     fields::remember(&mut base.field_meta, &field, meta);
     base.table_mut(&table)?.fields.push(field);
-    base.commit(vec![change]);
+    emulator.commit(base, vec![change]);
     Ok(Json(schema))
 }
 
@@ -322,7 +322,7 @@ pub async fn update_field(
     let schema = updated.schema(Some(meta));
     let current = (updated.name.clone(), updated.kind.name());
     if current != previous {
-        base.commit(vec![Change::FieldChanged { table: table_id, field: updated.id, current, previous }]);
+        emulator.commit(base, vec![Change::FieldChanged { table: table_id, field: updated.id, current, previous }]);
     }
     Ok(Json(schema))
 }

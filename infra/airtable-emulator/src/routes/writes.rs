@@ -109,7 +109,7 @@ fn with_table<T>(
     let base = world.base_mut(&grant.bases, base)?;
     let mut changes = Vec::new();
     let out = f(base.table_mut(table)?, &mut changes)?;
-    base.commit(changes);
+    emulator.commit(base, changes);
     Ok(out)
 }
 
