@@ -333,6 +333,17 @@ impl TenantCredentials {
         connection.ok_or_else(no_such_base)
     }
 
+    /// The credential of `link`'s connection, for the platform's own calls to Airtable (change capture): there
+    /// is no caller, so no permission decision; the link itself is the tenant's consent.
+    pub async fn for_link(&self, tenant: &str, link: &BaseLink) -> Result<Arc<Credential>, GatewayError> {
+        self.credential(tenant, link, tenancy::store::changes::epoch(tenant)).await
+    }
+
+    /// The workspaces table's store (links and connections).
+    pub fn store(&self) -> &TenancyStore {
+        &self.store
+    }
+
     /// The local runner's demo data: a tenant's first base listing provisions its demo workspace.
     pub fn with_demo(mut self, demo: Option<Arc<dyn DemoProvisioner>>) -> Self {
         self.demo = demo;

@@ -5,6 +5,7 @@
 //! `/api/v1/airtable/…` and an Airtable-compatible `/v0/…` for Airtable's own clients.
 
 pub mod cache;
+pub mod changes;
 pub mod credentials;
 pub mod error;
 pub mod flight;
@@ -27,20 +28,73 @@ pub use metrics::Metrics;
 pub use routes::router;
 pub use settings::AirtableSettings;
 
-use platform::group::{Access, Function, Group, KeyAccess, Kind, Use};
+use std::sync::Arc;
+
+use platform::group::{Access, Function, Group, KeyAccess, Kind, QueueAccess, Use};
+
+/// What change capture's consumer and schedule use: Airtable through the limiter, the cache (invalidation),
+/// the workspaces table (links, connections, webhooks), the KMS key (connection and MAC secrets), the bus
+/// (the events) and its own queue (a long fetch continues there).
+const CAPTURE_USES: &[Use] = &[
+    Use::Cache,
+    Use::Table(tenancy::TABLE, Access::ReadWrite),
+    Use::Keys(KeyAccess::EncryptDecrypt),
+    Use::Bus(events::routing::BUS),
+    Use::Queue(changes::QUEUE, QueueAccess::Send),
+];
 
 /// The Airtable gateway: the cache (reads, single-flight, limiter), the workspaces table (which base links
-/// where, who may do what, the connections; written only to store a refreshed OAuth token) and the KMS key
-/// (opening connection secrets; sealing refreshed ones).
+/// where, who may do what, the connections; written only to store a refreshed OAuth token; the webhooks
+/// change capture registered) and the KMS key (opening connection secrets; sealing refreshed ones); the
+/// notify route queues payload fetches. Change capture ([`changes`]) is two more functions.
 pub static GROUP: Group = Group {
     name: "airtable",
-    functions: &[Function {
-        binary: "airtable",
-        kind: Kind::Http,
-        uses: &[Use::Cache, Use::Table(tenancy::TABLE, Access::ReadWrite), Use::Keys(KeyAccess::EncryptDecrypt)],
-        settings: settings::SETTINGS,
-    }],
+    functions: &[
+        Function {
+            binary: "airtable",
+            kind: Kind::Http,
+            uses: &[
+                Use::Cache,
+                Use::Table(tenancy::TABLE, Access::ReadWrite),
+                Use::Keys(KeyAccess::EncryptDecrypt),
+                Use::Queue(changes::QUEUE, QueueAccess::Send),
+            ],
+            settings: settings::SETTINGS,
+        },
+        Function {
+            binary: "airtable-changes",
+            kind: Kind::Consumer {
+                queue: changes::QUEUE,
+                batch_size: 10,
+                batching_window_secs: 1,
+                max_concurrency: 5,
+                // 6 × the function's 30 s timeout.
+                visibility_secs: 180,
+            },
+            uses: CAPTURE_USES,
+            settings: settings::CAPTURE_SETTINGS,
+        },
+        Function {
+            binary: "airtable-webhooks-refresh",
+            kind: Kind::Schedule { expression: "rate(12 hours)" },
+            uses: CAPTURE_USES,
+            settings: settings::CAPTURE_SETTINGS,
+        },
+    ],
 };
+
+/// Change capture as both runtimes build it; `public_url` is `AIRTABLE_WEBHOOKS_PUBLIC_URL` (the runner
+/// defaults it to its own URL).
+pub async fn capture(
+    resources: &platform::group::Resources,
+    settings: &AirtableSettings,
+    endpoints: tenancy::airtable::AirtableEndpoints,
+    metrics: Arc<Metrics>,
+    public_url: Option<String>,
+) -> anyhow::Result<changes::Capture> {
+    let credentials = Arc::new(tenant_credentials(resources, settings, endpoints).await?);
+    changes::Capture::build(resources, settings, credentials, metrics, public_url).await
+}
 
 /// The resolver both runtimes use: tenant links, permissions and connections from the workspaces table;
 /// `endpoints` is where OAuth refreshes go (its API URL is the gateway's upstream).

@@ -1,5 +1,6 @@
 //! The airtable function on Lambda: both surfaces, the shared cache (ElastiCache when `CACHE_URL` is set,
-//! else in-process), the tenant credential resolver and EMF metrics, all built once at cold start.
+//! else in-process), the tenant credential resolver and EMF metrics, all built once at cold start; and the
+//! change-capture notify route.
 
 use std::sync::Arc;
 
@@ -14,7 +15,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         // TABLE_PREFIX (the stack name) namespaces the cache keys: stacks may share one cache.
         let namespace = resources.namespace().to_string();
         let cache = resources.cache().await?;
-        Ok(airtable::router(Gateway::new(&settings, cache, &namespace, credentials, Metrics::emf())?))
+        let gateway = Gateway::new(&settings, cache, &namespace, credentials, Metrics::emf())?;
+        // Airtable's webhook pings for change capture (public; signed by the webhook's MAC secret).
+        let notifier = Arc::new(airtable::changes::notify::Notifier::build(&resources).await?);
+        Ok(airtable::router(gateway).merge(airtable::changes::notify::router(notifier)))
     })
     .await
 }

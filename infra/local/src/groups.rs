@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub emulator: Option<airtable_emulator::Emulator>,
     /// Each tenant's demo workspace (copies of the emulator's demo bases), when `DEMO_WORKSPACES` is on.
     pub demo: Option<Arc<dyn tenancy::demo::DemoProvisioner>>,
+    /// How clients (and the emulator's webhook pings) reach the runner.
+    pub public_url: &'a str,
 }
 
 /// What one group contributes.
@@ -89,7 +91,7 @@ pub struct Composition {
     pub emulator: Option<airtable_emulator::Emulator>,
 }
 
-pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Result<Composition> {
+pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &str) -> anyhow::Result<Composition> {
     let served = selected(settings)?;
     let token_settings = &settings.auth.tokens;
     let keys = KeySet::from_settings(token_settings, Some(&settings.storage.data_dir))?;
@@ -112,6 +114,7 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings) -> anyhow::Resu
         airtable,
         emulator,
         demo,
+        public_url,
     };
 
     let mut router = OpenApiRouter::new();
@@ -375,5 +378,37 @@ async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::
     let cache = resources.cache().await?;
     let gateway =
         airtable::Gateway::new(airtable, cache, resources.namespace(), Arc::new(credentials), metrics.clone())?;
-    Ok(Parts { router: airtable::router(gateway), unrouted: airtable::metrics::router(metrics), ..Default::default() })
+    // Change capture: on when Airtable can reach us (the emulator, or AIRTABLE_WEBHOOKS_PUBLIC_URL).
+    let settings = context.settings;
+    let public_url = settings
+        .airtable_webhooks_public_url
+        .clone()
+        .or_else(|| context.emulator.is_some().then(|| context.public_url.to_string()))
+        .filter(|_| settings.change_capture);
+    let capture =
+        Arc::new(airtable::capture(&resources, airtable, endpoints(context), metrics.clone(), public_url).await?);
+    let notifier = Arc::new(airtable::changes::notify::Notifier::build(&resources).await?);
+    let queue = resources.queue(&events::routing::queue_spec(airtable::changes::QUEUE)).await?;
+    let consumer = capture.clone();
+    let consume: SqsHandler = Arc::new(move |event| {
+        let capture = consumer.clone();
+        Box::pin(async move { Ok(airtable::changes::consumer::handle(&capture, event).await) })
+    });
+    let refresh: ScheduledHandler = Arc::new(move |_event| {
+        let capture = capture.clone();
+        Box::pin(async move {
+            capture
+                .refresh_due(airtable::changes::REFRESH_WITHIN_SECS)
+                .await
+                .map(drop)
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+        })
+    });
+    Ok(Parts {
+        router: airtable::router(gateway).merge(airtable::changes::notify::router(notifier)),
+        unrouted: airtable::metrics::router(metrics),
+        consumers: vec![("airtable-changes", queue, consume)],
+        schedules: vec![("airtable-webhooks-refresh", refresh)],
+        ..Default::default()
+    })
 }

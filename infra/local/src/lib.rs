@@ -58,7 +58,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 
     let backend = Arc::new(Backend::open(&settings.storage).await.context("Failed to open storage")?);
-    let composition = groups::compose(backend.clone(), &settings).await?;
+    let composition = groups::compose(backend.clone(), &settings, &public_url).await?;
     let (router, api) = platform::app::split(composition.router);
     let routes = RouteTable::from_openapi(&api)?;
     // The API's contract at /openapi.json and /docs: the runner's own routes, outside the gateway.

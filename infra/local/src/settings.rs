@@ -35,6 +35,13 @@ pub struct Settings {
     pub emulate_airtable: bool,
     /// The groups to serve (`GROUPS`); `None` = all. The authorizer always runs.
     pub groups: Option<Vec<String>>,
+    /// `AIRTABLE_WEBHOOKS_PUBLIC_URL`: the API's root as Airtable reaches it, for change capture's webhooks.
+    /// Unset: the runner's own URL when it emulates Airtable (the emulator pings it), else no change capture
+    /// (Airtable cannot reach a laptop).
+    pub airtable_webhooks_public_url: Option<String>,
+    /// `AIRTABLE_CHANGE_CAPTURE` (default `true`; `false` in [`Settings::defaults`], which tests start from,
+    /// so their upstream counts stay their own): register Airtable webhooks for linked bases.
+    pub change_capture: bool,
 }
 
 impl Settings {
@@ -56,6 +63,8 @@ impl Settings {
             demo_workspaces: parse_or("DEMO_WORKSPACES", true)?,
             emulate_airtable: var("AIRTABLE_ENDPOINT_URL").is_none(),
             groups: (!groups.is_empty()).then_some(groups),
+            airtable_webhooks_public_url: var("AIRTABLE_WEBHOOKS_PUBLIC_URL"),
+            change_capture: parse_or("AIRTABLE_CHANGE_CAPTURE", true)?,
         })
     }
 
@@ -77,6 +86,8 @@ impl Settings {
             demo_workspaces: false,
             emulate_airtable: true,
             groups: None,
+            airtable_webhooks_public_url: None,
+            change_capture: false,
         }
     }
 }

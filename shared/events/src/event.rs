@@ -120,10 +120,18 @@ pub enum Action {
     /// `webhook.*` events are never delivered by webhook (see the webhooks fan-out).
     #[serde(rename = "webhook.message_failed")]
     WebhookMessageFailed,
+    #[serde(rename = "airtable.record.created")]
+    AirtableRecordCreated,
+    #[serde(rename = "airtable.record.updated")]
+    AirtableRecordUpdated,
+    #[serde(rename = "airtable.record.deleted")]
+    AirtableRecordDeleted,
+    #[serde(rename = "airtable.table.changed")]
+    AirtableTableChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 49] = [
+    pub const ALL: [Action; 53] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -173,6 +181,10 @@ impl Action {
         Self::WebhookSecretRotated,
         Self::WebhookEndpointDisabled,
         Self::WebhookMessageFailed,
+        Self::AirtableRecordCreated,
+        Self::AirtableRecordUpdated,
+        Self::AirtableRecordDeleted,
+        Self::AirtableTableChanged,
     ];
 
     /// The wire name, e.g. `auth.login_failed`.
@@ -227,6 +239,10 @@ impl Action {
             Self::WebhookSecretRotated => "webhook.secret_rotated",
             Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
             Self::WebhookMessageFailed => "webhook.message_failed",
+            Self::AirtableRecordCreated => "airtable.record.created",
+            Self::AirtableRecordUpdated => "airtable.record.updated",
+            Self::AirtableRecordDeleted => "airtable.record.deleted",
+            Self::AirtableTableChanged => "airtable.table.changed",
         }
     }
 }
@@ -241,6 +257,8 @@ pub enum Category {
     Tenant,
     Workspace,
     Permission,
+    /// Changes made in a linked Airtable base (change capture).
+    Airtable,
 }
 
 impl Action {
@@ -296,6 +314,10 @@ impl Action {
             | Self::WebhookSecretRotated
             | Self::WebhookEndpointDisabled
             | Self::WebhookMessageFailed => Category::Tenant,
+            Self::AirtableRecordCreated
+            | Self::AirtableRecordUpdated
+            | Self::AirtableRecordDeleted
+            | Self::AirtableTableChanged => Category::Airtable,
         }
     }
 
@@ -367,6 +389,21 @@ impl Action {
                 "A webhook endpoint was disabled for its failures (410 Gone, or failing for days)."
             }
             Self::WebhookMessageFailed => "A webhook message failed after its retries.",
+            Self::AirtableRecordCreated => {
+                "A record was created in a linked Airtable base (data: base_id, table_id, record_id, created_time, \
+                 fields by field id, source)."
+            }
+            Self::AirtableRecordUpdated => {
+                "A record was changed in a linked Airtable base (data: base_id, table_id, record_id, changed_fields, \
+                 fields and previous by field id, source)."
+            }
+            Self::AirtableRecordDeleted => {
+                "A record was deleted in a linked Airtable base (data: base_id, table_id, record_id, source)."
+            }
+            Self::AirtableTableChanged => {
+                "A table of a linked Airtable base was created, deleted or changed its name, description or fields \
+                 (data: base_id, table_id, change, the change's details)."
+            }
         }
     }
 

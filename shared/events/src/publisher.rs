@@ -30,6 +30,15 @@ pub struct Publisher {
     outbox: Arc<dyn Table>,
 }
 
+/// Publishes `event` on `bus` now, with no outbox: for a producer whose source can be read again (Airtable's
+/// webhook payloads, read from a cursor the producer advances only after this succeeds) and whose event ids
+/// and times derive from that source, so a repeat is the same event and every consumer drops it.
+pub async fn publish_replayable(bus: &dyn Bus, event: &Event) -> anyhow::Result<()> {
+    let message = outbox::message(event).ok_or_else(|| anyhow::anyhow!("the event does not serialise"))?;
+    bus.publish(message).await?;
+    Ok(())
+}
+
 impl Publisher {
     /// `outbox`: the service's table as [`outbox::table`] wraps it (its store must use the same handle, so
     /// that its writes carry the staged events).

@@ -30,6 +30,13 @@ pub const NOTIFICATIONS: &str = "events-notifications";
 /// changes.
 pub const USAGE_PLANS: &str = "events-usage-plans";
 
+/// The Airtable gateway's change capture (`functions/airtable/src/changes`): a linked base gets an Airtable
+/// webhook, an unlinked one loses it. The notify route queues its payload fetches on the same queue.
+pub const AIRTABLE_CHANGES: &str = "events-airtable-changes";
+
+/// What change capture acts on.
+pub static AIRTABLE_CHANGE_TYPES: &[Action] = &[Action::BaseLinked, Action::BaseUnlinked];
+
 /// What the tenants group's usage-plans consumer acts on (`functions/tenants/src/usage_plans`).
 pub static USAGE_PLAN_TYPES: &[Action] = &[Action::Registered, Action::TenantPlanChanged];
 
@@ -59,6 +66,7 @@ pub static SUBSCRIPTIONS: &[Subscription] = &[
     Subscription { queue: WEBHOOKS, only: None },
     Subscription { queue: NOTIFICATIONS, only: Some(NOTIFICATION_TYPES) },
     Subscription { queue: USAGE_PLANS, only: Some(USAGE_PLAN_TYPES) },
+    Subscription { queue: AIRTABLE_CHANGES, only: Some(AIRTABLE_CHANGE_TYPES) },
 ];
 
 /// Receives before a message goes to its queue's dead-letter queue.

@@ -2,6 +2,7 @@
 //! (helpers: `crate::support::airtable`).
 
 mod airtablejs;
+mod changes;
 mod gateway;
 mod pyairtable;
 mod seed_routes;
