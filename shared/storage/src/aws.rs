@@ -44,6 +44,10 @@ pub fn kms(config: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(config)
 }
 
+pub fn scheduler(config: &aws_config::SdkConfig) -> aws_sdk_scheduler::Client {
+    aws_sdk_scheduler::Client::new(config)
+}
+
 pub fn elasticache(config: &aws_config::SdkConfig) -> aws_sdk_elasticache::Client {
     aws_sdk_elasticache::Client::new(config)
 }

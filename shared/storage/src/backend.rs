@@ -1,7 +1,7 @@
-//! Opens the ports from settings, once at cold start. `STORAGE` picks the table, queue, blob and key adapters: the
-//! AWS ones (on Lambda, or any runtime pointed at AWS or an emulator) or the embedded ones (the local runner's
-//! default, only in builds with the `embedded` feature). The cache is chosen apart from them, by `CACHE_URL`
-//! or ElastiCache discovery, in either mode.
+//! Opens the ports from settings, once at cold start. `STORAGE` picks the table, queue, bus, blob, key and
+//! schedules adapters: the AWS ones (on Lambda, or any runtime pointed at AWS or an emulator) or the embedded ones
+//! (the local runner's default, only in builds with the `embedded` feature). The cache is chosen apart from them,
+//! by `CACHE_URL` or ElastiCache discovery, in either mode.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -14,6 +14,7 @@ use crate::bus::{Bus, BusSpec};
 use crate::cache::Cache;
 use crate::keys::Keys;
 use crate::queue::{Queue, QueueSpec};
+use crate::schedules::Schedules;
 use crate::table::Table;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +129,7 @@ struct AwsClients {
     s3: OnceLock<aws_sdk_s3::Client>,
     kms: OnceLock<aws_sdk_kms::Client>,
     sns: OnceLock<aws_sdk_sns::Client>,
+    scheduler: OnceLock<aws_sdk_scheduler::Client>,
 }
 
 impl AwsClients {
@@ -153,6 +155,11 @@ impl AwsClients {
     async fn sns(&self, settings: &StorageSettings) -> &aws_sdk_sns::Client {
         let config = self.config(settings).await;
         self.sns.get_or_init(|| crate::aws::sns(config))
+    }
+
+    async fn scheduler(&self, settings: &StorageSettings) -> &aws_sdk_scheduler::Client {
+        let config = self.config(settings).await;
+        self.scheduler.get_or_init(|| crate::aws::scheduler(config))
     }
 
     async fn kms(&self, settings: &StorageSettings) -> &aws_sdk_kms::Client {
@@ -290,6 +297,64 @@ impl Backend {
                 };
                 Ok(Arc::new(crate::bus::aws::SnsBus::new(self.aws.sns(settings).await.clone(), arn)))
             }
+        }
+    }
+
+    /// The schedules (workflow triggers), each firing its input into the `target` queue. On AWS, EventBridge
+    /// Scheduler sends to the queue `SCHEDULER_TARGET_ARN` names, assuming the role `SCHEDULER_ROLE_ARN`; when
+    /// provisioning, the queue is created under the deployment's prefix and the role defaults to
+    /// `{prefix}scheduler` in the queue's account (emulators do not check it). Embedded, the schedules live
+    /// in the store and fire into the embedded queue once the runner spawns [`Backend::embedded_schedules`]'
+    /// loop.
+    pub async fn schedules(&self, target: &QueueSpec) -> anyhow::Result<Arc<dyn Schedules>> {
+        match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => Ok(env.schedules(target.clone())?),
+            Adapters::Aws => {
+                let settings = &self.settings;
+                let target_arn = match env("SCHEDULER_TARGET_ARN") {
+                    Some(arn) => arn,
+                    None if settings.provision => {
+                        let mut physical = target.clone();
+                        physical.name = settings.queue_name(&target.name);
+                        if let Some(dead_letter) = &mut physical.dead_letter {
+                            dead_letter.queue = settings.queue_name(&dead_letter.queue);
+                        }
+                        let sqs = self.aws.sqs(settings).await;
+                        let url = crate::queue::aws::ensure_queue(sqs, &physical).await?;
+                        crate::queue::aws::queue_arn(sqs, &url).await?
+                    }
+                    None => anyhow::bail!("environment variable SCHEDULER_TARGET_ARN is required but not set"),
+                };
+                let role_arn = match env("SCHEDULER_ROLE_ARN") {
+                    Some(arn) => arn,
+                    None if settings.provision => {
+                        // arn:{partition}:sqs:{region}:{account}:{queue}
+                        let parts: Vec<&str> = target_arn.split(':').collect();
+                        let (Some(partition), Some(account)) = (parts.get(1), parts.get(4)) else {
+                            anyhow::bail!("SCHEDULER_TARGET_ARN {target_arn:?} is not an ARN");
+                        };
+                        format!("arn:{partition}:iam::{account}:role/{}scheduler", settings.table_prefix)
+                    }
+                    None => anyhow::bail!("environment variable SCHEDULER_ROLE_ARN is required but not set"),
+                };
+                let client = self.aws.scheduler(settings).await.clone();
+                Ok(Arc::new(crate::schedules::aws::EventBridgeSchedules::new(client, target_arn, role_arn)))
+            }
+        }
+    }
+
+    /// The embedded schedules firing into `target` (the handle [`Backend::schedules`] returns), for the local
+    /// runner to spawn its loop (`tokio::spawn(handle.run())`, once) and for test controls to `tick`;
+    /// `None` on AWS, where EventBridge Scheduler fires.
+    #[cfg(feature = "embedded")]
+    pub fn embedded_schedules(
+        &self,
+        target: &QueueSpec,
+    ) -> anyhow::Result<Option<Arc<crate::schedules::embedded::EmbeddedSchedules>>> {
+        match &self.adapters {
+            Adapters::Embedded(env) => Ok(Some(env.schedules(target.clone())?)),
+            Adapters::Aws => Ok(None),
         }
     }
 

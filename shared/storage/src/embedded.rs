@@ -5,6 +5,7 @@
 //! narrowed to 0700), `store.redb` and the blob files 0600. The store holds password hashes, sessions and API
 //! key digests, and the blobs' signing key lives beside it; other local users must not read them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +15,7 @@ use crate::blobs::Blobs;
 use crate::blobs::embedded::EmbeddedBlobs;
 use crate::queue::embedded::EmbeddedQueue;
 use crate::queue::{Queue, QueueSpec};
+use crate::schedules::embedded::EmbeddedSchedules;
 use crate::table::Table;
 use crate::table::embedded::EmbeddedTable;
 
@@ -23,6 +25,8 @@ pub struct EmbeddedEnv {
     dir: PathBuf,
     /// Buckets opened so far; the runner serves their presigned URLs.
     buckets: Arc<Mutex<Vec<Arc<EmbeddedBlobs>>>>,
+    /// Schedules by target queue: one handle each, so one firing loop.
+    schedules: Arc<Mutex<HashMap<String, Arc<EmbeddedSchedules>>>>,
 }
 
 impl EmbeddedEnv {
@@ -39,7 +43,7 @@ impl EmbeddedEnv {
         let db = redb::Database::builder().create_with_backend(backend).with_context(|| {
             format!("Failed to open the embedded store {} (is another runner using it?)", path.display())
         })?;
-        Ok(Self { db: Arc::new(db), dir: dir.to_path_buf(), buckets: Arc::default() })
+        Ok(Self { db: Arc::new(db), dir: dir.to_path_buf(), buckets: Arc::default(), schedules: Arc::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -53,6 +57,16 @@ impl EmbeddedEnv {
     /// A queue handle; its dead-letter queue (if any) lives in the same store.
     pub fn queue(&self, spec: QueueSpec) -> Arc<dyn Queue> {
         Arc::new(EmbeddedQueue::new(self.db.clone(), spec))
+    }
+
+    /// The schedules firing into `target` (kept in this store): the same handle on every call, whose
+    /// [`EmbeddedSchedules::run`] the runner spawns once.
+    pub fn schedules(&self, target: QueueSpec) -> anyhow::Result<Arc<EmbeddedSchedules>> {
+        let mut schedules = self.schedules.lock().map_err(|_| anyhow::anyhow!("schedules registry poisoned"))?;
+        let handle = schedules
+            .entry(target.name.clone())
+            .or_insert_with(|| Arc::new(EmbeddedSchedules::new(self.db.clone(), self.queue(target))));
+        Ok(handle.clone())
     }
 
     /// A bucket whose presigned URLs point at `public_base_url` (the local runner, which serves them through

@@ -1,15 +1,16 @@
 //! Narrow storage ports and their adapters.
 //!
-//! Each port is one small trait in its own folder, beside its adapters: `aws.rs` (DynamoDB, SQS, S3,
-//! Redis/ElastiCache, KMS) and `embedded.rs` (durable on disk under the data dir, or in-process for the cache).
+//! Each port is one small trait in its own folder, beside its adapters: `aws.rs` (DynamoDB, SQS, SNS, S3,
+//! Redis/ElastiCache, KMS, EventBridge Scheduler) and `embedded.rs` (durable on disk under the data dir, or
+//! in-process for the cache).
 //! One conformance suite per port (`tests/conformance/`) runs against both.
 //!
 //! Features: `aws` (default) builds the AWS adapters and [`backend`]; `embedded` adds the redb-backed table,
-//! queue and blob store, the routes serving its presigned URLs, and the key store holding its master key in a
-//! file. Only the local runner and the tests enable `embedded`: a Lambda bootstrap links no redb, and its
-//! `Backend::open` refuses `STORAGE=embedded`. The in-process cache (`cache::embedded::MemoryCache`) needs only
-//! std and is always built; the cache adapter follows `CACHE_URL` (or ElastiCache discovery) in both modes, so
-//! several processes can share one Redis.
+//! queue and blob store, the routes serving its presigned URLs, the key store holding its master key in a
+//! file, and the schedules with their in-process firing loop. Only the local runner and the tests enable
+//! `embedded`: a Lambda bootstrap links no redb, and its `Backend::open` refuses `STORAGE=embedded`. The
+//! in-process cache (`cache::embedded::MemoryCache`) needs only std and is always built; the cache adapter
+//! follows `CACHE_URL` (or ElastiCache discovery) in both modes, so several processes can share one Redis.
 
 pub mod blobs;
 pub mod bus;
@@ -17,6 +18,7 @@ pub mod cache;
 pub mod error;
 pub mod keys;
 pub mod queue;
+pub mod schedules;
 pub mod table;
 
 #[cfg(feature = "aws")]

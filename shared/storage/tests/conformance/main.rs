@@ -7,5 +7,6 @@ mod bus;
 mod cache;
 mod keys;
 mod queue;
+mod schedules;
 mod support;
 mod table;
