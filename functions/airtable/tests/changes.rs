@@ -43,8 +43,7 @@ async fn world() -> World {
     store.put_connection(TENANT, &connection).await.unwrap();
     store.link_base(TENANT, &BaseLink::new(BASE, "Demo".into(), &connection, USER)).await.unwrap();
     let settings = AirtableSettings::new(running.url(), None);
-    let mut endpoints = tenancy::airtable::AirtableEndpoints::default();
-    endpoints.api_url = running.url();
+    let endpoints = tenancy::airtable::AirtableEndpoints { api_url: running.url(), ..Default::default() };
     // Pings go nowhere (a closed port): these tests drive the fetches themselves.
     let public = Some("http://127.0.0.1:9".to_string());
     let capture = airtable::capture(&resources, &settings, endpoints, Metrics::local(), public).await.unwrap();
