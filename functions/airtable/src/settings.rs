@@ -43,56 +43,42 @@ pub struct AirtableSettings {
     pub max_stale: Duration,
 }
 
+/// The gateway's settings, then `$extra`.
+macro_rules! gateway_settings {
+    ($($extra:literal),*) => {
+        &[
+            Setting::optional("AIRTABLE_ENDPOINT_URL"),
+            Setting::optional("AIRTABLE_CONTENT_URL"),
+            Setting::optional("AIRTABLE_API_KEY"),
+            Setting::optional("AIRTABLE_TIMEOUT_MS"),
+            Setting::optional("AIRTABLE_CONNECT_TIMEOUT_MS"),
+            Setting::optional("AIRTABLE_MAX_RETRIES"),
+            Setting::optional("AIRTABLE_BASE_RPS"),
+            Setting::optional("AIRTABLE_TOKEN_RPS"),
+            Setting::optional("AIRTABLE_LIMITER_MARGIN_MS"),
+            Setting::optional("AIRTABLE_LIMITER_MAX_WAIT_MS"),
+            Setting::optional("AIRTABLE_PENALTY_SECS"),
+            Setting::optional("AIRTABLE_CACHE_TTL_BASES_SECS"),
+            Setting::optional("AIRTABLE_CACHE_TTL_SCHEMA_SECS"),
+            Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
+            Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
+            Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
+            // OAuth connections' refreshes (tenancy::airtable::AirtableEndpoints).
+            Setting::optional("AIRTABLE_OAUTH_URL"),
+            Setting::optional("AIRTABLE_OAUTH_CLIENT_ID"),
+            Setting::optional("AIRTABLE_OAUTH_CLIENT_SECRET"),
+            Setting::optional("AIRTABLE_OAUTH_REDIRECT_URI"),
+            $(Setting::optional($extra),)*
+        ]
+    };
+}
+
 /// The environment variables [`AirtableSettings::from_env`] reads.
-pub const SETTINGS: &[Setting] = &[
-    Setting::optional("AIRTABLE_ENDPOINT_URL"),
-    Setting::optional("AIRTABLE_CONTENT_URL"),
-    Setting::optional("AIRTABLE_API_KEY"),
-    Setting::optional("AIRTABLE_TIMEOUT_MS"),
-    Setting::optional("AIRTABLE_CONNECT_TIMEOUT_MS"),
-    Setting::optional("AIRTABLE_MAX_RETRIES"),
-    Setting::optional("AIRTABLE_BASE_RPS"),
-    Setting::optional("AIRTABLE_TOKEN_RPS"),
-    Setting::optional("AIRTABLE_LIMITER_MARGIN_MS"),
-    Setting::optional("AIRTABLE_LIMITER_MAX_WAIT_MS"),
-    Setting::optional("AIRTABLE_PENALTY_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_BASES_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_SCHEMA_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
-    Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
-    // OAuth connections' refreshes (tenancy::airtable::AirtableEndpoints).
-    Setting::optional("AIRTABLE_OAUTH_URL"),
-    Setting::optional("AIRTABLE_OAUTH_CLIENT_ID"),
-    Setting::optional("AIRTABLE_OAUTH_CLIENT_SECRET"),
-    Setting::optional("AIRTABLE_OAUTH_REDIRECT_URI"),
-];
+pub const SETTINGS: &[Setting] = gateway_settings!();
 
 /// What change capture's functions read: the gateway's settings and `AIRTABLE_WEBHOOKS_PUBLIC_URL` (the API's
 /// root URL as Airtable reaches it; unset, no webhook is registered).
-pub const CAPTURE_SETTINGS: &[Setting] = &[
-    Setting::optional("AIRTABLE_ENDPOINT_URL"),
-    Setting::optional("AIRTABLE_CONTENT_URL"),
-    Setting::optional("AIRTABLE_API_KEY"),
-    Setting::optional("AIRTABLE_TIMEOUT_MS"),
-    Setting::optional("AIRTABLE_CONNECT_TIMEOUT_MS"),
-    Setting::optional("AIRTABLE_MAX_RETRIES"),
-    Setting::optional("AIRTABLE_BASE_RPS"),
-    Setting::optional("AIRTABLE_TOKEN_RPS"),
-    Setting::optional("AIRTABLE_LIMITER_MARGIN_MS"),
-    Setting::optional("AIRTABLE_LIMITER_MAX_WAIT_MS"),
-    Setting::optional("AIRTABLE_PENALTY_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_BASES_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_SCHEMA_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
-    Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
-    Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
-    Setting::optional("AIRTABLE_OAUTH_URL"),
-    Setting::optional("AIRTABLE_OAUTH_CLIENT_ID"),
-    Setting::optional("AIRTABLE_OAUTH_CLIENT_SECRET"),
-    Setting::optional("AIRTABLE_OAUTH_REDIRECT_URI"),
-    Setting::optional("AIRTABLE_WEBHOOKS_PUBLIC_URL"),
-];
+pub const CAPTURE_SETTINGS: &[Setting] = gateway_settings!("AIRTABLE_WEBHOOKS_PUBLIC_URL");
 
 /// Cache TTLs per kind of read: `AIRTABLE_CACHE_TTL_{BASES,SCHEMA,RECORDS,RECORD}_SECS`.
 #[derive(Clone, Copy, Debug)]
