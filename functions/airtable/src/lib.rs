@@ -96,6 +96,14 @@ pub async fn capture(
     changes::Capture::build(resources, settings, credentials, metrics, public_url).await
 }
 
+/// Change capture as a Lambda function builds it: every setting from the environment, EMF metrics.
+pub async fn capture_from_env(resources: &platform::group::Resources) -> anyhow::Result<Arc<changes::Capture>> {
+    let settings = AirtableSettings::from_env()?;
+    let endpoints = tenancy::airtable::AirtableEndpoints::from_env()?;
+    let public_url = platform::config::var("AIRTABLE_WEBHOOKS_PUBLIC_URL");
+    Ok(Arc::new(capture(resources, &settings, endpoints, Metrics::emf(), public_url).await?))
+}
+
 /// The resolver both runtimes use: tenant links, permissions and connections from the workspaces table;
 /// `endpoints` is where OAuth refreshes go (its API URL is the gateway's upstream).
 pub async fn tenant_credentials(

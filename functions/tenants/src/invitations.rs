@@ -39,6 +39,12 @@ fn not_found() -> ApiError {
     ApiError::not_found("No such invitation")
 }
 
+/// The invitation's token sealed for the notifications service (the invitation email), bound to it.
+async fn seal(state: &TenantsState, invitation: &Invitation, token: &secrecy::SecretString) -> anyhow::Result<String> {
+    let purpose = identity::invitation_seal::Purpose::Invitation;
+    identity::invitation_seal::seal(&state.keys, purpose, &invitation.tenant_id, &invitation.id, token).await
+}
+
 async fn invitation(state: &TenantsState, caller: &Caller, id: &str) -> ApiResult<Invitation> {
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(not_found());
@@ -88,14 +94,7 @@ pub async fn create(
         accepted_by: None,
         version: 0,
     };
-    let sealed = identity::invitation_seal::seal(
-        &state.keys,
-        identity::invitation_seal::Purpose::Invitation,
-        &invitation.tenant_id,
-        &invitation.id,
-        &token,
-    )
-    .await?;
+    let sealed = seal(&state, &invitation, &token).await?;
     let event = Event::new(Action::InvitationCreated, &origin)
         .tenant(&tenant.tenant_id)
         .actor(&caller.user_id)
@@ -206,14 +205,7 @@ pub async fn resend(
     let (token, hash) = identity::api_keys::generate_secret(TOKEN_PREFIX)?;
     invitation.token_hash = hash;
     invitation.expires_at = now + state.settings.invitation_ttl.as_secs() as i64;
-    let sealed = identity::invitation_seal::seal(
-        &state.keys,
-        identity::invitation_seal::Purpose::Invitation,
-        &invitation.tenant_id,
-        &invitation.id,
-        &token,
-    )
-    .await?;
+    let sealed = seal(&state, &invitation, &token).await?;
     let event = Event::new(Action::InvitationResent, &origin)
         .tenant(&invitation.tenant_id)
         .actor(&caller.user_id)
