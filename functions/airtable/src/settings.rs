@@ -43,32 +43,33 @@ pub struct AirtableSettings {
     pub max_stale: Duration,
 }
 
-/// The gateway's settings, then `$extra`.
+/// The gateway's settings, then `$extra` (also for the automations' functions, which write through the gateway).
+#[macro_export]
 macro_rules! gateway_settings {
     ($($extra:literal),*) => {
         &[
-            Setting::optional("AIRTABLE_ENDPOINT_URL"),
-            Setting::optional("AIRTABLE_CONTENT_URL"),
-            Setting::optional("AIRTABLE_API_KEY"),
-            Setting::optional("AIRTABLE_TIMEOUT_MS"),
-            Setting::optional("AIRTABLE_CONNECT_TIMEOUT_MS"),
-            Setting::optional("AIRTABLE_MAX_RETRIES"),
-            Setting::optional("AIRTABLE_BASE_RPS"),
-            Setting::optional("AIRTABLE_TOKEN_RPS"),
-            Setting::optional("AIRTABLE_LIMITER_MARGIN_MS"),
-            Setting::optional("AIRTABLE_LIMITER_MAX_WAIT_MS"),
-            Setting::optional("AIRTABLE_PENALTY_SECS"),
-            Setting::optional("AIRTABLE_CACHE_TTL_BASES_SECS"),
-            Setting::optional("AIRTABLE_CACHE_TTL_SCHEMA_SECS"),
-            Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
-            Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
-            Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
+            ::platform::group::Setting::optional("AIRTABLE_ENDPOINT_URL"),
+            ::platform::group::Setting::optional("AIRTABLE_CONTENT_URL"),
+            ::platform::group::Setting::optional("AIRTABLE_API_KEY"),
+            ::platform::group::Setting::optional("AIRTABLE_TIMEOUT_MS"),
+            ::platform::group::Setting::optional("AIRTABLE_CONNECT_TIMEOUT_MS"),
+            ::platform::group::Setting::optional("AIRTABLE_MAX_RETRIES"),
+            ::platform::group::Setting::optional("AIRTABLE_BASE_RPS"),
+            ::platform::group::Setting::optional("AIRTABLE_TOKEN_RPS"),
+            ::platform::group::Setting::optional("AIRTABLE_LIMITER_MARGIN_MS"),
+            ::platform::group::Setting::optional("AIRTABLE_LIMITER_MAX_WAIT_MS"),
+            ::platform::group::Setting::optional("AIRTABLE_PENALTY_SECS"),
+            ::platform::group::Setting::optional("AIRTABLE_CACHE_TTL_BASES_SECS"),
+            ::platform::group::Setting::optional("AIRTABLE_CACHE_TTL_SCHEMA_SECS"),
+            ::platform::group::Setting::optional("AIRTABLE_CACHE_TTL_RECORDS_SECS"),
+            ::platform::group::Setting::optional("AIRTABLE_CACHE_TTL_RECORD_SECS"),
+            ::platform::group::Setting::optional("AIRTABLE_CACHE_MAX_STALE_SECS"),
             // OAuth connections' refreshes (tenancy::airtable::AirtableEndpoints).
-            Setting::optional("AIRTABLE_OAUTH_URL"),
-            Setting::optional("AIRTABLE_OAUTH_CLIENT_ID"),
-            Setting::optional("AIRTABLE_OAUTH_CLIENT_SECRET"),
-            Setting::optional("AIRTABLE_OAUTH_REDIRECT_URI"),
-            $(Setting::optional($extra),)*
+            ::platform::group::Setting::optional("AIRTABLE_OAUTH_URL"),
+            ::platform::group::Setting::optional("AIRTABLE_OAUTH_CLIENT_ID"),
+            ::platform::group::Setting::optional("AIRTABLE_OAUTH_CLIENT_SECRET"),
+            ::platform::group::Setting::optional("AIRTABLE_OAUTH_REDIRECT_URI"),
+            $(::platform::group::Setting::optional($extra),)*
         ]
     };
 }

@@ -112,6 +112,9 @@ pub fn plan(event: &Event) -> Option<Plan> {
         Action::RegistrationRequested => (templates::REGISTRATION_REQUESTED, Recipient::Invitee(text("email")?)),
         // The new address, which is not the account's yet.
         Action::EmailChangeRequested => (templates::EMAIL_CHANGE_REQUESTED, Recipient::Invitee(text("email")?)),
+        Action::AutomationNotification => {
+            (templates::AUTOMATION_NOTIFICATION, Recipient::User(event.subject_id.clone()?))
+        }
         Action::RegistrationAttempted => {
             (templates::REGISTRATION_ATTEMPTED, Recipient::User(event.subject_id.clone()?))
         }

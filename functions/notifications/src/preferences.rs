@@ -11,8 +11,14 @@ use utoipa::ToSchema;
 
 use crate::records::Channel;
 
-pub const CATEGORIES: [Category; 5] =
-    [Category::Security, Category::Account, Category::Tenant, Category::Workspace, Category::Permission];
+pub const CATEGORIES: [Category; 6] = [
+    Category::Security,
+    Category::Account,
+    Category::Tenant,
+    Category::Workspace,
+    Category::Permission,
+    Category::Automation,
+];
 
 /// The locales the built-in templates speak; a tenant may add templates for others.
 pub const DEFAULT_LOCALE: &str = "en";

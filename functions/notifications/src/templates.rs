@@ -69,6 +69,7 @@ pub const PASSWORD_RESET_REQUESTED: &str = "auth.password_reset_requested";
 pub const REGISTRATION_REQUESTED: &str = "auth.registration_requested";
 pub const REGISTRATION_ATTEMPTED: &str = "auth.registration_attempted";
 pub const EMAIL_CHANGE_REQUESTED: &str = "user.email_change_requested";
+pub const AUTOMATION_NOTIFICATION: &str = "automation.notification";
 
 pub static KINDS: &[Kind] = &[
     Kind {
@@ -133,6 +134,12 @@ pub static KINDS: &[Kind] = &[
         category: events::Category::Account,
         critical: false,
         describe: "Someone else changed the user's profile, roles or status.",
+    },
+    Kind {
+        name: AUTOMATION_NOTIFICATION,
+        category: events::Category::Automation,
+        critical: false,
+        describe: "An automation's notify step: the subject and body its definition rendered.",
     },
 ];
 
@@ -205,6 +212,10 @@ pub fn builtin(kind: &str, locale: &str) -> Option<Template> {
             "Hello {{ recipient.name }},\n\n{{ actor_name }} changed your {{ app_name }} account: \
              {{ data.fields | join(\", \") }}.\n",
         ),
+        (AUTOMATION_NOTIFICATION, _) => (
+            "{{ data.subject }}",
+            "{{ data.body }}\n\n({{ app_name }} automation {{ data.automation_name }}, run {{ data.run_id }})\n",
+        ),
         _ => return None,
     };
     Some(Template { subject: subject.into(), body: body.into() })
@@ -228,6 +239,13 @@ pub fn sample_context(kind: &str) -> Value {
             json!({"reset_id": "0190a0b0-0000-7000-8000-000000000001", "expires_at": 1_900_000_000})
         }
         ACCOUNT_UPDATED => json!({"fields": ["first_name", "roles"]}),
+        AUTOMATION_NOTIFICATION => json!({
+            "automation_id": "au_0190a0b0000070008000000000000000",
+            "automation_name": "New orders",
+            "run_id": "run_0190a0b00000aaaaaaaaaaaaaaaaaaaa",
+            "subject": "Order 42 was created",
+            "body": "Order 42 by Ada is in the Orders table.",
+        }),
         EMAIL_CHANGE_REQUESTED => {
             json!({"change_id": "0190a0b0-0000-7000-8000-000000000003", "email": "new@example.com", "expires_at": 1_900_000_000})
         }
@@ -284,7 +302,9 @@ impl io::Write for Bounded {
     }
 }
 
-fn environment() -> Environment<'static> {
+/// The sandbox every template renders in (also the automations' templates): no loader, fuel, a recursion
+/// limit, strict undefined values.
+pub fn sandbox() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -296,11 +316,24 @@ fn render_part(part: &'static str, source: &str, context: &Value, limit: usize) 
     if source.len() > MAX_SOURCE {
         return Err(TemplateError { part, line: None, message: format!("at most {MAX_SOURCE} bytes of template") });
     }
-    let env = environment();
-    let template = env.template_from_str(source).map_err(|e| error(part, &e, limit))?;
+    let env = sandbox();
+    render_bounded(&env, source, context, limit).map_err(|e| match e {
+        Some(e) => error(part, &e, limit),
+        None => TemplateError { part, line: None, message: "output is not UTF-8".into() },
+    })
+}
+
+/// Renders `source` in `env` with at most `limit` bytes of output (`Err(None)`: the output is not UTF-8).
+pub fn render_bounded(
+    env: &Environment<'_>,
+    source: &str,
+    context: &impl Serialize,
+    limit: usize,
+) -> Result<String, Option<minijinja::Error>> {
+    let template = env.template_from_str(source).map_err(Some)?;
     let mut out = Bounded { out: Vec::new(), limit };
-    template.render_captured_to(context, &mut out).map_err(|e| error(part, &e, limit))?;
-    String::from_utf8(out.out).map_err(|_| TemplateError { part, line: None, message: "output is not UTF-8".into() })
+    template.render_captured_to(context, &mut out).map_err(Some)?;
+    String::from_utf8(out.out).map_err(|_| None)
 }
 
 fn error(part: &'static str, e: &minijinja::Error, limit: usize) -> TemplateError {

@@ -128,10 +128,23 @@ pub enum Action {
     AirtableRecordDeleted,
     #[serde(rename = "airtable.table.changed")]
     AirtableTableChanged,
+    #[serde(rename = "automation.created")]
+    AutomationCreated,
+    #[serde(rename = "automation.updated")]
+    AutomationUpdated,
+    #[serde(rename = "automation.deleted")]
+    AutomationDeleted,
+    #[serde(rename = "automation.run_succeeded")]
+    AutomationRunSucceeded,
+    #[serde(rename = "automation.run_failed")]
+    AutomationRunFailed,
+    /// An automation's notify step: one event per recipient (the notifications service's in-app notice).
+    #[serde(rename = "automation.notification")]
+    AutomationNotification,
 }
 
 impl Action {
-    pub const ALL: [Action; 53] = [
+    pub const ALL: [Action; 59] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -185,6 +198,12 @@ impl Action {
         Self::AirtableRecordUpdated,
         Self::AirtableRecordDeleted,
         Self::AirtableTableChanged,
+        Self::AutomationCreated,
+        Self::AutomationUpdated,
+        Self::AutomationDeleted,
+        Self::AutomationRunSucceeded,
+        Self::AutomationRunFailed,
+        Self::AutomationNotification,
     ];
 
     /// The wire name, e.g. `auth.login_failed`.
@@ -243,6 +262,12 @@ impl Action {
             Self::AirtableRecordUpdated => "airtable.record.updated",
             Self::AirtableRecordDeleted => "airtable.record.deleted",
             Self::AirtableTableChanged => "airtable.table.changed",
+            Self::AutomationCreated => "automation.created",
+            Self::AutomationUpdated => "automation.updated",
+            Self::AutomationDeleted => "automation.deleted",
+            Self::AutomationRunSucceeded => "automation.run_succeeded",
+            Self::AutomationRunFailed => "automation.run_failed",
+            Self::AutomationNotification => "automation.notification",
         }
     }
 }
@@ -259,6 +284,8 @@ pub enum Category {
     Permission,
     /// Changes made in a linked Airtable base (change capture).
     Airtable,
+    /// Automations: their definitions, runs and notices.
+    Automation,
 }
 
 impl Action {
@@ -318,6 +345,12 @@ impl Action {
             | Self::AirtableRecordUpdated
             | Self::AirtableRecordDeleted
             | Self::AirtableTableChanged => Category::Airtable,
+            Self::AutomationCreated
+            | Self::AutomationUpdated
+            | Self::AutomationDeleted
+            | Self::AutomationRunSucceeded
+            | Self::AutomationRunFailed
+            | Self::AutomationNotification => Category::Automation,
         }
     }
 
@@ -403,6 +436,22 @@ impl Action {
             Self::AirtableTableChanged => {
                 "A table of a linked Airtable base was created, deleted or changed its name, description or fields \
                  (data: base_id, table_id, change, the change's details)."
+            }
+            Self::AutomationCreated => "An automation was created (data: workspace_id, automation_id, trigger_type).",
+            Self::AutomationUpdated => {
+                "An automation's definition, name or state changed (data: workspace_id, automation_id, fields)."
+            }
+            Self::AutomationDeleted => "An automation was deleted (data: workspace_id, automation_id).",
+            Self::AutomationRunSucceeded => {
+                "An automation's run finished (data: workspace_id, automation_id, run_id, trigger_type, duration_ms)."
+            }
+            Self::AutomationRunFailed => {
+                "An automation's run failed (data: workspace_id, automation_id, run_id, trigger_type, duration_ms, \
+                 error)."
+            }
+            Self::AutomationNotification => {
+                "An automation's notify step, for its recipient (the subject; data: automation_id, automation_name, \
+                 run_id, subject, body)."
             }
         }
     }
@@ -515,6 +564,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
         let RequestId(request_id) = RequestId::from_request_parts(parts, state).await?;
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         Ok(Self { request_id, ip: Some(ip).filter(|ip| ip != "unknown") })
+    }
+}
+
+impl Origin {
+    /// What no request started (a schedule, a queue's job).
+    pub fn system() -> Self {
+        Self { request_id: String::new(), ip: None }
     }
 }
 

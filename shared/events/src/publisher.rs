@@ -58,7 +58,15 @@ impl Publisher {
     /// outbox item commit in one table transaction, or neither does. Then publishes the event. When `write`
     /// wrote nothing yet succeeded, the event is stored on its own.
     pub async fn commit<T, E>(&self, event: Event, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        let (out, staging) = outbox::staged(vec![event], write).await;
+        self.commit_all(vec![event], write).await
+    }
+
+    /// [`Publisher::commit`] with any number of events (none: just the write).
+    pub async fn commit_all<T, E>(&self, events: Vec<Event>, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        if events.is_empty() {
+            return write.await;
+        }
+        let (out, staging) = outbox::staged(events, write).await;
         let mut committed = staging.committed;
         if out.is_ok() {
             for event in staging.staged {

@@ -52,7 +52,11 @@ pub static NOTIFICATION_TYPES: &[Action] = &[
     Action::RegistrationRequested,
     Action::RegistrationAttempted,
     Action::EmailChangeRequested,
+    Action::AutomationNotification,
 ];
+
+/// The automations' trigger consumer (`functions/automations`): every event (a trigger may name any type).
+pub const AUTOMATIONS: &str = "events-automations";
 
 /// One subscriber: its queue and the types it receives (`None`: all).
 #[derive(Debug)]
@@ -67,6 +71,7 @@ pub static SUBSCRIPTIONS: &[Subscription] = &[
     Subscription { queue: NOTIFICATIONS, only: Some(NOTIFICATION_TYPES) },
     Subscription { queue: USAGE_PLANS, only: Some(USAGE_PLAN_TYPES) },
     Subscription { queue: AIRTABLE_CHANGES, only: Some(AIRTABLE_CHANGE_TYPES) },
+    Subscription { queue: AUTOMATIONS, only: None },
 ];
 
 /// Receives before a message goes to its queue's dead-letter queue.

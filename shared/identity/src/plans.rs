@@ -22,6 +22,9 @@ pub struct Limits {
     pub airtable_connections: u64,
     pub airtable_requests_per_month: u64,
     pub automations: u64,
+    /// Automation runs started per calendar month (UTC); absent in `TENANT_PLANS`: 100 per automation allowed.
+    #[serde(default)]
+    pub automation_runs_per_month: Option<u64>,
     pub file_storage_bytes: u64,
     /// Sustained API requests per second per tenant (every protected route; at least 1).
     pub api_requests_per_second: u64,
@@ -64,6 +67,13 @@ impl Limit {
     }
 }
 
+impl Limits {
+    /// Automation runs a month: as configured, else 100 per automation the plan allows.
+    pub fn automation_runs(&self) -> u64 {
+        self.automation_runs_per_month.unwrap_or(self.automations.saturating_mul(100))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plans(BTreeMap<String, Limits>);
 
@@ -76,6 +86,7 @@ impl Default for Plans {
             airtable_connections: connections,
             airtable_requests_per_month: requests,
             automations,
+            automation_runs_per_month: Some(automations * 200),
             file_storage_bytes: storage,
             api_requests_per_second: rps,
             api_burst: burst,
@@ -144,6 +155,7 @@ static FALLBACK: Limits = Limits {
     airtable_connections: 0,
     airtable_requests_per_month: 0,
     automations: 0,
+    automation_runs_per_month: Some(0),
     file_storage_bytes: 0,
     api_requests_per_second: 1,
     api_burst: 1,

@@ -84,6 +84,10 @@ pub enum Use {
     UsagePlans,
     /// Describes every table and queue every group declares (`READY_TABLES`, `READY_QUEUES`): `/ready`.
     Readiness,
+    /// Creates, changes and deletes schedules that fire into this queue (`SCHEDULER_TARGET_ARN`; EventBridge
+    /// Scheduler, in a schedule group per tenant, assuming `SCHEDULER_ROLE_ARN`, which the function may pass);
+    /// under the runner with embedded storage, the embedded schedules.
+    Schedules(&'static str),
 }
 
 /// What a function does with mobile push devices.
@@ -173,6 +177,7 @@ impl Inventory {
                     Use::Email | Use::Sms | Use::Push(_) => {}
                     Use::UsagePlans => {}
                     Use::Readiness => {}
+                    Use::Schedules(queue) => _ = inventory.queues.insert(queue),
                 }
             }
         }
@@ -323,6 +328,18 @@ impl Resources {
             return Err(self.undeclared("API Gateway usage plans"));
         }
         Ok(&self.backend)
+    }
+
+    /// For [`Use::Schedules`]: the schedules firing into `target`.
+    pub async fn schedules(
+        &self,
+        target: &storage::queue::QueueSpec,
+    ) -> anyhow::Result<std::sync::Arc<dyn storage::schedules::Schedules>> {
+        let declared = self.uses.iter().any(|u| matches!(u, Use::Schedules(queue) if *queue == target.name));
+        if !declared {
+            return Err(self.undeclared(&format!("schedules into queue {}", target.name)));
+        }
+        self.backend.schedules(target).await
     }
 
     /// For [`Use::Readiness`]: the backend, to describe any table or queue.
