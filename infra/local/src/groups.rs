@@ -72,6 +72,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&webhooks::GROUP, |r, c| Box::pin(build_webhooks(r, c))),
     (&notifications::GROUP, |r, c| Box::pin(build_notifications(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
+    (&automations::GROUP, |r, c| Box::pin(build_automations(r, c))),
 ];
 
 /// Every group's declaration.
@@ -409,6 +410,49 @@ async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::
         unrouted: airtable::metrics::router(metrics),
         consumers: vec![("airtable-changes", queue, consume)],
         schedules: vec![("airtable-webhooks-refresh", refresh)],
+        ..Default::default()
+    })
+}
+
+/// Automations: the API, the trigger consumer (`events-automations`) and the worker (`automations-runs`), whose
+/// record actions go through a gateway built as the airtable group builds its own (the same cache, limiter
+/// and credentials). With embedded storage the schedules fire into the runs queue from the runner's clock
+/// (`start` spawns it; tests tick it).
+async fn build_automations(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let settings = context.settings;
+    let plans = settings.tenants.plans.clone();
+    let api = Arc::new(automations::ApiState::build(&resources, plans.clone()).await?);
+    let airtable = &context.airtable;
+    let credentials =
+        airtable::tenant_credentials(&resources, airtable, endpoints(context)).await?.with_demo(context.demo.clone());
+    let gateway = airtable::Gateway::new(
+        airtable,
+        resources.cache().await?,
+        resources.namespace(),
+        Arc::new(credentials),
+        airtable::Metrics::local(),
+    )?;
+    let parts = automations::engine::WorkerParts {
+        gateway,
+        plans,
+        allowed: settings.webhooks.allowed.clone(),
+        settings: settings.automations.clone(),
+    };
+    let worker = Arc::new(automations::engine::Worker::build(&resources, parts).await?);
+    let bus_queue = resources.queue(&events::routing::queue_spec(events::routing::AUTOMATIONS)).await?;
+    let runs_queue = resources.queue(&automations::jobs::queue_spec()).await?;
+    let triggers = worker.clone();
+    let on_event: SqsHandler = Arc::new(move |event| {
+        let worker = triggers.clone();
+        Box::pin(async move { Ok(automations::triggers::handle(&worker, event).await) })
+    });
+    let on_job: SqsHandler = Arc::new(move |event| {
+        let worker = worker.clone();
+        Box::pin(async move { Ok(automations::engine::handle(&worker, event).await) })
+    });
+    Ok(Parts {
+        router: automations::router(api),
+        consumers: vec![("automations-events", bus_queue, on_event), ("automations-worker", runs_queue, on_job)],
         ..Default::default()
     })
 }

@@ -33,6 +33,9 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
     /// The embedded Airtable emulator (tests issue it tokens and read its state in-process).
     pub emulator: Option<airtable_emulator::Emulator>,
+    /// The embedded schedules (automations' schedule triggers), ticking every second; tests tick them with
+    /// any clock. `None` with the AWS adapters (EventBridge Scheduler fires; moto never does).
+    pub schedules: Option<Arc<storage::schedules::embedded::EmbeddedSchedules>>,
 }
 
 impl Running {
@@ -83,10 +86,23 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     for schedule in composition.schedules {
         tasks.push(tokio::spawn(scheduler::run(schedule, stopped.clone())));
     }
+    let schedules = match settings.groups.as_ref().is_none_or(|g| g.iter().any(|n| n == automations::GROUP.name)) {
+        true => backend.embedded_schedules(&automations::jobs::queue_spec())?,
+        false => None,
+    };
+    if let Some(clock) = schedules.clone() {
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                () = clock.run() => {}
+                _ = stopped.changed() => {}
+            }
+        }));
+    }
 
     tracing::info!(url = %public_url, storage = %backend.describe(), routes = routes.routes().len(), "PyAirtable local runner listening");
     for route in routes.routes() {
         tracing::debug!(method = %route.method, path = %route.path, public = route.public, "route");
     }
-    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator })
+    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator, schedules })
 }

@@ -42,6 +42,9 @@ pub struct Settings {
     /// `AIRTABLE_CHANGE_CAPTURE` (default `true`; `false` in [`Settings::defaults`], which tests start from,
     /// so their upstream counts stay their own): register Airtable webhooks for linked bases.
     pub change_capture: bool,
+    /// The automations' engine (`AUTOMATIONS_FAILPOINT` for the crash test; tests shorten its lease and
+    /// retry delays).
+    pub automations: automations::engine::EngineSettings,
 }
 
 impl Settings {
@@ -65,6 +68,7 @@ impl Settings {
             groups: (!groups.is_empty()).then_some(groups),
             airtable_webhooks_public_url: var("AIRTABLE_WEBHOOKS_PUBLIC_URL"),
             change_capture: parse_or("AIRTABLE_CHANGE_CAPTURE", true)?,
+            automations: automations::engine::EngineSettings::from_env()?,
         })
     }
 
@@ -88,6 +92,7 @@ impl Settings {
             groups: None,
             airtable_webhooks_public_url: None,
             change_capture: false,
+            automations: automations::engine::EngineSettings::default(),
         }
     }
 }
