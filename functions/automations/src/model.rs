@@ -176,8 +176,10 @@ pub enum Step {
         id: Option<String>,
         #[serde(rename = "if")]
         condition: Condition,
+        #[schema(no_recursion)]
         then: Vec<Step>,
         #[serde(default, rename = "else", skip_serializing_if = "Vec::is_empty")]
+        #[schema(no_recursion)]
         otherwise: Vec<Step>,
     },
     /// `steps` once per element of `over` (an expression giving a list: `trigger.records`), with `item` and
@@ -186,6 +188,7 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         over: String,
+        #[schema(no_recursion)]
         steps: Vec<Step>,
     },
 }

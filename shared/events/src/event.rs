@@ -567,13 +567,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     }
 }
 
-impl Origin {
-    /// What no request started (a schedule, a queue's job).
-    pub fn system() -> Self {
-        Self { request_id: String::new(), ip: None }
-    }
-}
-
 impl Event {
     pub fn new(action: Action, origin: &Origin) -> Self {
         Self {

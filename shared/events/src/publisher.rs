@@ -111,18 +111,22 @@ impl Publisher {
     /// the sweep.
     async fn dispatch(&self, event: &Event) {
         let Some(message) = outbox::message(event) else { return };
+        let mut failure = None;
         for attempt in 0..2 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            if self.bus.publish(message.clone()).await.is_ok() {
-                if let Err(e) = self.outbox.delete(&outbox::key(event), Condition::Always).await {
-                    tracing::warn!(error = ?e, event_id = %event.event_id, "a published event's outbox item stays (the sweep publishes it again)");
+            match self.bus.publish(message.clone()).await {
+                Ok(_) => {
+                    if let Err(e) = self.outbox.delete(&outbox::key(event), Condition::Always).await {
+                        tracing::warn!(error = ?e, event_id = %event.event_id, "a published event's outbox item stays (the sweep publishes it again)");
+                    }
+                    return;
                 }
-                return;
+                Err(e) => failure = Some(e),
             }
         }
-        tracing::warn!(event_id = %event.event_id, "publishing failed; the outbox sweep publishes the event later");
+        tracing::warn!(error = ?failure, event_id = %event.event_id, "publishing failed; the outbox sweep publishes the event later");
     }
 }
 

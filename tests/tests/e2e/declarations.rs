@@ -220,7 +220,7 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 // and push neither (the platform applications are settings: NOTIFICATIONS_PUSH_*_APP_ARN).
                 Use::Email | Use::Sms | Use::Push(_) => {}
                 // The usage plans are a setting the group declares (USAGE_PLAN_IDS).
-                Use::UsagePlans => {}
+                Use::UsagePlans | Use::Schedules(_) => {}
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -314,7 +314,7 @@ fn policy_for(
         Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
         // SNS Publish to a phone number: an SMS publish names no resource, so it is granted on "*".
         Use::Sms => "Statement sns:Publish *".to_string(),
-        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push(_) | Use::UsagePlans => return None,
+        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push(_) | Use::UsagePlans | Use::Schedules(_) => return None,
     })
 }
 

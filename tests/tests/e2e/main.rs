@@ -8,6 +8,7 @@ mod support;
 
 mod airtable;
 mod audit;
+mod automations;
 mod auth;
 mod binary;
 mod contract;

@@ -379,7 +379,7 @@ async fn execute(worker: &Worker, run: &Run, rendered: &Rendered, key: &str) -> 
             for user in to {
                 match worker.identity.user(&run.tenant_id, user).await? {
                     Some(u) if u.is_active() => notices.push(
-                        Event::new(Action::AutomationNotification, &Origin::system())
+                        Event::new(Action::AutomationNotification, &origin(run))
                             .tenant(&run.tenant_id)
                             .subject(user)
                             .detail("automation_id", run.automation_id.clone())
@@ -401,6 +401,11 @@ async fn execute(worker: &Worker, run: &Run, rendered: &Rendered, key: &str) -> 
         }
         Rendered::Webhook { url, body } => (worker.http.post(url, body, key).await, Vec::new()),
     })
+}
+
+/// A run's events carry the run as their request: its id ties them in the logs and the audit trail.
+fn origin(run: &Run) -> Origin {
+    Origin { request_id: format!("automation-run:{}", run.id), ip: None }
 }
 
 fn creator_gone() -> String {
@@ -440,7 +445,7 @@ async fn finish(worker: &Worker, mut run: Run, status: RunStatus, error: Option<
     run.error = error.clone();
     run.finished_at_ms = Some(now);
     let action = if status == RunStatus::Succeeded { Action::AutomationRunSucceeded } else { Action::AutomationRunFailed };
-    let mut event = Event::new(action, &Origin::system())
+    let mut event = Event::new(action, &origin(&run))
         .tenant(&run.tenant_id)
         .actor(&run.acts_as)
         .detail("workspace_id", run.workspace_id.clone())

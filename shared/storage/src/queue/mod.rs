@@ -60,8 +60,13 @@ impl OutgoingMessage {
         self
     }
 
+    /// A string attribute; an empty value is left out (SQS and SNS both refuse an empty string attribute, so a
+    /// message carrying one would never be sent).
     pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.attributes.insert(name.into(), value.into());
+        let value = value.into();
+        if !value.is_empty() {
+            self.attributes.insert(name.into(), value);
+        }
         self
     }
 }

@@ -17,6 +17,8 @@ pub const GENEROUS_API_RATE: u64 = 100_000;
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
+    /// The runner's storage settings (to open what it opened: the schedules on moto, say).
+    pub storage: StorageSettings,
     running: Option<local_runner::Running>,
     data_dir: Option<PathBuf>,
 }
@@ -60,13 +62,25 @@ impl TestApp {
         // A platform admin exists in every runner: it attaches the emulator's bases to the gateway's tenants.
         accounts::with_admin(&mut settings);
         tweak(&mut settings);
+        let storage = settings.storage.clone();
         let running = local_runner::start(settings).await.unwrap();
-        Self { url: running.url(), client: reqwest::Client::new(), running: Some(running), data_dir: Some(data_dir) }
+        Self {
+            url: running.url(),
+            client: reqwest::Client::new(),
+            storage,
+            running: Some(running),
+            data_dir: Some(data_dir),
+        }
     }
 
     /// The runner's embedded Airtable emulator (to issue tokens, register OAuth clients, move its clock).
     pub fn emulator(&self) -> airtable_emulator::Emulator {
         self.running.as_ref().and_then(|r| r.emulator.clone()).expect("the runner started an emulator")
+    }
+
+    /// The runner's embedded schedules (its clock, for tests to tick); `None` with the AWS adapters.
+    pub fn schedules(&self) -> Option<std::sync::Arc<storage::schedules::embedded::EmbeddedSchedules>> {
+        self.running.as_ref().and_then(|r| r.schedules.clone())
     }
 
     /// The routes the runner serves (from the groups' OpenAPI document).
