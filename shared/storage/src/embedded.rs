@@ -43,6 +43,10 @@ impl EmbeddedEnv {
         let db = redb::Database::builder().create_with_backend(backend).with_context(|| {
             format!("Failed to open the embedded store {} (is another runner using it?)", path.display())
         })?;
+        let released = crate::queue::embedded::release_in_flight(&db)?;
+        if released > 0 {
+            tracing::info!(released, "messages a stopped runner was handling are visible again");
+        }
         Ok(Self { db: Arc::new(db), dir: dir.to_path_buf(), buckets: Arc::default(), schedules: Arc::default() })
     }
 
@@ -128,6 +132,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
 
     use super::*;
 
@@ -137,6 +142,29 @@ mod tests {
 
     fn temp_dir() -> PathBuf {
         std::env::temp_dir().join(format!("storage-private-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    #[tokio::test]
+    async fn what_a_stopped_process_was_handling_is_visible_at_once_when_the_store_opens_again() {
+        use crate::queue::OutgoingMessage;
+        let dir = temp_dir();
+        let spec = QueueSpec { name: "jobs".into(), dead_letter: None };
+        {
+            let env = EmbeddedEnv::open(&dir).unwrap();
+            let queue = env.queue(spec.clone());
+            queue.send(OutgoingMessage::new("in flight")).await.unwrap();
+            queue.send(OutgoingMessage::new("delayed").delay(Duration::from_secs(600))).await.unwrap();
+            let got = queue.receive(10, Duration::from_secs(3600), Duration::ZERO).await.unwrap();
+            assert_eq!(got.len(), 1, "the delayed one is not due");
+            assert!(queue.receive(10, Duration::from_secs(3600), Duration::ZERO).await.unwrap().is_empty());
+        }
+        let env = EmbeddedEnv::open(&dir).unwrap();
+        let queue = env.queue(spec);
+        let got = queue.receive(10, Duration::from_secs(60), Duration::ZERO).await.unwrap();
+        let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["in flight"], "received again at once, the delayed one still waits");
+        assert_eq!(got[0].receive_count, 2);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

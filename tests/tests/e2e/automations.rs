@@ -586,3 +586,120 @@ async fn a_failing_step_is_retried_then_the_run_fails_and_a_retry_finishes_it(ap
     assert_eq!(first["attempts"], 1, "the notify step was not run again");
     assert_eq!(receiver.requests().len(), 4);
 }
+
+// ---------------------------------------------------------------- the crash test
+
+/// The worker dies between Airtable's answer to a create and the step's record (`AUTOMATIONS_FAILPOINT`
+/// aborts the `cargo run` process there). After the restart the job comes back, the step runs again as an upsert
+/// on its step key (`idempotency_field`), and the run finishes: one record at Airtable, the run not lost.
+#[tokio::test]
+async fn killing_the_worker_mid_run_neither_loses_the_run_nor_duplicates_the_record() {
+    use crate::binary::Runner;
+    use crate::support::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD};
+
+    // Airtable outlives the runner: an emulator of the test's own.
+    let token = airtable_emulator::random_token();
+    let airtable = airtable_emulator::spawn(airtable_emulator::Emulator::demo(token.clone()), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let upstream = airtable.url();
+    let data_dir = std::env::temp_dir().join(format!("pyairtable-automation-crash-{}", uuid::Uuid::new_v4().simple()));
+    let env = [
+        ("AIRTABLE_ENDPOINT_URL", upstream.as_str()),
+        ("AIRTABLE_API_KEY", token.as_str()),
+        ("ADMIN_EMAIL", ADMIN_EMAIL),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("AIRTABLE_CHANGE_CAPTURE", "false"),
+    ];
+    let mut crashing = env.to_vec();
+    crashing.push(("AUTOMATIONS_FAILPOINT", "abort-after-action"));
+    let runner = Runner::start_with(&data_dir, &crashing).await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, token: &str, body: Value| {
+        client.post(format!("{}{path}", runner.url)).bearer_auth(token).json(&body).send()
+    };
+
+    let email = crate::support::accounts::unique_email();
+    let registered: Value = post("/api/v1/auth/register", "", json!({"email": email, "password": PASSWORD}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = registered["access_token"].as_str().unwrap().to_string();
+    let tenant = registered["tenant_id"].as_str().unwrap().to_string();
+    let admin: Value = post("/api/v1/auth/login", "", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = admin["access_token"].as_str().unwrap().to_string();
+    let attached = client
+        .put(format!("{}/api/v1/tenants/{tenant}/platform-bases", runner.url))
+        .bearer_auth(&admin)
+        .json(&json!({"bases": [{"id": DEMO_BASE, "name": "Demo"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.status(), 201);
+    let attached: Value = attached.json().await.unwrap();
+    let ws = attached["workspace"]["id"].as_str().unwrap().to_string();
+    let definition = json!({"name": "Crash", "trigger": {"type": "manual"}, "steps": [
+        {"type": "create_record", "id": "task", "base_id": DEMO_BASE, "table": TASKS,
+         "fields": {"Title": "Crash {{ run.id }}"}, "idempotency_field": "Project"},
+        {"type": "notify", "subject": "Made {{ steps.task.id }}", "body": ""}
+    ]});
+    let created = post(&automations_path(&ws), &access, definition).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let automation = created["id"].as_str().unwrap().to_string();
+    // The worker may die before or after the answer goes out.
+    let _ = post(&format!("{}/{automation}/run", automations_path(&ws)), &access, json!({})).await;
+    let status = runner.exited().await;
+    assert!(!status.success(), "the failpoint aborted the process: {status}");
+
+    let crash_tasks = || async {
+        let listed: Value = reqwest::Client::new()
+            .get(format!("{upstream}/v0/{DEMO_BASE}/{TASKS}?pageSize=100"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["fields"]["Title"].as_str().is_some_and(|t| t.starts_with("Crash ")))
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    assert_eq!(crash_tasks().await.len(), 1, "the create reached Airtable before the crash");
+
+    // Restarted: the job is received again at once, waits out the dead attempt's claim (35 s), and the run
+    // finishes.
+    let runner = Runner::start_with(&data_dir, &env).await;
+    let runs = format!("{}{}/{automation}/runs", runner.url, automations_path(&ws));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let run = loop {
+        let page: Value = client.get(&runs).bearer_auth(&access).send().await.unwrap().json().await.unwrap();
+        if let Some(run) = page["runs"].get(0)
+            && run["status"] == "succeeded"
+        {
+            break run.clone();
+        }
+        assert!(Instant::now() < deadline, "the run did not finish after the restart: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let tasks = crash_tasks().await;
+    assert_eq!(tasks.len(), 1, "no second record: {tasks:?}");
+    let step = &run["steps"][0];
+    assert_eq!(step["attempts"], 2, "the create ran twice, as one upsert: {run}");
+    assert_eq!(step["output"]["id"], tasks[0]["id"]);
+    assert_eq!(tasks[0]["fields"]["Project"], format!("{}:0", run["id"].as_str().unwrap()), "the step key");
+    assert!(runner.interrupt().await.success());
+    let _ = std::fs::remove_dir_all(data_dir);
+}

@@ -49,7 +49,8 @@ const OUTPUT_BYTES: usize = 16_384;
 
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
-    /// How long a claim holds: after it, a job takes the step as abandoned.
+    /// How long a claim holds: after it, a job takes the step as abandoned. Longer than the worker function's
+    /// 30 s timeout, so no live attempt outlives its claim (an action's calls time out sooner: 15 s).
     pub lease: Duration,
     /// Delays before the second and third attempts of a transiently failing step.
     pub retry_delays: Vec<Duration>,
@@ -63,7 +64,7 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(35),
             retry_delays: vec![Duration::from_secs(5), Duration::from_secs(30)],
             slot_wait: Duration::from_secs(5),
             failpoint: None,

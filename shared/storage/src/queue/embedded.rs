@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -226,6 +226,43 @@ impl Queue for EmbeddedQueue {
         self.db.begin_read().context("Failed to begin a read transaction")?;
         Ok(())
     }
+}
+
+/// Makes every message received by an earlier process visible again; returns how many. One process holds the
+/// store (redb's lock), so when it opens nothing is in flight: a message received and not deleted was being
+/// handled by a process that died, and SQS would make it visible once its visibility timeout passed. Here it
+/// need not wait: a crashed runner's work goes on as soon as it is started again. Delayed messages (never
+/// received) keep their time.
+pub fn release_in_flight(db: &redb::Database) -> anyhow::Result<usize> {
+    let txn = db.begin_write().context("Failed to begin a write transaction")?;
+    let names: Vec<String> = txn
+        .list_tables()
+        .context("Failed to list the store's tables")?
+        .map(|t| t.name().to_string())
+        .filter_map(|name| name.strip_prefix("queue/")?.strip_suffix("/messages").map(String::from))
+        .collect();
+    let now = now_millis();
+    let mut released = 0;
+    for name in names {
+        let mut queue = Tables::open(&txn, &name)?;
+        let mut in_flight = Vec::new();
+        for entry in queue.messages.iter().context("Failed to scan a queue")? {
+            let (id, bytes) = entry.context("Failed to scan a queue")?;
+            let m: Stored = serde_json::from_slice(bytes.value()).context("Failed to decode a message")?;
+            if m.receive_count > 0 && m.visible_at > now {
+                in_flight.push((id.value().to_string(), m.visible_at));
+            }
+        }
+        for (id, at) in in_flight {
+            if let Some(mut m) = queue.take(at, &id)? {
+                m.visible_at = now;
+                queue.put(&id, &m)?;
+                released += 1;
+            }
+        }
+    }
+    txn.commit().context("Failed to commit a write transaction")?;
+    Ok(released)
 }
 
 struct Tables<'t> {
