@@ -270,6 +270,11 @@ fn validate_trigger(trigger: &Trigger) -> Result<(), Invalid> {
             conditions.validate("trigger.conditions")
         }
         Trigger::Event { event_type } => match event_type.parse::<events::Action>() {
+            // Automations' own events would let automations start each other in a loop.
+            Ok(action) if action.category() == events::Category::Automation => Err(invalid(
+                "trigger.event_type",
+                "automation.* events cannot start an automation (automations would start each other endlessly)",
+            )),
             Ok(_) => Ok(()),
             Err(_) => Err(invalid(
                 "trigger.event_type",
@@ -467,6 +472,7 @@ mod tests {
         let cases = [
             (json!({"trigger": base, "steps": []}), "steps: at least one step"),
             (json!({"trigger": {"type": "event", "event_type": "no.such"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.event_type"),
+            (json!({"trigger": {"type": "event", "event_type": "automation.run_failed"}, "steps": [{"type": "wait", "seconds": 1}]}), "endlessly"),
             (json!({"trigger": base, "steps": [{"type": "wait", "seconds": 0}]}), "steps[0].seconds"),
             (json!({"trigger": base, "steps": [{"type": "notify", "subject": "{{ unclosed", "body": ""}]}), "steps[0].subject"),
             (json!({"trigger": base, "steps": [{"type": "wait", "id": "a", "seconds": 1}, {"type": "wait", "id": "a", "seconds": 1}]}), "names two steps"),

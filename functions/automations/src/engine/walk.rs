@@ -243,6 +243,7 @@ mod tests {
             started_at_ms: None,
             finished_at_ms: None,
             retries: 0,
+            version: 0,
         }
     }
 
