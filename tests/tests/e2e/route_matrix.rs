@@ -166,6 +166,10 @@ const API_BASE: &str = "/api/v1/airtable/bases/{baseId}";
 /// A webhook endpoint: a closed port on loopback (allowed by `matrix_settings`), one event type nothing here causes.
 const ENDPOINT_BODY: &str =
     r#"{"url": "http://127.0.0.1:9/matrix", "event_types": ["workspace.connection_refresh_failed"]}"#;
+/// An automation with a manual trigger whose one step notifies its creator.
+const AUTOMATION_BODY: &str =
+    r#"{"name": "Matrix", "trigger": {"type": "manual"}, "steps": [{"type": "notify", "subject": "s", "body": ""}]}"#;
+const AUTOMATION: &[&str] = &["ws", "automation"];
 const WEBHOOK_BODY: &str = r#"{"notificationUrl": "https://example.com/hook", "specification": {"options": {"filters": {"dataTypes": ["tableData"]}}}}"#;
 
 /// Every protected route, in the order each role calls them. The last two change the world for good.
@@ -285,6 +289,28 @@ static ROWS: &[Row] = &[
         .body(r#"{"subject": "Key {{ data.api_key_id }}", "body": "A new key for {{ recipient.email }}."}"#),
     row("POST", "/api/v1/notifications/templates/{type}/preview", &["notification_type"], TenantAdmin).body("{}"),
     row("GET", "/api/v1/notifications/outbox", &[], PlatformAdmin),
+    // automations: the fixture workspace's (`automations:manage` on it; hidden from who does not see it)
+    row("GET", "/api/v1/workspaces/{id}/automations", WS, Workspace(AutomationsManage)),
+    row("POST", "/api/v1/workspaces/{id}/automations", WS, Workspace(AutomationsManage)).body(AUTOMATION_BODY),
+    row("GET", "/api/v1/workspaces/{id}/automations/{automationId}", AUTOMATION, Workspace(AutomationsManage)),
+    row("PATCH", "/api/v1/workspaces/{id}/automations/{automationId}", AUTOMATION, Workspace(AutomationsManage))
+        .body(r#"{"name": "Renamed"}"#),
+    row("POST", "/api/v1/workspaces/{id}/automations/{automationId}/test", AUTOMATION, Workspace(AutomationsManage))
+        .body(r#"{"trigger": {}}"#),
+    row("POST", "/api/v1/workspaces/{id}/automations/{automationId}/run", AUTOMATION, Workspace(AutomationsManage))
+        .body("{}"),
+    row("GET", "/api/v1/workspaces/{id}/automations/{automationId}/runs", AUTOMATION, Workspace(AutomationsManage)),
+    row("GET", "/api/v1/workspaces/{id}/automations/runs/{runId}", &["ws", "run"], Workspace(AutomationsManage)),
+    // A succeeded run: 409 `run_not_failed` for who may, 403/404 for who may not.
+    row("POST", "/api/v1/workspaces/{id}/automations/runs/{runId}/retry", &["ws", "run"], Workspace(AutomationsManage)),
+    row("POST", "/api/v1/workspaces/{id}/automations/{automationId}/disable", AUTOMATION, Workspace(AutomationsManage)),
+    row("POST", "/api/v1/workspaces/{id}/automations/{automationId}/enable", AUTOMATION, Workspace(AutomationsManage)),
+    row(
+        "DELETE",
+        "/api/v1/workspaces/{id}/automations/{automationId}",
+        &["ws", "automation_del"],
+        Workspace(AutomationsManage),
+    ),
     // the Airtable gateway, the platform's dialect
     row("GET", "/api/v1/airtable/bases", &[], Signed),
     row("GET", API_BASE, BASE, Base(RecordsRead)),
@@ -614,6 +640,27 @@ async fn world(app: &TestApp, admin: &str, role: BuiltinRole) -> World {
     values.insert("message", text(&message, "/id"));
     values.insert("message_created_at", text(&message, "/created_at"));
     values.insert("endpoint", ep);
+
+    // Automations of the fixture workspace: one to use (with a finished run), one to delete.
+    let automations = format!("/api/v1/workspaces/{w}/automations");
+    let definition: Value = serde_json::from_str(AUTOMATION_BODY).unwrap();
+    let created = made(app, Method::POST, &automations, o, Some(definition.clone()), "an automation").await;
+    let automation = text(&created, "/id");
+    let created = made(app, Method::POST, &automations, o, Some(definition), "an automation").await;
+    values.insert("automation_del", text(&created, "/id"));
+    let run = made(app, Method::POST, &format!("{automations}/{automation}/run"), o, Some(json!({})), "a run").await;
+    let run = text(&run, "/id");
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got = made(app, Method::GET, &format!("{automations}/runs/{run}"), o, None, "the run").await;
+        if got["status"] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the fixture run did not finish: {got}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    values.insert("automation", automation);
+    values.insert("run", run);
 
     // The caller's own: an API key to delete, the version of its record.
     let c = caller.access.as_str();
