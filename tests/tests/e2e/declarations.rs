@@ -7,9 +7,12 @@
 //! responses and the declared batch, window and concurrency, its queue the declared visibility (≥ 6 × the
 //! timeout) and a DLQ with an alarm; the authorizer its place in the Api; every declared table and queue exists
 //! and nothing else, and a KMS key (rotated, retained, its policy delegating to IAM only) iff some group
-//! declares keys; every function has a throttle alarm. Each test names the step of ARCHITECTURE.md's "add a
-//! group" recipe it guards; `a_mutated_template_fails_with_the_function_and_the_piece_named` checks that the
-//! checks catch what they claim to.
+//! declares keys; a queue that schedules fire into (`Use::Schedules`) has the one role EventBridge Scheduler
+//! assumes to send to it (trusting the scheduler of this account alone, allowed to send to that queue alone),
+//! which the scheduling function may pass to the scheduler only (`SCHEDULER_TARGET_ARN`, `SCHEDULER_ROLE_ARN`);
+//! every function has a throttle alarm. Each test names the step of ARCHITECTURE.md's "add a group" recipe it
+//! guards; `a_mutated_template_fails_with_the_function_and_the_piece_named` checks that the checks catch what
+//! they claim to.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -119,6 +122,80 @@ fn is_resource_var(name: &str) -> bool {
         || name.starts_with("QUEUE_URL_")
         || name.starts_with("BUCKET_")
         || ["KMS_KEY_ID", "CACHE_URL", "READY_TABLES", "READY_QUEUES"].contains(&name)
+        || name.starts_with("SCHEDULER_")
+}
+
+/// The service principal of EventBridge Scheduler.
+const SCHEDULER_SERVICE: &str = "scheduler.amazonaws.com";
+
+/// The roles EventBridge Scheduler may assume: IAM roles with a trust statement naming its service principal.
+fn scheduler_roles(template: &Value) -> BTreeMap<String, Value> {
+    resources(template)
+        .into_iter()
+        .filter(|(_, body)| body["Type"].as_str() == Some("AWS::IAM::Role"))
+        .filter(|(_, body)| {
+            let statements = body["Properties"]["AssumeRolePolicyDocument"]["Statement"].as_sequence().cloned();
+            statements
+                .unwrap_or_default()
+                .iter()
+                .any(|st| names_service(&st["Principal"]["Service"], SCHEDULER_SERVICE))
+        })
+        .collect()
+}
+
+/// `Service: x` or `Service: [x, …]` naming `service`.
+fn names_service(value: &Value, service: &str) -> bool {
+    match value {
+        Value::String(s) => s == service,
+        Value::Sequence(items) => items.iter().any(|i| i.as_str() == Some(service)),
+        _ => false,
+    }
+}
+
+/// The statements of a role's inline policies.
+fn role_statements(role: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for policy in role["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        let name = policy["PolicyName"].as_str().unwrap_or("?").to_string();
+        for statement in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+            out.push((name.clone(), statement.clone()));
+        }
+    }
+    out
+}
+
+/// The strings or intrinsics of a statement's `Action` or `Resource` (one or a list), as (tag, argument).
+fn listed(value: &Value) -> Vec<(String, String)> {
+    let one = |v: &Value| intrinsic(v).unwrap_or_else(|| (String::new(), v.as_str().unwrap_or("?").to_string()));
+    match value {
+        Value::Sequence(items) => items.iter().map(one).collect(),
+        single => vec![one(single)],
+    }
+}
+
+/// The role EventBridge Scheduler assumes to send to `queue` (a queue resource): the one scheduler role whose
+/// policies name that queue (none when none does, or several).
+fn scheduler_role_for(template: &Value, queue: &str) -> Option<String> {
+    let arn = ("GetAtt".to_string(), format!("{queue}.Arn"));
+    let roles: Vec<String> = scheduler_roles(template)
+        .into_iter()
+        .filter(|(_, role)| role_statements(role).iter().any(|(_, st)| listed(&st["Resource"]).contains(&arn)))
+        .map(|(name, _)| name)
+        .collect();
+    match roles.as_slice() {
+        [role] => Some(role.clone()),
+        _ => None,
+    }
+}
+
+/// The queues (logical names) some declared function has schedules fire into (`Use::Schedules`).
+fn scheduled_queues() -> BTreeSet<&'static str> {
+    let uses = declared().into_iter().flat_map(|(_, f)| f.uses.iter());
+    uses.filter_map(|u| match u {
+        Use::Schedules(queue) => Some(*queue),
+        _ => None,
+    })
+    .collect()
 }
 
 /// The template's function resource for each `Metadata.BuildProperties.Binary`.
@@ -220,7 +297,18 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 // and push neither (the platform applications are settings: NOTIFICATIONS_PUSH_*_APP_ARN).
                 Use::Email | Use::Sms | Use::Push(_) => {}
                 // The usage plans are a setting the group declares (USAGE_PLAN_IDS).
-                Use::UsagePlans | Use::Schedules(_) => {}
+                Use::UsagePlans => {}
+                // Where the schedules send (the queue's ARN) and as whom (the role the scheduler assumes for it).
+                Use::Schedules(name) => {
+                    let queue = queues.get(name);
+                    let target = queue.map(|r| ("GetAtt".to_string(), format!("{r}.Arn")));
+                    wanted.insert("SCHEDULER_TARGET_ARN".into(), (true, target));
+                    let role = queue.and_then(|q| scheduler_role_for(template, q));
+                    wanted.insert(
+                        "SCHEDULER_ROLE_ARN".into(),
+                        (true, role.map(|r| ("GetAtt".to_string(), format!("{r}.Arn")))),
+                    );
+                }
                 Use::Readiness => {
                     wanted.insert("READY_TABLES".into(), (true, None));
                     wanted.insert("READY_QUEUES".into(), (true, None));
@@ -267,6 +355,7 @@ fn environment_problems(template: &Value) -> Vec<String> {
                 || name.starts_with("QUEUE_URL_")
                 || name.starts_with("BUCKET_")
                 || name.starts_with("TOPIC_ARN_")
+                || name.starts_with("SCHEDULER_")
                 || name == "KMS_KEY_ID";
             if target.is_none() && names_a_resource {
                 problems.push(format!("{resource}: {name} names no resource of the template"));
@@ -314,7 +403,9 @@ fn policy_for(
         Use::Email => format!("Statement ses:SendEmail {SES_IDENTITY_ARN}"),
         // SNS Publish to a phone number: an SMS publish names no resource, so it is granted on "*".
         Use::Sms => "Statement sns:Publish *".to_string(),
-        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push(_) | Use::UsagePlans | Use::Schedules(_) => return None,
+        Use::Cache | Use::Readiness | Use::Keys(_) | Use::Push(_) | Use::UsagePlans | Use::Schedules(_) => {
+            return None;
+        }
     })
 }
 
@@ -328,6 +419,41 @@ fn usage_plan_policies() -> Vec<String> {
         format!("Statement apigateway:POST {},{}", arn("/apikeys"), arn("/usageplans/*")),
         format!("Statement apigateway:DELETE {}", arn("/usageplans/*")),
     ]
+}
+
+/// The statements `Use::Schedules` needs: the schedules of any schedule group of the account and region (one
+/// group per tenant, named by the tenant id: no prefix to narrow them by), the groups themselves (looked up,
+/// created on a tenant's first schedule), and passing `role` (the scheduler's role for the queue; the pass is
+/// checked to name the scheduler as the service it is passed to). `scheduler:ListSchedules` names no resource
+/// type in IAM (only `"*"` matches it), so it is granted on `"*"`: listing schedule names, nothing else.
+fn schedule_policies(role: &str) -> Vec<String> {
+    let scheduler = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}";
+    let mut policies: Vec<String> = ["CreateSchedule", "UpdateSchedule", "DeleteSchedule", "GetSchedule"]
+        .iter()
+        .map(|action| format!("Statement scheduler:{action} {scheduler}:schedule/*/*"))
+        .collect();
+    policies.push("Statement scheduler:ListSchedules *".into());
+    for action in ["CreateScheduleGroup", "GetScheduleGroup"] {
+        policies.push(format!("Statement scheduler:{action} {scheduler}:schedule-group/*"));
+    }
+    policies.push(format!("Statement iam:PassRole {role}.Arn"));
+    policies
+}
+
+/// A function's `iam:PassRole` statements that do not limit the pass to EventBridge Scheduler
+/// (`Condition: {StringEquals: {iam:PassedToService: scheduler.amazonaws.com}}`).
+fn unconditioned_passes(function: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let passes = listed(&statement["Action"]).iter().any(|(_, action)| action == "iam:PassRole");
+            let passed_to = &statement["Condition"]["StringEquals"]["iam:PassedToService"];
+            if passes && passed_to.as_str() != Some(SCHEDULER_SERVICE) {
+                out.push(format!("{:?}", statement["Resource"]));
+            }
+        }
+    }
+    out
 }
 
 /// The resource `Use::Email` may send as: the identity the `NotificationsSesIdentity` parameter names.
@@ -444,6 +570,20 @@ fn iam_problems(template: &Value) -> Vec<String> {
                     None => problems.push(format!("{resource}: {used:?}, but the template has no single KMS key")),
                 },
                 Use::Push(access) => wanted.extend(push_policies(*access)),
+                Use::Schedules(queue) => {
+                    match queues.get(*queue).and_then(|q| scheduler_role_for(template, q)) {
+                        Some(role) => wanted.extend(schedule_policies(&role)),
+                        None => problems.push(format!(
+                            "{resource}: {used:?}, but no single role EventBridge Scheduler assumes sends to that queue"
+                        )),
+                    }
+                    for pass in unconditioned_passes(body) {
+                        problems.push(format!(
+                            "{resource}: iam:PassRole on {pass} without the condition iam:PassedToService: \
+                             {SCHEDULER_SERVICE}"
+                        ));
+                    }
+                }
                 used => match policy_for(used, &tables, &queues, &buckets, &topics) {
                     Some(policy) => _ = wanted.insert(policy),
                     None if *used == Use::Cache => {}
@@ -666,6 +806,75 @@ fn resource_problems(template: &Value) -> Vec<String> {
         }
     }
     problems.extend(bus_problems(template, &all, &inventory, &queues));
+    problems.extend(scheduler_role_problems(template, &queues));
+    problems
+}
+
+/// Schedules (`Use::Schedules`): each queue schedules fire into has exactly one role EventBridge Scheduler
+/// assumes to send to it; every role the scheduler may assume trusts it alone, from this account alone
+/// (`aws:SourceAccount`: no other account's schedule can use it), and may do one thing: sqs:SendMessage to a
+/// queue schedules fire into. No such role without a declaration that schedules into its queue.
+fn scheduler_role_problems(template: &Value, queues: &BTreeMap<String, String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let scheduled = scheduled_queues();
+    let targets: BTreeSet<(String, String)> =
+        scheduled.iter().filter_map(|q| queues.get(*q)).map(|r| ("GetAtt".to_string(), format!("{r}.Arn"))).collect();
+    for queue in &scheduled {
+        let Some(resource) = queues.get(*queue) else { continue };
+        if scheduler_role_for(template, resource).is_none() {
+            problems.push(format!(
+                "schedules fire into {queue} ({resource}): it needs exactly one role that {SCHEDULER_SERVICE} may \
+                 assume and that may send to it"
+            ));
+        }
+    }
+    for (role, body) in scheduler_roles(template) {
+        let properties = &body["Properties"];
+        for statement in properties["AssumeRolePolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+            let principal = &statement["Principal"];
+            let only_scheduler = principal.as_mapping().is_some_and(|m| m.len() == 1)
+                && principal["Service"].as_str() == Some(SCHEDULER_SERVICE);
+            let assumes = listed(&statement["Action"]) == [(String::new(), "sts:AssumeRole".to_string())];
+            let account = intrinsic(&statement["Condition"]["StringEquals"]["aws:SourceAccount"]);
+            if statement["Effect"].as_str() != Some("Allow") || !only_scheduler || !assumes {
+                problems.push(format!(
+                    "{role}: its trust policy lets {principal:?} {:?}, not {SCHEDULER_SERVICE} sts:AssumeRole alone",
+                    statement["Action"]
+                ));
+            }
+            if account != Some(("Ref".to_string(), "AWS::AccountId".to_string())) {
+                problems.push(format!(
+                    "{role}: its trust policy lacks the condition aws:SourceAccount: !Ref AWS::AccountId (any \
+                     account's schedule could send as it)"
+                ));
+            }
+        }
+        for key in ["ManagedPolicyArns", "PermissionsBoundary"] {
+            if !properties[key].is_null() {
+                problems.push(format!("{role}: has {key}; it may only send to the queue its schedules fire into"));
+            }
+        }
+        let statements = role_statements(&body);
+        if statements.is_empty() {
+            problems.push(format!("{role}: no policy lets it send to a queue schedules fire into"));
+        }
+        for (policy, statement) in &statements {
+            let actions = listed(&statement["Action"]);
+            let resources = listed(&statement["Resource"]);
+            let sends = actions == [(String::new(), "sqs:SendMessage".to_string())];
+            let to_a_target = !resources.is_empty() && resources.iter().all(|r| targets.contains(r));
+            if statement["Effect"].as_str() != Some("Allow")
+                || !sends
+                || !to_a_target
+                || !statement["Condition"].is_null()
+            {
+                problems.push(format!(
+                    "{role}: policy {policy} allows {actions:?} on {resources:?}; it may only sqs:SendMessage to the \
+                     queue its schedules fire into ({targets:?})"
+                ));
+            }
+        }
+    }
     problems
 }
 
@@ -913,6 +1122,96 @@ fn a_mutated_template_fails_with_the_function_and_the_piece_named() {
     let mut unrotated = original.clone();
     unrotated["Resources"][key.as_str()]["Properties"]["EnableKeyRotation"] = Value::Bool(false);
     names(&resource_problems(&unrotated), &[&key, "EnableKeyRotation"]);
+
+    // Schedules: the scheduling function and the role EventBridge Scheduler assumes for its queue.
+    let scheduling = resource_of(&|f| f.uses.iter().any(|u| matches!(u, Use::Schedules(_))));
+    let env = variables(&original, &scheduling);
+    let target = env.get("SCHEDULER_TARGET_ARN").and_then(intrinsic).expect("SCHEDULER_TARGET_ARN").1;
+    let runs_queue = target.strip_suffix(".Arn").expect("a queue's ARN").to_string();
+    let role = env.get("SCHEDULER_ROLE_ARN").and_then(intrinsic).expect("SCHEDULER_ROLE_ARN").1;
+    let role = role.strip_suffix(".Arn").expect("a role's ARN").to_string();
+    assert_eq!(scheduler_role_for(&original, &runs_queue).as_deref(), Some(role.as_str()));
+    // Environment: either variable dropped, or the target another queue.
+    for variable in ["SCHEDULER_TARGET_ARN", "SCHEDULER_ROLE_ARN"] {
+        let mut dropped = original.clone();
+        let mut env = variables(&dropped, &scheduling);
+        env.remove(variable);
+        set_variables(&mut dropped, &scheduling, env);
+        names(&environment_problems(&dropped), &[&scheduling, &format!("lacks {variable}")]);
+    }
+    let other_queue = queues(&original).into_values().find(|q| *q != runs_queue).expect("another queue");
+    let mut elsewhere = original.clone();
+    let mut env = variables(&elsewhere, &scheduling);
+    let other_arn: Value = serde_norway::from_str(&format!("!GetAtt {other_queue}.Arn")).unwrap();
+    env.insert("SCHEDULER_TARGET_ARN".into(), other_arn);
+    set_variables(&mut elsewhere, &scheduling, env);
+    names(&environment_problems(&elsewhere), &[&scheduling, "SCHEDULER_TARGET_ARN", &runs_queue]);
+    // IAM: a scheduler action or the pass dropped; a schedule action widened to "*"; the pass unconditioned.
+    let edit_statements = |template: &mut Value, edit: &dyn Fn(&mut Vec<Value>)| {
+        let mut edited = policies(template, &scheduling);
+        for policy in &mut edited {
+            if let Some(statements) = policy.get_mut("Statement").and_then(Value::as_sequence_mut) {
+                edit(statements);
+            }
+        }
+        set_policies(template, &scheduling, edited);
+    };
+    let actions_of = |statement: &Value| listed(&statement["Action"]).into_iter().map(|(_, a)| a).collect::<Vec<_>>();
+    for action in ["scheduler:CreateScheduleGroup", "scheduler:DeleteSchedule", "iam:PassRole"] {
+        let mut dropped = original.clone();
+        edit_statements(&mut dropped, &|statements| {
+            for statement in statements.iter_mut() {
+                let kept: Vec<Value> =
+                    actions_of(statement).into_iter().filter(|a| a != action).map(Value::String).collect();
+                statement["Action"] = Value::Sequence(kept);
+            }
+            statements.retain(|s| s["Action"].as_sequence().is_some_and(|a| !a.is_empty()));
+        });
+        names(&iam_problems(&dropped), &[&scheduling, "lacks policy", action]);
+    }
+    let mut widened = original.clone();
+    edit_statements(&mut widened, &|statements| {
+        for statement in statements.iter_mut() {
+            if actions_of(statement).iter().any(|a| a == "scheduler:CreateSchedule") {
+                statement["Resource"] = Value::String("*".into());
+            }
+        }
+    });
+    names(&iam_problems(&widened), &[&scheduling, "has policy", "scheduler:CreateSchedule *"]);
+    let mut unconditioned = original.clone();
+    edit_statements(&mut unconditioned, &|statements| {
+        for statement in statements.iter_mut() {
+            if actions_of(statement).iter().any(|a| a == "iam:PassRole") {
+                statement.as_mapping_mut().unwrap().remove("Condition");
+            }
+        }
+    });
+    names(&iam_problems(&unconditioned), &[&scheduling, "iam:PassRole", "iam:PassedToService"]);
+    // Resources: the role trusting another service, any account, or allowed more than sending to its queue.
+    let mut lambda_trusted = original.clone();
+    lambda_trusted["Resources"][role.as_str()]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        ["Service"] = Value::String("lambda.amazonaws.com".into());
+    let runs_name = queues(&original).into_iter().find(|(_, r)| *r == runs_queue).expect("the queue's name").0;
+    names(&resource_problems(&lambda_trusted), &[&runs_name, &runs_queue, "exactly one role"]);
+    names(&iam_problems(&lambda_trusted), &[&scheduling, "no single role EventBridge Scheduler assumes"]);
+    names(&environment_problems(&lambda_trusted), &[&scheduling, "SCHEDULER_ROLE_ARN names no resource"]);
+    let mut any_account = original.clone();
+    any_account["Resources"][role.as_str()]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("Condition");
+    names(&resource_problems(&any_account), &[&role, "aws:SourceAccount"]);
+    let mut wider_role = original.clone();
+    wider_role["Resources"][role.as_str()]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Action"] =
+        Value::String("sqs:*".into());
+    names(&resource_problems(&wider_role), &[&role, "sqs:*"]);
+    let mut other_target = original.clone();
+    let other_arn: Value = serde_norway::from_str(&format!("!GetAtt {other_queue}.Arn")).unwrap();
+    other_target["Resources"][role.as_str()]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+        .as_mapping_mut()
+        .unwrap()
+        .insert("Resource".into(), other_arn);
+    names(&resource_problems(&other_target), &[&role, &other_queue]);
 }
 
 /// Every table an event publisher writes may hold outbox items ([`events::outbox`]): the relay must sweep it,
