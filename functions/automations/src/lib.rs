@@ -26,7 +26,6 @@ pub mod triggers;
 use std::sync::Arc;
 
 use platform::group::{Access, Function, Group, KeyAccess, Kind, QueueAccess, Resources, Use};
-use storage::schedules::Schedules;
 use tenancy::TenancyStore;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -106,7 +105,7 @@ pub struct ApiState {
     pub tenancy: TenancyStore,
     pub jobs: Jobs,
     pub starter: Starter,
-    pub schedules: Arc<dyn Schedules>,
+    pub triggers: schedule::Triggers,
 }
 
 impl ApiState {
@@ -121,7 +120,10 @@ impl ApiState {
             events,
             tenancy: TenancyStore::new(resources.table(tenancy::TABLE).await?),
             jobs,
-            schedules: resources.schedules(&jobs::queue_spec()).await?,
+            triggers: schedule::Triggers {
+                schedules: resources.schedules(&jobs::queue_spec()).await?,
+                namespace: resources.namespace().to_string(),
+            },
         })
     }
 }

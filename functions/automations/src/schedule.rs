@@ -49,8 +49,18 @@ pub fn expression_of(trigger: &Trigger) -> Result<(Expression, String), Invalid>
     Ok((expression, zone))
 }
 
-/// The schedule an automation should have now, if any.
-pub fn wanted(automation: &Automation) -> anyhow::Result<Option<Schedule>> {
+/// The tenant's schedule group: the deployment's namespace (`TABLE_PREFIX`, the stack name and a dash), cut to 32
+/// characters, then the tenant id's 32 letters and digits. Under its stack's name, so the API's IAM grant is
+/// scoped to `schedule-group/{stack}-*` (stacks named up to 31 characters) and no stack touches another's.
+pub fn group_of(namespace: &str, tenant: &str) -> String {
+    let tenant: String = tenant.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    let valid = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let prefix: String = namespace.chars().filter(valid).take(64 - tenant.len()).collect();
+    format!("{prefix}{tenant}")
+}
+
+/// The schedule an automation should have now, if any, in group `group`.
+pub fn wanted(automation: &Automation, group: &str) -> anyhow::Result<Option<Schedule>> {
     if !automation.enabled || !matches!(automation.definition.trigger, Trigger::Schedule { .. }) {
         return Ok(None);
     }
@@ -62,7 +72,7 @@ pub fn wanted(automation: &Automation) -> anyhow::Result<Option<Schedule>> {
         scheduled_time: SCHEDULED_TIME.into(),
     };
     Ok(Some(Schedule {
-        group: automation.tenant_id.clone(),
+        group: group.to_string(),
         name: automation.id.clone(),
         expression,
         time_zone,
@@ -71,16 +81,43 @@ pub fn wanted(automation: &Automation) -> anyhow::Result<Option<Schedule>> {
     }))
 }
 
-/// Puts or deletes the automation's schedule to match it.
-pub async fn sync(schedules: &Arc<dyn Schedules>, automation: &Automation) -> anyhow::Result<()> {
-    match wanted(automation)? {
-        Some(schedule) => schedules.put(&schedule).await?,
-        None => schedules.delete(&automation.tenant_id, &automation.id).await?,
-    }
-    Ok(())
+/// The schedules of one deployment.
+#[derive(Clone)]
+pub struct Triggers {
+    pub schedules: Arc<dyn Schedules>,
+    /// The deployment's namespace (see [`group_of`]).
+    pub namespace: String,
 }
 
-/// Deletes the automation's schedule (it may have none).
-pub async fn remove(schedules: &Arc<dyn Schedules>, tenant: &str, automation: &str) -> anyhow::Result<()> {
-    Ok(schedules.delete(tenant, automation).await?)
+impl Triggers {
+    /// Puts or deletes the automation's schedule to match it.
+    pub async fn sync(&self, automation: &Automation) -> anyhow::Result<()> {
+        let group = group_of(&self.namespace, &automation.tenant_id);
+        match wanted(automation, &group)? {
+            Some(schedule) => self.schedules.put(&schedule).await?,
+            None => self.schedules.delete(&group, &automation.id).await?,
+        }
+        Ok(())
+    }
+
+    /// Deletes the automation's schedule (it may have none).
+    pub async fn remove(&self, automation: &Automation) -> anyhow::Result<()> {
+        Ok(self.schedules.delete(&group_of(&self.namespace, &automation.tenant_id), &automation.id).await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_group_is_under_the_stack_and_always_a_valid_name() {
+        let tenant = "0193a5b2-7c1e-7d3a-9f00-3b1c2d4e5f81";
+        assert_eq!(group_of("pyairtable-dev-", tenant), "pyairtable-dev-0193a5b27c1e7d3a9f003b1c2d4e5f81");
+        let long = group_of(&"s".repeat(100), tenant);
+        assert_eq!(long.len(), 64);
+        assert!(long.ends_with("0193a5b27c1e7d3a9f003b1c2d4e5f81"));
+        assert!(storage::schedules::valid_name(&group_of("odd name!/", tenant)));
+    }
 }

@@ -440,7 +440,9 @@ async fn a_schedule_follows_its_automation_and_fires_under_the_controllable_cloc
             backend.schedules(&automations::jobs::queue_spec()).await.unwrap()
         }
     };
-    let held = schedules.get(&owner.tenant_id, &id).await.unwrap().expect("a schedule");
+    let group = automations::schedule::group_of(&app.storage.table_prefix, &owner.tenant_id);
+    let held = schedules.get(&group, &id).await.unwrap().expect("a schedule");
+    assert!(group.starts_with(&app.storage.table_prefix[..20]), "under the deployment's name: {group}");
     assert_eq!(held.time_zone, "Europe/Paris");
     assert_eq!(held.expression, storage::schedules::Expression::cron("30 9 * * 1-5").unwrap());
     assert!(held.input.contains(&id), "{}", held.input);
@@ -448,9 +450,9 @@ async fn a_schedule_follows_its_automation_and_fires_under_the_controllable_cloc
     // Disabled: no schedule; enabled: back.
     let path = format!("{}/{id}", automations_path(&ws));
     assert_eq!(call(app, Method::POST, &format!("{path}/disable"), &owner.access, None).await.status(), 200);
-    assert!(schedules.get(&owner.tenant_id, &id).await.unwrap().is_none());
+    assert!(schedules.get(&group, &id).await.unwrap().is_none());
     assert_eq!(call(app, Method::POST, &format!("{path}/enable"), &owner.access, None).await.status(), 200);
-    assert!(schedules.get(&owner.tenant_id, &id).await.unwrap().is_some());
+    assert!(schedules.get(&group, &id).await.unwrap().is_some());
 
     // The embedded clock: ticked to the next weekday 09:30 in Paris, the schedule fires once and the run goes.
     if let Some(clock) = app.schedules() {
@@ -470,7 +472,7 @@ async fn a_schedule_follows_its_automation_and_fires_under_the_controllable_cloc
 
     // Deleted with the automation.
     assert_eq!(call(app, Method::DELETE, &path, &owner.access, None).await.status(), 204);
-    assert!(schedules.get(&owner.tenant_id, &id).await.unwrap().is_none(), "no schedule after delete");
+    assert!(schedules.get(&group, &id).await.unwrap().is_none(), "no schedule after delete");
 }
 
 async fn an_incoming_webhook_runs_branches_repeats_waits_and_calls_out(app: TestApp) {

@@ -421,20 +421,20 @@ fn usage_plan_policies() -> Vec<String> {
     ]
 }
 
-/// The statements `Use::Schedules` needs: the schedules of any schedule group of the account and region (one
-/// group per tenant, named by the tenant id: no prefix to narrow them by), the groups themselves (looked up,
-/// created on a tenant's first schedule), and passing `role` (the scheduler's role for the queue; the pass is
+/// The statements `Use::Schedules` needs: the schedules of the stack's schedule groups (one per tenant, named
+/// `{stack}-{tenant}`: `automations::schedule::group_of`), the groups themselves (looked up, created on a
+/// tenant's first schedule), and passing `role` (the scheduler's role for the queue; the pass is
 /// checked to name the scheduler as the service it is passed to). `scheduler:ListSchedules` names no resource
 /// type in IAM (only `"*"` matches it), so it is granted on `"*"`: listing schedule names, nothing else.
 fn schedule_policies(role: &str) -> Vec<String> {
     let scheduler = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}";
     let mut policies: Vec<String> = ["CreateSchedule", "UpdateSchedule", "DeleteSchedule", "GetSchedule"]
         .iter()
-        .map(|action| format!("Statement scheduler:{action} {scheduler}:schedule/*/*"))
+        .map(|action| format!("Statement scheduler:{action} {scheduler}:schedule/${{AWS::StackName}}-*/*"))
         .collect();
     policies.push("Statement scheduler:ListSchedules *".into());
     for action in ["CreateScheduleGroup", "GetScheduleGroup"] {
-        policies.push(format!("Statement scheduler:{action} {scheduler}:schedule-group/*"));
+        policies.push(format!("Statement scheduler:{action} {scheduler}:schedule-group/${{AWS::StackName}}-*"));
     }
     policies.push(format!("Statement iam:PassRole {role}.Arn"));
     policies

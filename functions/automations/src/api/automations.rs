@@ -68,7 +68,7 @@ fn new_hook_token() -> String {
 /// Puts or deletes the automation's schedule; a failure is a 502 and the caller's change stands (a retry of
 /// the enable or the change puts it again).
 async fn sync_schedule(state: &SharedState, automation: &Automation) -> ApiResult<()> {
-    crate::schedule::sync(&state.schedules, automation).await.map_err(|e| {
+    state.triggers.sync(automation).await.map_err(|e| {
         tracing::error!(error = ?e, automation = %automation.id, "the schedule could not be written");
         ApiError::new(StatusCode::BAD_GATEWAY, "schedule_unavailable", "The scheduler could not be reached; try again")
     })
@@ -322,7 +322,7 @@ pub async fn delete(
     let found = automation(&state, &caller, &workspace, &id).await?;
     // The schedule first: an automation deleted with its schedule left behind would fire into nothing, but a
     // schedule deleted with the automation left would be put back by the next enable.
-    crate::schedule::remove(&state.schedules, &found.tenant_id, &found.id).await.map_err(|e| {
+    state.triggers.remove(&found).await.map_err(|e| {
         tracing::error!(error = ?e, "the schedule could not be deleted");
         ApiError::new(StatusCode::BAD_GATEWAY, "schedule_unavailable", "The scheduler could not be reached; try again")
     })?;
