@@ -17,13 +17,8 @@ use crate::store::Automation;
 pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
     events::consume::each("automations-events", event, |message| async move {
         let body = message.body.unwrap_or_default();
-        let event: Event = match serde_json::from_str(&body) {
-            Ok(event) => event,
-            Err(e) => {
-                tracing::error!(error = %e, "not an event: dropped");
-                return Ok(());
-            }
-        };
+        // Not an event: a failure, so SQS moves it to the dead-letter queue (and its alarm) after its receives.
+        let event: Event = serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("not an event: {e}"))?;
         on_event(worker, &event).await
     })
     .await

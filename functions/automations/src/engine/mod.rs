@@ -92,13 +92,8 @@ pub struct Worker {
 pub async fn handle(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
     events::consume::each("automations-worker", event, |message| async move {
         let body = message.body.unwrap_or_default();
-        let job: Job = match serde_json::from_str(&body) {
-            Ok(job) => job,
-            Err(e) => {
-                tracing::error!(error = %e, "not a job: dropped");
-                return Ok(());
-            }
-        };
+        // Not a job: a failure, so SQS moves it to the dead-letter queue (and its alarm) after its receives.
+        let job: Job = serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("not a job: {e}"))?;
         match job {
             Job::Fire { tenant, workspace, automation, scheduled_time } => {
                 fire(worker, &tenant, &workspace, &automation, &scheduled_time).await
