@@ -91,7 +91,9 @@ impl Condition {
                 match (&c.value, needs_value) {
                     (None, true) => Err(invalid(at, format!("{:?} needs a value", c.op))),
                     (Some(_), false) => Err(invalid(at, format!("{:?} takes no value", c.op))),
-                    (Some(v), true) if serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_VALUE_BYTES => {
+                    (Some(v), true)
+                        if serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX) > MAX_VALUE_BYTES =>
+                    {
                         Err(invalid(at, format!("a value of at most {MAX_VALUE_BYTES} bytes")))
                     }
                     (Some(v), true) if c.op == Op::In && !v.is_array() => Err(invalid(at, "in takes a list")),
@@ -208,8 +210,14 @@ mod tests {
             (json!({"path": "trigger.fields.Blank", "op": "is_empty"}), true),
             (json!({"path": "trigger.fields.Missing", "op": "is_empty"}), true),
             (json!({"path": "trigger.fields.Tags.1", "op": "eq", "value": "b"}), true),
-            (json!({"all": [{"path": "trigger.fields.Status", "op": "eq", "value": "Done"}, {"not": {"path": "trigger.fields.Score", "op": "lt", "value": 3}}]}), true),
-            (json!({"any": [{"path": "trigger.fields.Status", "op": "eq", "value": "New"}, {"path": "trigger.fields.Score", "op": "gte", "value": 8}]}), false),
+            (
+                json!({"all": [{"path": "trigger.fields.Status", "op": "eq", "value": "Done"}, {"not": {"path": "trigger.fields.Score", "op": "lt", "value": 3}}]}),
+                true,
+            ),
+            (
+                json!({"any": [{"path": "trigger.fields.Status", "op": "eq", "value": "New"}, {"path": "trigger.fields.Score", "op": "gte", "value": 8}]}),
+                false,
+            ),
         ];
         for (c, expected) in cases {
             assert_eq!(condition(c.clone()).holds(&ctx), expected, "{c}");

@@ -471,15 +471,39 @@ mod tests {
         let base = json!({"type": "manual"});
         let cases = [
             (json!({"trigger": base, "steps": []}), "steps: at least one step"),
-            (json!({"trigger": {"type": "event", "event_type": "no.such"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.event_type"),
-            (json!({"trigger": {"type": "event", "event_type": "automation.run_failed"}, "steps": [{"type": "wait", "seconds": 1}]}), "endlessly"),
+            (
+                json!({"trigger": {"type": "event", "event_type": "no.such"}, "steps": [{"type": "wait", "seconds": 1}]}),
+                "trigger.event_type",
+            ),
+            (
+                json!({"trigger": {"type": "event", "event_type": "automation.run_failed"}, "steps": [{"type": "wait", "seconds": 1}]}),
+                "endlessly",
+            ),
             (json!({"trigger": base, "steps": [{"type": "wait", "seconds": 0}]}), "steps[0].seconds"),
-            (json!({"trigger": base, "steps": [{"type": "notify", "subject": "{{ unclosed", "body": ""}]}), "steps[0].subject"),
-            (json!({"trigger": base, "steps": [{"type": "wait", "id": "a", "seconds": 1}, {"type": "wait", "id": "a", "seconds": 1}]}), "names two steps"),
-            (json!({"trigger": {"type": "schedule", "cron": "61 * * * *"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.cron"),
-            (json!({"trigger": {"type": "schedule", "cron": "0 9 * * *", "timezone": "Mars/Base"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.timezone"),
-            (json!({"trigger": {"type": "schedule", "cron": "0 9 * * *", "rate": "1 hour"}, "steps": [{"type": "wait", "seconds": 1}]}), "exactly one"),
-            (json!({"trigger": {"type": "record_created", "base_id": "app1", "table_id": "tblAAAAAAAAAAAAAA"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.base_id"),
+            (
+                json!({"trigger": base, "steps": [{"type": "notify", "subject": "{{ unclosed", "body": ""}]}),
+                "steps[0].subject",
+            ),
+            (
+                json!({"trigger": base, "steps": [{"type": "wait", "id": "a", "seconds": 1}, {"type": "wait", "id": "a", "seconds": 1}]}),
+                "names two steps",
+            ),
+            (
+                json!({"trigger": {"type": "schedule", "cron": "61 * * * *"}, "steps": [{"type": "wait", "seconds": 1}]}),
+                "trigger.cron",
+            ),
+            (
+                json!({"trigger": {"type": "schedule", "cron": "0 9 * * *", "timezone": "Mars/Base"}, "steps": [{"type": "wait", "seconds": 1}]}),
+                "trigger.timezone",
+            ),
+            (
+                json!({"trigger": {"type": "schedule", "cron": "0 9 * * *", "rate": "1 hour"}, "steps": [{"type": "wait", "seconds": 1}]}),
+                "exactly one",
+            ),
+            (
+                json!({"trigger": {"type": "record_created", "base_id": "app1", "table_id": "tblAAAAAAAAAAAAAA"}, "steps": [{"type": "wait", "seconds": 1}]}),
+                "trigger.base_id",
+            ),
         ];
         for (body, expected) in cases {
             let err = definition(body.clone()).expect_err(&body.to_string());

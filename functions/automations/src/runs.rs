@@ -35,7 +35,8 @@ impl Starter {
 
     /// The runs the tenant's plan allows a month.
     pub async fn allowed_runs(&self, tenant: &str) -> anyhow::Result<u64> {
-        let plan = self.identity.tenant(tenant).await?.map(|t| t.plan).unwrap_or_else(|| identity::plans::DEFAULT_PLAN.into());
+        let plan =
+            self.identity.tenant(tenant).await?.map(|t| t.plan).unwrap_or_else(|| identity::plans::DEFAULT_PLAN.into());
         Ok(self.plans.limits(&plan).automation_runs())
     }
 
@@ -45,14 +46,17 @@ impl Starter {
 
     /// Starts a run of `automation` with `trigger` data; `seed` and `at_ms` (when the trigger happened) make its
     /// id: the same trigger, the same run.
-    pub async fn start(&self, automation: &Automation, trigger: Value, seed: &str, at_ms: i64) -> anyhow::Result<Started> {
+    pub async fn start(
+        &self,
+        automation: &Automation,
+        trigger: Value,
+        seed: &str,
+        at_ms: i64,
+    ) -> anyhow::Result<Started> {
         let now = storage::now_millis();
         let size = serde_json::to_vec(&trigger).map(|b| b.len()).unwrap_or(usize::MAX);
-        let trigger = if size > MAX_TRIGGER_BYTES {
-            crate::engine::walk::bounded(trigger, MAX_TRIGGER_BYTES)
-        } else {
-            trigger
-        };
+        let trigger =
+            if size > MAX_TRIGGER_BYTES { crate::engine::walk::bounded(trigger, MAX_TRIGGER_BYTES) } else { trigger };
         let run = Run {
             id: crate::store::run_id(at_ms, &format!("{}/{seed}", automation.id)),
             tenant_id: automation.tenant_id.clone(),

@@ -20,9 +20,7 @@ pub fn expression_of(trigger: &Trigger) -> Result<(Expression, String), Invalid>
     let zone = timezone.clone().unwrap_or_else(|| "UTC".into());
     storage::schedules::parse_time_zone(&zone).map_err(|e| invalid("trigger.timezone", e.to_string()))?;
     let expression = match (cron, rate, at) {
-        (Some(cron), None, None) => {
-            Expression::cron(cron).map_err(|e| invalid("trigger.cron", e.to_string()))?
-        }
+        (Some(cron), None, None) => Expression::cron(cron).map_err(|e| invalid("trigger.cron", e.to_string()))?,
         (None, Some(rate), None) => {
             Expression::parse(&format!("rate({})", rate.trim())).map_err(|e| invalid("trigger.rate", e.to_string()))?
         }

@@ -57,9 +57,10 @@ impl From<StoreError> for StoreFailure {
 impl From<StoreFailure> for platform::ApiError {
     fn from(e: StoreFailure) -> Self {
         match e {
-            StoreFailure::Conflict => {
-                platform::ApiError::conflict("version_conflict", "It changed since you read it; read it again and retry")
-            }
+            StoreFailure::Conflict => platform::ApiError::conflict(
+                "version_conflict",
+                "It changed since you read it; read it again and retry",
+            ),
             StoreFailure::InvalidCursor => platform::pagination::invalid_cursor(),
             StoreFailure::Unexpected(e) => platform::ApiError::Unexpected(e),
         }
@@ -284,7 +285,9 @@ pub enum Started {
     /// The trigger was seen before: its run exists.
     Existing,
     /// The month's runs are spent.
-    OverLimit { allowed: u64 },
+    OverLimit {
+        allowed: u64,
+    },
 }
 
 #[derive(Clone)]
@@ -349,7 +352,9 @@ impl AutomationStore {
         let added = self.index_ops(after, true)?;
         // A key both removed and added is only added (a transaction names each key once).
         removed.retain(|op| match op {
-            WriteOp::Delete { key, .. } => !added.iter().any(|a| matches!(a, WriteOp::Put { item, .. } if item.key == *key)),
+            WriteOp::Delete { key, .. } => {
+                !added.iter().any(|a| matches!(a, WriteOp::Put { item, .. } if item.key == *key))
+            }
             _ => true,
         });
         ops.extend(removed);
@@ -367,7 +372,10 @@ impl AutomationStore {
         let mut ops = vec![WriteOp::Delete { key, condition: Condition::VersionIs(automation.version) }];
         ops.extend(self.index_ops(automation, false)?);
         ops.extend(self.hook_ops(automation, false)?);
-        ops.push(WriteOp::Delete { key: slots_key(&automation.tenant_id, &automation.id), condition: Condition::Always });
+        ops.push(WriteOp::Delete {
+            key: slots_key(&automation.tenant_id, &automation.id),
+            condition: Condition::Always,
+        });
         self.table.transact(ops).await?;
         Ok(())
     }
@@ -386,7 +394,8 @@ impl AutomationStore {
         limit: usize,
         cursor: Option<String>,
     ) -> StoreResult<Listing<Automation>> {
-        let query = Query::partition(automations_pk(tenant)).prefix(format!("{workspace}#")).limit(limit).cursor(cursor);
+        let query =
+            Query::partition(automations_pk(tenant)).prefix(format!("{workspace}#")).limit(limit).cursor(cursor);
         let page = self.table.query(query).await?;
         let items = page.items.into_iter().map(automation_of).collect::<anyhow::Result<_>>()?;
         Ok(Listing { items, next_cursor: page.next_cursor })
@@ -412,8 +421,10 @@ impl AutomationStore {
         let mut found = Vec::new();
         let mut cursor = None;
         loop {
-            let query =
-                Query::partition(format!("{tenant}#AUTOTRIG")).prefix(format!("{event_type}#")).limit(100).cursor(cursor);
+            let query = Query::partition(format!("{tenant}#AUTOTRIG"))
+                .prefix(format!("{event_type}#"))
+                .limit(100)
+                .cursor(cursor);
             let page = self.table.query(query).await?;
             for item in page.items {
                 found.push(decode::<Indexed>(item)?.0);
@@ -451,7 +462,8 @@ impl AutomationStore {
             if count >= allowed {
                 return Ok(Started::OverLimit { allowed });
             }
-            let mut counter = Item::new(usage_key(&run.tenant_id, month), encode(&serde_json::json!({"runs": count + 1}))?);
+            let mut counter =
+                Item::new(usage_key(&run.tenant_id, month), encode(&serde_json::json!({"runs": count + 1}))?);
             counter.version = version;
             counter.expires_at = Some(run.created_at_ms / 1000 + 400 * 86_400);
             let counter_condition = if version == 0 { Condition::MustNotExist } else { Condition::VersionIs(version) };
@@ -511,8 +523,11 @@ impl AutomationStore {
         limit: usize,
         cursor: Option<String>,
     ) -> StoreResult<Listing<Run>> {
-        let query =
-            Query::partition(format!("{tenant}#RUNS#{automation}")).prefix("RUN#").descending().limit(limit).cursor(cursor);
+        let query = Query::partition(format!("{tenant}#RUNS#{automation}"))
+            .prefix("RUN#")
+            .descending()
+            .limit(limit)
+            .cursor(cursor);
         let page = self.table.query(query).await?;
         let items = page.items.into_iter().map(run_of).collect::<anyhow::Result<_>>()?;
         Ok(Listing { items, next_cursor: page.next_cursor })
@@ -521,7 +536,14 @@ impl AutomationStore {
     // ---- concurrency ----
 
     /// Takes a slot for `run` unless `max` runs of the automation hold one; true when the run holds one.
-    pub async fn take_slot(&self, tenant: &str, automation: &str, run: &str, max: u32, now_ms: i64) -> StoreResult<bool> {
+    pub async fn take_slot(
+        &self,
+        tenant: &str,
+        automation: &str,
+        run: &str,
+        max: u32,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         for _ in 0..8 {
             let stored = self.table.get(&slots_key(tenant, automation)).await?;
             let (mut running, version): (BTreeMap<String, i64>, u64) = match stored {

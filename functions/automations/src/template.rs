@@ -44,7 +44,10 @@ pub fn check_expression(source: &str, at: &str) -> Result<(), Invalid> {
     if source.trim().is_empty() || source.len() > 1_000 {
         return Err(invalid(at, "an expression of 1 to 1000 characters"));
     }
-    environment().compile_expression(source).map(drop).map_err(|e| invalid(at, format!("invalid expression: {}", describe(&e))))
+    environment()
+        .compile_expression(source)
+        .map(drop)
+        .map_err(|e| invalid(at, format!("invalid expression: {}", describe(&e))))
 }
 
 /// Checks every string inside `value`.

@@ -128,7 +128,9 @@ async fn matches_now(
     };
     let mut before = current.clone();
     if event.action == Action::AirtableRecordUpdated {
-        if let (Some(before), Some(previous)) = (before.as_object_mut(), event.details.get("previous").and_then(Value::as_object)) {
+        if let (Some(before), Some(previous)) =
+            (before.as_object_mut(), event.details.get("previous").and_then(Value::as_object))
+        {
             for (field, value) in previous {
                 before.insert(field.clone(), value.clone());
             }
@@ -143,7 +145,8 @@ async fn matches_now(
         }
     }
     let now = conditions.holds(&json!({"trigger": {"fields": current}}));
-    let then = event.action == Action::AirtableRecordUpdated && conditions.holds(&json!({"trigger": {"fields": before}}));
+    let then =
+        event.action == Action::AirtableRecordUpdated && conditions.holds(&json!({"trigger": {"fields": before}}));
     if now && !then {
         data["fields"] = current;
         Ok(Some(data))

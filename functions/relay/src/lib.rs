@@ -12,7 +12,8 @@ use storage::bus::Bus;
 use storage::table::Table;
 
 /// The tables with an outbox: those the event publishers write (a test checks this against every group).
-pub const OUTBOX_TABLES: [&str; 4] = [identity::TABLE, tenancy::TABLE, webhooks::store::TABLE, automations::store::TABLE];
+pub const OUTBOX_TABLES: [&str; 4] =
+    [identity::TABLE, tenancy::TABLE, webhooks::store::TABLE, automations::store::TABLE];
 
 /// How old an outbox item must be before a scheduled sweep takes it: the fast path publishes within
 /// milliseconds of its commit, so anything older was left behind.

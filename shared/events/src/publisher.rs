@@ -62,7 +62,11 @@ impl Publisher {
     }
 
     /// [`Publisher::commit`] with any number of events (none: just the write).
-    pub async fn commit_all<T, E>(&self, events: Vec<Event>, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    pub async fn commit_all<T, E>(
+        &self,
+        events: Vec<Event>,
+        write: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         if events.is_empty() {
             return write.await;
         }

@@ -241,12 +241,8 @@ async fn a_record_made_at_airtable_runs_an_automation_that_writes_through_the_ga
         let response = call(app, Method::GET, "/api/v1/notifications?limit=50", &owner.access, None).await;
         assert_eq!(response.status(), 200);
         let inbox: Value = response.json().await.unwrap();
-        let notice = inbox["notifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["type"] == "automation.notification")
-            .cloned();
+        let notice =
+            inbox["notifications"].as_array().unwrap().iter().find(|n| n["type"] == "automation.notification").cloned();
         if let Some(notice) = notice {
             assert_eq!(notice["title"], format!("New project {project}"));
             assert!(notice["body"].as_str().unwrap().contains(&task), "{notice}");
@@ -257,11 +253,12 @@ async fn a_record_made_at_airtable_runs_an_automation_that_writes_through_the_ga
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // One run only: the other record did not match.
-    let runs: Value = call(app, Method::GET, &format!("{}/{automation_id}/runs", automations_path(&ws)), &owner.access, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let runs: Value =
+        call(app, Method::GET, &format!("{}/{automation_id}/runs", automations_path(&ws)), &owner.access, None)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
 }
 
@@ -300,7 +297,8 @@ async fn automations_are_created_listed_changed_and_deleted_and_bad_input_is_a_4
     let dry: Value = response.json().await.unwrap();
     assert_eq!(dry["conditions_hold"], true);
     assert_eq!(dry["steps"][0]["input"]["subject"], "Hello Ada");
-    let response = call(app, Method::POST, &format!("{path}/run"), &owner.access, Some(json!({"data": {"who": "Bob"}}))).await;
+    let response =
+        call(app, Method::POST, &format!("{path}/run"), &owner.access, Some(json!({"data": {"who": "Bob"}}))).await;
     assert_eq!(response.status(), 202);
     let started: Value = response.json().await.unwrap();
     let run_id = started["id"].as_str().unwrap().to_string();
@@ -308,7 +306,8 @@ async fn automations_are_created_listed_changed_and_deleted_and_bad_input_is_a_4
     assert_eq!(run["id"], run_id.as_str());
     assert_eq!(run["status"], "succeeded");
     assert_eq!(run["steps"][0]["input"]["subject"], "Hello Bob");
-    let got: Value = call(app, Method::GET, &format!("{base}/runs/{run_id}"), &owner.access, None).await.json().await.unwrap();
+    let got: Value =
+        call(app, Method::GET, &format!("{base}/runs/{run_id}"), &owner.access, None).await.json().await.unwrap();
     assert_eq!(got["status"], "succeeded");
     // Only a failed run can be retried.
     let response = call(app, Method::POST, &format!("{base}/runs/{run_id}/retry"), &owner.access, None).await;
@@ -327,10 +326,22 @@ async fn automations_are_created_listed_changed_and_deleted_and_bad_input_is_a_4
     let bad = [
         (json!({"name": "", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]}), "name"),
         (json!({"name": "x", "trigger": {"type": "manual"}, "steps": []}), "steps"),
-        (json!({"name": "x", "trigger": {"type": "schedule", "cron": "0 25 * * *"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.cron"),
-        (json!({"name": "x", "trigger": {"type": "event", "event_type": "no.such"}, "steps": [{"type": "wait", "seconds": 1}]}), "trigger.event_type"),
-        (json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "notify", "subject": "{% for %}", "body": ""}]}), "steps[0].subject"),
-        (json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}], "max_concurrent_runs": 11}), "max_concurrent_runs"),
+        (
+            json!({"name": "x", "trigger": {"type": "schedule", "cron": "0 25 * * *"}, "steps": [{"type": "wait", "seconds": 1}]}),
+            "trigger.cron",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "event", "event_type": "no.such"}, "steps": [{"type": "wait", "seconds": 1}]}),
+            "trigger.event_type",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "notify", "subject": "{% for %}", "body": ""}]}),
+            "steps[0].subject",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}], "max_concurrent_runs": 11}),
+            "max_concurrent_runs",
+        ),
     ];
     for (body, field) in bad {
         let response = call(app, Method::POST, &base, &owner.access, Some(body.clone())).await;
@@ -338,16 +349,36 @@ async fn automations_are_created_listed_changed_and_deleted_and_bad_input_is_a_4
         assert!(answer["error"].as_str().unwrap().starts_with(field), "{body}: {answer}");
     }
     // Unknown fields and types are refused by the body's shape (4xx, the platform's error shape).
-    let response = call(app, Method::POST, &base, &owner.access, Some(json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "teleport"}]}))).await;
+    let response = call(
+        app,
+        Method::POST,
+        &base,
+        &owner.access,
+        Some(json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "teleport"}]})),
+    )
+    .await;
     assert!(response.status().is_client_error());
     let response = call(app, Method::GET, &format!("{base}/runs/run_nope"), &owner.access, None).await;
     assert_error(response, 404, "not_found").await;
 
     // The free plan's five automations.
     for n in 0..4 {
-        create(app, owner, &ws, json!({"name": format!("n{n}"), "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]})).await;
+        create(
+            app,
+            owner,
+            &ws,
+            json!({"name": format!("n{n}"), "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]}),
+        )
+        .await;
     }
-    let response = call(app, Method::POST, &base, &owner.access, Some(json!({"name": "sixth", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]}))).await;
+    let response = call(
+        app,
+        Method::POST,
+        &base,
+        &owner.access,
+        Some(json!({"name": "sixth", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]})),
+    )
+    .await;
     assert_error(response, 403, "plan_limit_reached").await;
 
     // Deleted: gone, its runs unreachable.
@@ -375,7 +406,11 @@ async fn another_tenant_sees_nothing_and_a_viewer_is_refused(app: TestApp) {
     let stranger = crate::support::accounts::register(app).await;
     let calls: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, base.clone(), None),
-        (Method::POST, base.clone(), Some(json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]}))),
+        (
+            Method::POST,
+            base.clone(),
+            Some(json!({"name": "x", "trigger": {"type": "manual"}, "steps": [{"type": "wait", "seconds": 1}]})),
+        ),
         (Method::GET, format!("{base}/{id}"), None),
         (Method::PATCH, format!("{base}/{id}"), Some(json!({"name": "Theirs"}))),
         (Method::POST, format!("{base}/{id}/disable"), None),
@@ -394,9 +429,11 @@ async fn another_tenant_sees_nothing_and_a_viewer_is_refused(app: TestApp) {
     let theirs = call(app, Method::POST, "/api/v1/workspaces", &stranger.access, Some(json!({"name": "Theirs"}))).await;
     let theirs: Value = theirs.json().await.unwrap();
     let their_ws = theirs["id"].as_str().unwrap();
-    let response = call(app, Method::GET, &format!("{}/{id}", automations_path(their_ws)), &stranger.access, None).await;
+    let response =
+        call(app, Method::GET, &format!("{}/{id}", automations_path(their_ws)), &stranger.access, None).await;
     assert_error(response, 404, "not_found").await;
-    let response = call(app, Method::GET, &format!("{}/runs/{run_id}", automations_path(their_ws)), &stranger.access, None).await;
+    let response =
+        call(app, Method::GET, &format!("{}/runs/{run_id}", automations_path(their_ws)), &stranger.access, None).await;
     assert_error(response, 404, "not_found").await;
     let got: Value = call(app, Method::GET, &format!("{base}/{id}"), &owner.access, None).await.json().await.unwrap();
     assert_eq!((got["name"].as_str(), got["enabled"].as_bool()), (Some("Mine"), Some(true)), "unchanged");
@@ -405,7 +442,9 @@ async fn another_tenant_sees_nothing_and_a_viewer_is_refused(app: TestApp) {
     let member = join(app, &owner.access, "member").await;
     assert_error(call(app, Method::GET, &base, &member.access, None).await, 404, "not_found").await;
     let members = format!("/api/v1/workspaces/{ws}/members");
-    let added = call(app, Method::POST, &members, &owner.access, Some(json!({"user_id": member.user_id, "role": "viewer"}))).await;
+    let added =
+        call(app, Method::POST, &members, &owner.access, Some(json!({"user_id": member.user_id, "role": "viewer"})))
+            .await;
     assert_eq!(added.status(), 201);
     let added: Value = added.json().await.unwrap();
     for (method, path, body) in &calls {
@@ -414,7 +453,9 @@ async fn another_tenant_sees_nothing_and_a_viewer_is_refused(app: TestApp) {
     }
     // An editor may.
     let path = format!("{members}/{}", member.user_id);
-    let promoted = call(app, Method::PATCH, &path, &owner.access, Some(json!({"role": "editor", "version": added["version"]}))).await;
+    let promoted =
+        call(app, Method::PATCH, &path, &owner.access, Some(json!({"role": "editor", "version": added["version"]})))
+            .await;
     assert_eq!(promoted.status(), 200);
     let response = call(app, Method::GET, &base, &member.access, None).await;
     assert_eq!(response.status(), 200);
@@ -482,25 +523,30 @@ async fn an_incoming_webhook_runs_branches_repeats_waits_and_calls_out(app: Test
     let ws = workspace_of(app, owner).await;
     let receiver = Receiver::start(200).await;
     let body = json!({"name": "Orders in",
-        "trigger": {"type": "webhook"},
-        "conditions": {"path": "trigger.body.kind", "op": "eq", "value": "order"},
-        "steps": [
-            {"type": "branch", "if": {"path": "trigger.body.items", "op": "is_not_empty"},
-             "then": [{"type": "repeat", "over": "trigger.body.items",
-                       "steps": [{"type": "webhook", "url": receiver.url, "body": {"item": "{{ item }}", "n": "{{ index }}"}}]}],
-             "else": [{"type": "notify", "subject": "Empty order", "body": ""}]},
-            {"type": "wait", "seconds": 1},
-            {"type": "webhook", "id": "done", "url": receiver.url, "body": {"done": true}}
-        ]});
+    "trigger": {"type": "webhook"},
+    "conditions": {"path": "trigger.body.kind", "op": "eq", "value": "order"},
+    "steps": [
+        {"type": "branch", "if": {"path": "trigger.body.items", "op": "is_not_empty"},
+         "then": [{"type": "repeat", "over": "trigger.body.items",
+                   "steps": [{"type": "webhook", "url": receiver.url, "body": {"item": "{{ item }}", "n": "{{ index }}"}}]}],
+         "else": [{"type": "notify", "subject": "Empty order", "body": ""}]},
+        {"type": "wait", "seconds": 1},
+        {"type": "webhook", "id": "done", "url": receiver.url, "body": {"done": true}}
+    ]});
     let created = create(app, owner, &ws, body).await;
     let id = created["id"].as_str().unwrap().to_string();
     let url = created["webhook_url"].as_str().expect("the secret URL, once").to_string();
-    let got: Value = call(app, Method::GET, &format!("{}/{id}", automations_path(&ws)), &owner.access, None).await.json().await.unwrap();
+    let got: Value = call(app, Method::GET, &format!("{}/{id}", automations_path(&ws)), &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(got.get("webhook_url").is_none() && !got.to_string().contains("pyhk_"), "never shown again");
 
     // No credential needed: the URL is the secret.
     let started = Instant::now();
-    let response = app.client.post(app.at(&url)).json(&json!({"kind": "order", "items": ["a", "b", "c"]})).send().await.unwrap();
+    let response =
+        app.client.post(app.at(&url)).json(&json!({"kind": "order", "items": ["a", "b", "c"]})).send().await.unwrap();
     assert_eq!(response.status(), 202);
     let accepted: Value = response.json().await.unwrap();
     let run = finished_run(app, owner, &ws, &id, Duration::from_secs(15)).await;
@@ -535,7 +581,8 @@ async fn an_incoming_webhook_runs_branches_repeats_waits_and_calls_out(app: Test
     // Disabled: the same URL is a 404.
     let path = format!("{}/{id}/disable", automations_path(&ws));
     assert_eq!(call(app, Method::POST, &path, &owner.access, None).await.status(), 200);
-    assert_error(app.client.post(app.at(&url)).json(&json!({"kind": "order"})).send().await.unwrap(), 404, "not_found").await;
+    assert_error(app.client.post(app.at(&url)).json(&json!({"kind": "order"})).send().await.unwrap(), 404, "not_found")
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.requests().len(), before, "nothing ran for the refused calls");
 }
@@ -572,11 +619,12 @@ async fn a_failing_step_is_retried_then_the_run_fails_and_a_retry_finishes_it(ap
     assert_eq!(response.status(), 202);
     let deadline = Instant::now() + Duration::from_secs(10);
     let done = loop {
-        let got: Value = call(app, Method::GET, &format!("{}/runs/{run_id}", automations_path(&ws)), &owner.access, None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let got: Value =
+            call(app, Method::GET, &format!("{}/runs/{run_id}", automations_path(&ws)), &owner.access, None)
+                .await
+                .json()
+                .await
+                .unwrap();
         if got["status"] == "succeeded" {
             break got;
         }
@@ -601,9 +649,10 @@ async fn killing_the_worker_mid_run_neither_loses_the_run_nor_duplicates_the_rec
 
     // Airtable outlives the runner: an emulator of the test's own.
     let token = airtable_emulator::random_token();
-    let airtable = airtable_emulator::spawn(airtable_emulator::Emulator::demo(token.clone()), ([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
+    let airtable =
+        airtable_emulator::spawn(airtable_emulator::Emulator::demo(token.clone()), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
     let upstream = airtable.url();
     let data_dir = std::env::temp_dir().join(format!("pyairtable-automation-crash-{}", uuid::Uuid::new_v4().simple()));
     let env = [

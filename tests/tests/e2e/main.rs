@@ -8,8 +8,8 @@ mod support;
 
 mod airtable;
 mod audit;
-mod automations;
 mod auth;
+mod automations;
 mod binary;
 mod contract;
 mod declarations;

@@ -179,8 +179,10 @@ pub async fn create(
         updated_at: now,
         version: 0,
     };
-    let stored =
-        state.events.commit(event(Action::AutomationCreated, &origin, &caller, &automation), state.store.create(&automation)).await?;
+    let stored = state
+        .events
+        .commit(event(Action::AutomationCreated, &origin, &caller, &automation), state.store.create(&automation))
+        .await?;
     sync_schedule(&state, &stored).await?;
     tracing::info!(automation = %stored.id, trigger = stored.definition.trigger.kind(), "automation created");
     let webhook_url = token.map(|t| format!("/api/v1/automations/hooks/{t}"));
@@ -330,14 +332,23 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_enabled(state: &SharedState, caller: &Caller, origin: &Origin, workspace: &str, id: &str, enabled: bool) -> ApiResult<Json<AutomationView>> {
+async fn set_enabled(
+    state: &SharedState,
+    caller: &Caller,
+    origin: &Origin,
+    workspace: &str,
+    id: &str,
+    enabled: bool,
+) -> ApiResult<Json<AutomationView>> {
     let before = automation(state, caller, workspace, id).await?;
     if before.enabled == enabled {
         sync_schedule(state, &before).await?;
         return Ok(Json(before.into()));
     }
     let after = Automation { enabled, updated_at: now_rfc3339(), ..before.clone() };
-    let event = event(Action::AutomationUpdated, origin, caller, &after).detail("fields", json!(["enabled"])).detail("enabled", enabled);
+    let event = event(Action::AutomationUpdated, origin, caller, &after)
+        .detail("fields", json!(["enabled"]))
+        .detail("enabled", enabled);
     let stored = state.events.commit(event, state.store.replace(&before, &after)).await?;
     sync_schedule(state, &stored).await?;
     Ok(Json(stored.into()))
@@ -446,31 +457,29 @@ fn dry_run(steps: &[model::Step], prefix: &str, context: &mut Value, creator: &s
                 let (list, name) = if taken { (then, "then") } else { (otherwise, "else") };
                 dry_run(list, &format!("{path}.{name}"), context, creator, out);
             }
-            model::Step::Repeat { over, steps: body, .. } => {
-                match crate::template::evaluate(over, context) {
-                    Ok(Value::Array(items)) => {
-                        line["items"] = json!(items.len());
-                        out.push(line);
-                        for (k, item) in items.into_iter().take(model::MAX_REPEAT_ITEMS).enumerate() {
-                            context["item"] = item;
-                            context["index"] = json!(k);
-                            dry_run(body, &format!("{path}.each.{k}"), context, creator, out);
-                        }
-                    }
-                    Ok(Value::Null) => {
-                        line["items"] = json!(0);
-                        out.push(line);
-                    }
-                    Ok(other) => {
-                        line["error"] = json!(format!("repeat over a {}, not a list", walk::kind_of(&other)));
-                        out.push(line);
-                    }
-                    Err(e) => {
-                        line["error"] = json!(e);
-                        out.push(line);
+            model::Step::Repeat { over, steps: body, .. } => match crate::template::evaluate(over, context) {
+                Ok(Value::Array(items)) => {
+                    line["items"] = json!(items.len());
+                    out.push(line);
+                    for (k, item) in items.into_iter().take(model::MAX_REPEAT_ITEMS).enumerate() {
+                        context["item"] = item;
+                        context["index"] = json!(k);
+                        dry_run(body, &format!("{path}.each.{k}"), context, creator, out);
                     }
                 }
-            }
+                Ok(Value::Null) => {
+                    line["items"] = json!(0);
+                    out.push(line);
+                }
+                Ok(other) => {
+                    line["error"] = json!(format!("repeat over a {}, not a list", walk::kind_of(&other)));
+                    out.push(line);
+                }
+                Err(e) => {
+                    line["error"] = json!(e);
+                    out.push(line);
+                }
+            },
             model::Step::Wait { seconds, .. } => {
                 line["seconds"] = json!(seconds);
                 out.push(line);

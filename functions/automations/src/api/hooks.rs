@@ -52,12 +52,17 @@ pub async fn trigger(
         return Err(unknown());
     }
     if body.len() > MAX_TRIGGER_BYTES {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than 32 KiB"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The body is larger than 32 KiB",
+        ));
     }
     let payload: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_body", format!("The body is not JSON: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_body", format!("The body is not JSON: {e}")))?
     };
     let hash = sha256_hex(&token);
     let Some(hook) = state.store.hook(&hash).await? else { return Err(unknown()) };

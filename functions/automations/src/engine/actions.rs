@@ -19,7 +19,10 @@ use crate::template;
 pub enum Outcome {
     Done(Value),
     /// Worth another attempt (a 429, a 5xx, a timeout), maybe not before `after`.
-    Transient { error: String, after: Option<Duration> },
+    Transient {
+        error: String,
+        after: Option<Duration>,
+    },
     /// Will fail again (a 4xx, a template error, no permission).
     Permanent(String),
 }
@@ -72,16 +75,17 @@ fn object(source: &Value, context: &Value, what: &str) -> Result<Value, String> 
 /// Renders an action step (`None` for control steps).
 pub fn render(step: &Step, context: &Value, creator: &str) -> Option<Result<Rendered, String>> {
     let rendered = match step {
-        Step::CreateRecord { base_id, table, fields, typecast, idempotency_field, .. } => object(fields, context, "fields")
-            .map(|fields| Rendered::Create {
+        Step::CreateRecord { base_id, table, fields, typecast, idempotency_field, .. } => {
+            object(fields, context, "fields").map(|fields| Rendered::Create {
                 base: base_id.clone(),
                 table: table.clone(),
                 fields,
                 typecast: typecast.unwrap_or(false),
                 idempotency_field: idempotency_field.clone(),
-            }),
-        Step::UpdateRecord { base_id, table, record_id, fields, typecast, .. } => {
-            text(record_id, context, "record_id").and_then(|record| {
+            })
+        }
+        Step::UpdateRecord { base_id, table, record_id, fields, typecast, .. } => text(record_id, context, "record_id")
+            .and_then(|record| {
                 Ok(Rendered::Update {
                     base: base_id.clone(),
                     table: table.clone(),
@@ -89,8 +93,7 @@ pub fn render(step: &Step, context: &Value, creator: &str) -> Option<Result<Rend
                     fields: object(fields, context, "fields")?,
                     typecast: typecast.unwrap_or(false),
                 })
-            })
-        }
+            }),
         Step::DeleteRecord { base_id, table, record_id, .. } => text(record_id, context, "record_id")
             .map(|record| Rendered::Delete { base: base_id.clone(), table: table.clone(), record }),
         Step::Notify { to, subject, body, .. } => (|| {
@@ -125,7 +128,8 @@ fn ids(base: &str, table: &str) -> Result<(BaseId, TableRef), String> {
 }
 
 fn record_id(raw: &str) -> Result<RecordId, String> {
-    RecordId::parse(raw.trim()).ok_or_else(|| format!("{:?} is not a record id (rec…)", raw.chars().take(40).collect::<String>()))
+    RecordId::parse(raw.trim())
+        .ok_or_else(|| format!("{:?} is not a record id (rec…)", raw.chars().take(40).collect::<String>()))
 }
 
 /// Sends a record write through the gateway as `caller`; `key` is the step's idempotency key.
@@ -240,8 +244,19 @@ impl HttpOut {
 
     pub async fn post(&self, url: &str, body: &Value, key: &str) -> Outcome {
         let url = match reqwest::Url::parse(url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.username().is_empty() && url.password().is_none() => url,
-            _ => return Outcome::Permanent(format!("{:?} is not an http(s) URL without credentials", url.chars().take(200).collect::<String>())),
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.username().is_empty()
+                    && url.password().is_none() =>
+            {
+                url
+            }
+            _ => {
+                return Outcome::Permanent(format!(
+                    "{:?} is not an http(s) URL without credentials",
+                    url.chars().take(200).collect::<String>()
+                ));
+            }
         };
         if let Err(refused) = webhooks::ssrf::check_host(&self.allowed, &url) {
             return Outcome::Permanent(refused.to_string());
@@ -271,7 +286,10 @@ impl HttpOut {
         let output = json!({"status": status.as_u16(), "body": answer});
         if status.is_success() {
             Outcome::Done(output)
-        } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        } else if status == StatusCode::TOO_MANY_REQUESTS
+            || status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
             Outcome::Transient { error: format!("the receiver answered {status}"), after: None }
         } else {
             Outcome::Permanent(format!("the receiver answered {status}"))

@@ -256,7 +256,13 @@ fn too_large(run: &Run) -> Option<String> {
     (size > MAX_RUN_BYTES).then(|| format!("the run's record would take {size} bytes; at most {MAX_RUN_BYTES}"))
 }
 
-async fn act(worker: &Worker, mut run: Run, path: &str, step: &crate::model::Step, context: &Value) -> anyhow::Result<()> {
+async fn act(
+    worker: &Worker,
+    mut run: Run,
+    path: &str,
+    step: &crate::model::Step,
+    context: &Value,
+) -> anyhow::Result<()> {
     let now = now_ms();
     let (tenant, automation, run_id) = (run.tenant_id.clone(), run.automation_id.clone(), run.id.clone());
     let key = format!("{run_id}:{path}");
@@ -405,8 +411,7 @@ fn origin(run: &Run) -> Origin {
 }
 
 fn creator_gone() -> String {
-    "the automation's creator no longer has an active account in the tenant; its actions act with their rights"
-        .into()
+    "the automation's creator no longer has an active account in the tenant; its actions act with their rights".into()
 }
 
 async fn fail_step(
@@ -440,7 +445,8 @@ async fn finish(worker: &Worker, mut run: Run, status: RunStatus, error: Option<
     run.status = status;
     run.error = error.clone();
     run.finished_at_ms = Some(now);
-    let action = if status == RunStatus::Succeeded { Action::AutomationRunSucceeded } else { Action::AutomationRunFailed };
+    let action =
+        if status == RunStatus::Succeeded { Action::AutomationRunSucceeded } else { Action::AutomationRunFailed };
     let mut event = Event::new(action, &origin(&run))
         .tenant(&run.tenant_id)
         .actor(&run.acts_as)

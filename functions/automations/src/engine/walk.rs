@@ -77,13 +77,7 @@ fn done<'r>(run: &'r Run, path: &str) -> Option<&'r StepEntry> {
     run.entry(path).filter(|e| e.status == StepStatus::Succeeded)
 }
 
-fn walk_list<'a>(
-    steps: &'a [Step],
-    prefix: &str,
-    run: &'a Run,
-    context: &mut Value,
-    now_ms: i64,
-) -> Option<Next<'a>> {
+fn walk_list<'a>(steps: &'a [Step], prefix: &str, run: &'a Run, context: &mut Value, now_ms: i64) -> Option<Next<'a>> {
     for (i, step) in steps.iter().enumerate() {
         let path = child_path(prefix, i);
         match step {
@@ -224,7 +218,8 @@ mod tests {
     use crate::store::RunStatus;
 
     fn run(steps: Value, trigger: Value) -> Run {
-        let definition: Definition = serde_json::from_value(json!({"trigger": {"type": "manual"}, "steps": steps})).unwrap();
+        let definition: Definition =
+            serde_json::from_value(json!({"trigger": {"type": "manual"}, "steps": steps})).unwrap();
         Run {
             id: "run_1".into(),
             tenant_id: "t".into(),
@@ -335,7 +330,10 @@ mod tests {
         r.log.push(waiting);
         assert!(matches!(walk(&r, 5_000), Next::Wait { until_ms: 11_000, .. }));
         assert!(matches!(walk(&r, 11_000), Next::Record(_)));
-        let r = run(json!([{"type": "repeat", "over": "trigger.x", "steps": [{"type": "wait", "seconds": 1}]}]), json!({"x": 3}));
+        let r = run(
+            json!([{"type": "repeat", "over": "trigger.x", "steps": [{"type": "wait", "seconds": 1}]}]),
+            json!({"x": 3}),
+        );
         assert!(matches!(walk(&r, 0), Next::Fail { .. }));
     }
 
