@@ -18,13 +18,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Context;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use storage::StoreError;
-use storage::table::{Attributes, Condition, Item, Key, Query, Table, WriteOp};
+use storage::table::{Condition, Item, Key, Query, Table, WriteOp};
 
 use crate::model::Definition;
 
@@ -34,46 +32,8 @@ pub const RUN_RETENTION_SECS: i64 = 30 * 24 * 3600;
 /// A run slot not released for this long (its worker died and nothing resumed it) is taken back.
 pub const SLOT_STALE_MS: i64 = 3_600_000;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreFailure {
-    #[error("the record changed since it was read")]
-    Conflict,
-    #[error("invalid pagination cursor")]
-    InvalidCursor,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<StoreError> for StoreFailure {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::ConditionFailed => Self::Conflict,
-            StoreError::InvalidCursor => Self::InvalidCursor,
-            other => Self::Unexpected(anyhow::Error::new(other)),
-        }
-    }
-}
-
-impl From<StoreFailure> for platform::ApiError {
-    fn from(e: StoreFailure) -> Self {
-        match e {
-            StoreFailure::Conflict => platform::ApiError::conflict(
-                "version_conflict",
-                "It changed since you read it; read it again and retry",
-            ),
-            StoreFailure::InvalidCursor => platform::pagination::invalid_cursor(),
-            StoreFailure::Unexpected(e) => platform::ApiError::Unexpected(e),
-        }
-    }
-}
-
-pub type StoreResult<T> = Result<T, StoreFailure>;
-
-#[derive(Debug)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use platform::records::{Listing, StoreFailure, StoreResult};
+use platform::records::{decode, encode};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Automation {
@@ -236,19 +196,6 @@ pub fn run_id(at_ms: i64, seed: &str) -> String {
 
 pub fn is_run_id(id: &str) -> bool {
     id.len() == 36 && id.starts_with("run_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn encode<T: Serialize>(record: &T) -> anyhow::Result<Attributes> {
-    match serde_json::to_value(record).context("Failed to encode an automations record")? {
-        Value::Object(map) => Ok(map),
-        _ => anyhow::bail!("an automations record must encode as an object"),
-    }
-}
-
-fn decode<T: DeserializeOwned>(item: Item) -> anyhow::Result<(T, u64)> {
-    let record = serde_json::from_value(Value::Object(item.attrs))
-        .with_context(|| format!("Failed to decode {}/{}", item.key.pk, item.key.sk))?;
-    Ok((record, item.version))
 }
 
 fn automation_of(item: Item) -> anyhow::Result<Automation> {

@@ -22,12 +22,11 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use storage::StoreError;
-use storage::table::{Attributes, Condition, Item, Key, Query, Table, WriteOp};
+use storage::table::{Condition, Item, Key, Query, Table, WriteOp};
 
 use crate::preferences::Preferences;
 use crate::records::{Channel, Device, Notification, OutboxMail, Platform, TemplateOverride};
@@ -49,46 +48,8 @@ pub struct NotificationStore {
     table: Arc<dyn Table>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreFailure {
-    #[error("the record changed since it was read")]
-    Conflict,
-    #[error("invalid pagination cursor")]
-    InvalidCursor,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<StoreError> for StoreFailure {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::ConditionFailed => Self::Conflict,
-            StoreError::InvalidCursor => Self::InvalidCursor,
-            other => Self::Unexpected(anyhow::Error::new(other)),
-        }
-    }
-}
-
-impl From<StoreFailure> for platform::ApiError {
-    fn from(e: StoreFailure) -> Self {
-        match e {
-            StoreFailure::Conflict => platform::ApiError::conflict(
-                "version_conflict",
-                "It changed since you read it; read it again and retry",
-            ),
-            StoreFailure::InvalidCursor => platform::pagination::invalid_cursor(),
-            StoreFailure::Unexpected(e) => platform::ApiError::Unexpected(e),
-        }
-    }
-}
-
-pub type StoreResult<T> = Result<T, StoreFailure>;
-
-#[derive(Debug)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+use platform::records::encode;
+pub use platform::records::{Listing, StoreFailure, StoreResult};
 
 /// Whether [`NotificationStore::create`] wrote the notification or found it there.
 #[derive(Debug)]
@@ -158,16 +119,8 @@ pub fn is_notification_id(id: &str) -> bool {
     id.len() == 36 && id.starts_with("ntf_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn encode<T: Serialize>(record: &T) -> anyhow::Result<Attributes> {
-    match serde_json::to_value(record).context("Failed to encode a notifications record")? {
-        serde_json::Value::Object(map) => Ok(map),
-        _ => anyhow::bail!("a notifications record must encode as an object"),
-    }
-}
-
 fn decode<T: DeserializeOwned>(item: &Item) -> anyhow::Result<T> {
-    serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
-        .with_context(|| format!("Failed to decode {}/{}", item.key.pk, item.key.sk))
+    Ok(platform::records::decode(item.clone())?.0)
 }
 
 fn notification_of(item: Item) -> anyhow::Result<Notification> {

@@ -14,6 +14,7 @@ pub mod group;
 pub mod json;
 pub mod lambda;
 pub mod pagination;
+pub mod records;
 pub mod request_id;
 pub mod telemetry;
 pub mod timestamps;

@@ -17,12 +17,9 @@ mod records;
 
 use std::sync::Arc;
 
-use anyhow::Context;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use storage::StoreError;
-use storage::table::{Attributes, Condition, Item, Key, Query, Table, WriteOp};
+use storage::table::{Condition, Item, Key, Query, Table, WriteOp};
 
 pub use records::{Attempt, Endpoint, MAX_LOGGED_ATTEMPTS, Message, Status, Trigger};
 
@@ -35,48 +32,8 @@ pub struct WebhookStore {
     table: Arc<dyn Table>,
 }
 
-/// What callers branch on; everything else is unexpected.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreFailure {
-    #[error("the record changed since it was read")]
-    Conflict,
-    #[error("invalid pagination cursor")]
-    InvalidCursor,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<StoreError> for StoreFailure {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::ConditionFailed => Self::Conflict,
-            StoreError::InvalidCursor => Self::InvalidCursor,
-            other => Self::Unexpected(anyhow::Error::new(other)),
-        }
-    }
-}
-
-impl From<StoreFailure> for platform::ApiError {
-    fn from(e: StoreFailure) -> Self {
-        match e {
-            StoreFailure::Conflict => platform::ApiError::conflict(
-                "version_conflict",
-                "It changed since you read it; read it again and retry",
-            ),
-            StoreFailure::InvalidCursor => platform::pagination::invalid_cursor(),
-            StoreFailure::Unexpected(e) => platform::ApiError::Unexpected(e),
-        }
-    }
-}
-
-pub type StoreResult<T> = Result<T, StoreFailure>;
-
-/// One page of a listing.
-#[derive(Debug)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use platform::records::{Listing, StoreFailure, StoreResult};
+use platform::records::{decode, encode};
 
 /// Whether [`WebhookStore::create_message`] wrote the message or found it there.
 #[derive(Debug, PartialEq)]
@@ -121,19 +78,6 @@ fn first_id_at(at_ms: i64) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn encode<T: Serialize>(record: &T) -> anyhow::Result<Attributes> {
-    match serde_json::to_value(record).context("Failed to encode a webhooks record")? {
-        serde_json::Value::Object(map) => Ok(map),
-        _ => anyhow::bail!("a webhooks record must encode as an object"),
-    }
-}
-
-fn decode<T: DeserializeOwned>(item: Item) -> anyhow::Result<(T, u64)> {
-    let record = serde_json::from_value(serde_json::Value::Object(item.attrs))
-        .with_context(|| format!("Failed to decode {}/{}", item.key.pk, item.key.sk))?;
-    Ok((record, item.version))
 }
 
 fn endpoint_of(item: Item) -> anyhow::Result<Endpoint> {
