@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::header;
-use axum::response::IntoResponse;
 
 use crate::cache::CacheStatus;
 
@@ -163,13 +161,3 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics` for the local runner (not an API route: never deployed).
-pub fn router(metrics: Arc<Metrics>) -> axum::Router {
-    axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let metrics = metrics.clone();
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.prometheus()).into_response() }
-        }),
-    )
-}

@@ -41,13 +41,15 @@ pub struct Context<'a> {
     pub demo: Option<Arc<dyn tenancy::demo::DemoProvisioner>>,
     /// How clients (and the emulator's webhook pings) reach the runner.
     pub public_url: &'a str,
+    /// The Airtable gateway's counters, shared by every group that sends through a gateway (`/metrics`).
+    pub airtable_metrics: Arc<airtable::Metrics>,
 }
 
 /// What one group contributes.
 #[derive(Default)]
 pub struct Parts {
     pub router: OpenApiRouter,
-    /// Local-only routes outside the API (the emulator's address, Prometheus metrics).
+    /// Local-only routes outside the API (the emulator's address).
     pub unrouted: axum::Router,
     pub authorizer: Option<Arc<dyn Authorizer>>,
     /// A handler per consumer binary, with the queue it receives from.
@@ -90,6 +92,7 @@ pub struct Composition {
     pub schedules: Vec<Schedule>,
     /// The embedded Airtable emulator, when the runner started one.
     pub emulator: Option<airtable_emulator::Emulator>,
+    pub airtable_metrics: Arc<airtable::Metrics>,
 }
 
 pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &str) -> anyhow::Result<Composition> {
@@ -116,6 +119,7 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &st
         emulator,
         demo,
         public_url,
+        airtable_metrics: airtable::Metrics::local(),
     };
 
     let mut router = OpenApiRouter::new();
@@ -125,7 +129,7 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &st
     let mut schedules = Vec::new();
     for (group, build) in &served {
         let parts = build(Resources::for_group(backend.clone(), group), &context).await?;
-        router = router.merge(parts.router);
+        router = router.merge(platform::metrics::tag_group(parts.router, group.name));
         unrouted = unrouted.merge(parts.unrouted);
         authorizer = authorizer.or(parts.authorizer);
         let mut handlers = parts.consumers;
@@ -175,7 +179,8 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &st
     let Some(authorizer) = authorizer else { anyhow::bail!("no group built the authorizer") };
     let tenant_limits = Arc::new(context.api_rate.clone());
     let emulator = context.emulator.clone();
-    Ok(Composition { router, unrouted, authorizer, tenant_limits, consumers, schedules, emulator })
+    let airtable_metrics = context.airtable_metrics.clone();
+    Ok(Composition { router, unrouted, authorizer, tenant_limits, consumers, schedules, emulator, airtable_metrics })
 }
 
 /// `settings.groups` (default: all), with the authorizer always (it is API Gateway's part, not a choice).
@@ -370,10 +375,10 @@ async fn build_notifications(resources: Resources, context: &Context<'_>) -> any
 }
 
 /// The Airtable gateway, resolving every base through the caller's tenant (workspaces, permissions,
-/// connections). Local-only route: `/metrics` (Prometheus text).
+/// connections). Its counters are in the runner's `/metrics`.
 async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
     let airtable = &context.airtable;
-    let metrics = airtable::Metrics::local();
+    let metrics = context.airtable_metrics.clone();
     let credentials =
         airtable::tenant_credentials(&resources, airtable, endpoints(context)).await?.with_demo(context.demo.clone());
     let cache = resources.cache().await?;
@@ -407,7 +412,6 @@ async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::
     });
     Ok(Parts {
         router: airtable::router(gateway).merge(airtable::changes::notify::router(notifier)),
-        unrouted: airtable::metrics::router(metrics),
         consumers: vec![("airtable-changes", queue, consume)],
         schedules: vec![("airtable-webhooks-refresh", refresh)],
         ..Default::default()
@@ -430,7 +434,7 @@ async fn build_automations(resources: Resources, context: &Context<'_>) -> anyho
         resources.cache().await?,
         resources.namespace(),
         Arc::new(credentials),
-        airtable::Metrics::local(),
+        context.airtable_metrics.clone(),
     )?;
     let parts = automations::engine::WorkerParts {
         gateway,

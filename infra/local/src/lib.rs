@@ -72,9 +72,21 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         tenant_limits: Some(composition.tenant_limits),
     });
     let router = router.layer(axum::middleware::from_fn_with_state(gateway, platform::gateway::gate));
-    let app = platform::app::finish(
-        router.merge(composition.unrouted).merge(backend.local_routes()).merge(contract),
+    // Prometheus text at /metrics: every group's requests and business counters, the gateway's counters.
+    let metrics = platform::metrics::Registry::new();
+    let gateway_metrics = composition.airtable_metrics.clone();
+    let serve_metrics = {
+        let metrics = metrics.clone();
+        move || {
+            let text = platform::metrics::prometheus(&metrics) + &gateway_metrics.prometheus();
+            std::future::ready(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+        }
+    };
+    let metrics_route = axum::Router::new().route("/metrics", axum::routing::get(serve_metrics));
+    let app = platform::app::finish_with(
+        router.merge(composition.unrouted).merge(backend.local_routes()).merge(contract).merge(metrics_route),
         &settings.http,
+        metrics,
     );
 
     let (stop, stopped) = watch::channel(false);

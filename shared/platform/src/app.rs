@@ -17,15 +17,21 @@ pub fn split(router: OpenApiRouter) -> (Router, OpenApi) {
     router.split_for_parts()
 }
 
-/// Adds what every route shares: 404 fallback, body limit, CORS, the header limit, and (outermost) request
-/// ids + the error shape (the platform's, or Airtable's under `/v0`).
+/// Adds what every route shares: 404 fallback, body limit, CORS, the header limit, request metrics (into a
+/// registry of its own), and (outermost) request ids + the error shape (the platform's, or Airtable's under `/v0`).
 pub fn finish(router: Router, settings: &HttpSettings) -> Router {
+    finish_with(router, settings, crate::metrics::Registry::new())
+}
+
+/// [`finish`], counting requests into `metrics` (the local runner serves it at `/metrics`).
+pub fn finish_with(router: Router, settings: &HttpSettings, metrics: std::sync::Arc<crate::metrics::Registry>) -> Router {
     let limits = HeaderLimits { bytes: settings.max_header_bytes, count: settings.max_header_count };
     router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(cors(settings))
         .layer(axum::middleware::from_fn_with_state(limits, header_limit))
+        .layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .layer(axum::middleware::from_fn(crate::request_id::middleware))
 }
 

@@ -18,7 +18,8 @@ pub fn enabled() -> bool {
     *ON_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some())
 }
 
-fn namespace() -> &'static str {
+/// The namespace every line is in (`METRICS_NAMESPACE`, else [`DEFAULT_NAMESPACE`]).
+pub fn namespace() -> &'static str {
     static NAMESPACE: OnceLock<String> = OnceLock::new();
     NAMESPACE.get_or_init(|| {
         std::env::var("METRICS_NAMESPACE").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| DEFAULT_NAMESPACE.into())
@@ -48,9 +49,13 @@ pub fn emit(service: &str, name: &str, value: f64, unit: &str) {
         return;
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let line = line(namespace(), service, name, value, unit, i64::try_from(now).unwrap_or(i64::MAX));
+    print(&line(namespace(), service, name, value, unit, i64::try_from(now).unwrap_or(i64::MAX)));
+}
+
+/// Prints one EMF line on stdout.
+pub fn print(line: &Value) {
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, &line);
+    let _ = serde_json::to_writer(&mut out, line);
     let _ = out.write_all(b"\n");
 }
 

@@ -35,7 +35,7 @@ where
 {
     let resources = open(group, binary, |k| *k == Kind::Http).await?;
     let http = crate::config::HttpSettings::from_env()?;
-    let (router, _) = crate::app::split(build(resources).await?);
+    let (router, _) = crate::app::split(crate::metrics::tag_group(build(resources).await?, group.name));
     lambda_http::run(crate::app::finish(router, &http)).await
 }
 

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod group;
 pub mod json;
 pub mod lambda;
+pub mod metrics;
 pub mod pagination;
 pub mod records;
 pub mod request_id;

@@ -16,6 +16,7 @@ mod declarations;
 mod foundation;
 mod hardening;
 mod lambda_entry;
+mod metrics;
 mod notifications;
 mod rate_limits;
 mod route_matrix;

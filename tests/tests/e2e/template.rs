@@ -238,3 +238,47 @@ fn a_throttled_request_on_aws_answers_429_with_retry_after_in_the_platform_shape
     let body = throttled["ResponseTemplates"]["application/json"].as_str().unwrap_or_default();
     assert!(body.contains("\"code\":\"rate_limited\""), "{body}");
 }
+
+/// The dashboard and the alarms on the functions' own metrics read names the code emits: the request metrics of
+/// every group (`platform::metrics`), the automations' business counters, the gateway's cache counters.
+#[test]
+fn the_dashboard_and_alarms_read_the_metrics_the_code_emits() {
+    use platform::metrics::{EMF_ERRORS, EMF_LATENCY, EMF_REQUESTS, emf_name};
+    let template = template();
+    let resources = &template["Resources"];
+    let mut emitted: Vec<String> = [EMF_REQUESTS, EMF_LATENCY, EMF_ERRORS].iter().map(|n| n.to_string()).collect();
+    use automations::engine::{RUNS_FAILED, RUNS_SUCCEEDED, STEPS_EXECUTED};
+    emitted.extend([RUNS_SUCCEEDED, RUNS_FAILED, STEPS_EXECUTED].map(emf_name));
+    let gateway = std::fs::read_to_string(repo_root().join("functions/airtable/src/metrics.rs")).unwrap();
+    for name in ["CacheHit", "CacheMiss", "CacheStale"] {
+        assert!(gateway.contains(&format!("\"{name}\"")), "the gateway no longer emits {name}");
+        emitted.push(name.to_string());
+    }
+
+    let body = tagged_arg(&resources["OperationsDashboard"]["Properties"]["DashboardBody"]).expect("a dashboard body");
+    let dashboard: serde_json::Value = serde_json::from_str(&body).expect("the dashboard body is JSON");
+    let mut named = Vec::new();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        for metric in widget["properties"]["metrics"].as_array().unwrap() {
+            let line = metric.as_array().unwrap();
+            match &line[0] {
+                serde_json::Value::Object(search) => {
+                    let expression = search["expression"].as_str().unwrap();
+                    let name = expression.split("MetricName=\"").nth(1).unwrap().split('"').next().unwrap();
+                    named.push(name.to_string());
+                }
+                _ => named.push(line[1].as_str().unwrap().to_string()),
+            }
+        }
+    }
+    for wanted in [EMF_REQUESTS, EMF_LATENCY, EMF_ERRORS] {
+        assert!(named.iter().any(|n| n == wanted), "the dashboard shows no {wanted}");
+    }
+    for name in &named {
+        assert!(emitted.contains(name), "the dashboard reads {name}, which no code emits");
+    }
+    for alarm in ["GatewayErrorsAlarm", "AutomationRunFailuresAlarm"] {
+        let name = resources[alarm]["Properties"]["MetricName"].as_str().unwrap();
+        assert!(emitted.iter().any(|n| n == name), "{alarm} reads {name}, which no code emits");
+    }
+}

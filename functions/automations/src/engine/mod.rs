@@ -37,6 +37,11 @@ use crate::store::{AutomationStore, Run, RunStatus, StepEntry, StepStatus, Store
 use actions::{HttpOut, Outcome, Rendered};
 use walk::Next;
 
+/// The business counters of runs and steps (`platform::metrics::count`; template.yaml's dashboard and alarm).
+pub const RUNS_SUCCEEDED: &str = "automation_runs_succeeded";
+pub const RUNS_FAILED: &str = "automation_runs_failed";
+pub const STEPS_EXECUTED: &str = "automation_steps_executed";
+
 /// Attempts of a step that fails transiently.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The most step executions and records a run's log holds.
@@ -332,6 +337,7 @@ async fn act(
             entry.finished_at_ms = Some(done_at);
             entry.due_at_ms = None;
             tracing::info!(run = %run_id, %path, kind = step.kind(), elapsed_ms, "step done");
+            platform::metrics::count("automations", STEPS_EXECUTED, 1);
             let stored = worker.events.commit_all(notices, worker.store.save_run(&run)).await;
             if saved(stored)?.is_none() {
                 tracing::warn!(run = %run_id, %path, "the run changed while the step ran; walking again");
@@ -463,6 +469,8 @@ async fn finish(worker: &Worker, mut run: Run, status: RunStatus, error: Option<
         return Ok(false);
     }
     worker.store.release_slot(&run.tenant_id, &run.automation_id, &run.id).await?;
+    let counter = if status == RunStatus::Succeeded { RUNS_SUCCEEDED } else { RUNS_FAILED };
+    platform::metrics::count("automations", counter, 1);
     tracing::info!(run = %run.id, status = ?status, error = ?error, "run finished");
     Ok(true)
 }
