@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-
 use crate::cache::CacheStatus;
 
 #[derive(Default)]
@@ -160,4 +159,3 @@ impl Metrics {
         out
     }
 }
-

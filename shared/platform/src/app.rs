@@ -24,7 +24,11 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
 }
 
 /// [`finish`], counting requests into `metrics` (the local runner serves it at `/metrics`).
-pub fn finish_with(router: Router, settings: &HttpSettings, metrics: std::sync::Arc<crate::metrics::Registry>) -> Router {
+pub fn finish_with(
+    router: Router,
+    settings: &HttpSettings,
+    metrics: std::sync::Arc<crate::metrics::Registry>,
+) -> Router {
     let limits = HeaderLimits { bytes: settings.max_header_bytes, count: settings.max_header_count };
     router
         .fallback(not_found)

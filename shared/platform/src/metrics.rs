@@ -90,7 +90,8 @@ impl Registry {
 
     fn observe(&self, service: &'static str, route: &str, method: &Method, status: u16, seconds: f64) {
         let series = self.route(service, route);
-        let counter = read(&series.statuses).iter().find(|(m, s, _)| m == method && *s == status).map(|(_, _, c)| c.clone());
+        let counter =
+            read(&series.statuses).iter().find(|(m, s, _)| m == method && *s == status).map(|(_, _, c)| c.clone());
         let counter = counter.unwrap_or_else(|| {
             let mut statuses = write(&series.statuses);
             match statuses.iter().find(|(m, s, _)| m == method && *s == status) {
@@ -136,18 +137,27 @@ pub fn count(service: &'static str, name: &'static str, value: u64) {
 
 /// A business counter's EMF name: `automation_runs_failed` → `AutomationRunsFailed`.
 pub fn emf_name(name: &str) -> String {
-    name.split('_').map(|w| {
-        let mut chars = w.chars();
-        chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-    }).collect()
+    name.split('_')
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Tags the responses of a group's routes with its name (both runtimes apply it to each group's router).
-pub fn tag_group(router: utoipa_axum::router::OpenApiRouter, service: &'static str) -> utoipa_axum::router::OpenApiRouter {
+pub fn tag_group(
+    router: utoipa_axum::router::OpenApiRouter,
+    service: &'static str,
+) -> utoipa_axum::router::OpenApiRouter {
     router.layer(axum::middleware::from_fn_with_state(service, tag))
 }
 
-async fn tag(axum::extract::State(service): axum::extract::State<&'static str>, request: Request, next: Next) -> Response {
+async fn tag(
+    axum::extract::State(service): axum::extract::State<&'static str>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     response.extensions_mut().insert(Service(service));
     response
@@ -218,7 +228,9 @@ pub fn prometheus(registry: &Registry) -> String {
         read(&registry.routes).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let mut routes = routes;
     routes.sort_by(|a, b| a.0.cmp(&b.0));
-    out.push_str("# HELP pyairtable_http_requests_total Requests answered, by group, route template, method and status.\n");
+    out.push_str(
+        "# HELP pyairtable_http_requests_total Requests answered, by group, route template, method and status.\n",
+    );
     out.push_str("# TYPE pyairtable_http_requests_total counter\n");
     for ((service, route), series) in &routes {
         for (method, status, count) in read(&series.statuses).iter() {
@@ -251,7 +263,9 @@ pub fn prometheus(registry: &Registry) -> String {
             );
         }
     }
-    out.push_str("# HELP pyairtable_http_request_duration_seconds Time to answer, by group, route template and method.\n");
+    out.push_str(
+        "# HELP pyairtable_http_request_duration_seconds Time to answer, by group, route template and method.\n",
+    );
     out.push_str("# TYPE pyairtable_http_request_duration_seconds histogram\n");
     for ((service, route), series) in &routes {
         for (method, histogram) in read(&series.latency).iter() {
@@ -259,7 +273,10 @@ pub fn prometheus(registry: &Registry) -> String {
             let mut cumulative = 0;
             for (at, bound) in BUCKETS.iter().enumerate() {
                 cumulative += histogram.buckets[at].load(Ordering::Relaxed);
-                let _ = writeln!(out, "pyairtable_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "pyairtable_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
             }
             let count = histogram.count.load(Ordering::Relaxed);
             let _ = writeln!(out, "pyairtable_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
@@ -300,7 +317,9 @@ mod tests {
         assert!(text.contains(
             "pyairtable_http_requests_total{service=\"metrics-test\",route=\"/things/{id}\",method=\"GET\",status=\"200\"} 2"
         ));
-        assert!(text.contains("pyairtable_http_request_errors_total{service=\"metrics-test\",route=\"/things/{id}\",method=\"GET\"} 1"));
+        assert!(text.contains(
+            "pyairtable_http_request_errors_total{service=\"metrics-test\",route=\"/things/{id}\",method=\"GET\"} 1"
+        ));
         assert!(text.contains("le=\"0.005\"} 1"), "{text}");
         assert!(text.contains("le=\"+Inf\"} 3"), "{text}");
         assert!(text.contains("pyairtable_test_widgets_total{service=\"metrics-test\"} 2"));
