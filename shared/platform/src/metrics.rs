@@ -56,8 +56,8 @@ struct RouteSeries {
 /// One app's request series (the runner's, or a Lambda process's).
 #[derive(Default)]
 pub struct Registry {
-    /// (service, route template) → series.
-    routes: RwLock<HashMap<(&'static str, String), Arc<RouteSeries>>>,
+    /// service → route template → series (looked up by `&str`: nothing allocated once a series exists).
+    routes: RwLock<HashMap<&'static str, HashMap<String, Arc<RouteSeries>>>>,
 }
 
 type Counters = RwLock<HashMap<(&'static str, &'static str), Arc<AtomicU64>>>;
@@ -82,10 +82,10 @@ impl Registry {
     }
 
     fn route(&self, service: &'static str, route: &str) -> Arc<RouteSeries> {
-        if let Some(found) = read(&self.routes).get(&(service, route.to_string())) {
+        if let Some(found) = read(&self.routes).get(service).and_then(|routes| routes.get(route)) {
             return found.clone();
         }
-        write(&self.routes).entry((service, route.to_string())).or_default().clone()
+        write(&self.routes).entry(service).or_default().entry(route.to_string()).or_default().clone()
     }
 
     fn observe(&self, service: &'static str, route: &str, method: &Method, status: u16, seconds: f64) {
@@ -224,8 +224,10 @@ fn escape(value: &str) -> String {
 /// format 0.0.4).
 pub fn prometheus(registry: &Registry) -> String {
     let mut out = String::new();
-    let routes: Vec<((&'static str, String), Arc<RouteSeries>)> =
-        read(&registry.routes).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let routes: Vec<((&'static str, String), Arc<RouteSeries>)> = read(&registry.routes)
+        .iter()
+        .flat_map(|(service, routes)| routes.iter().map(|(route, series)| ((*service, route.clone()), series.clone())))
+        .collect();
     let mut routes = routes;
     routes.sort_by(|a, b| a.0.cmp(&b.0));
     out.push_str(
