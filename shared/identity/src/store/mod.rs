@@ -67,12 +67,7 @@ impl From<StoreError> for StoreFailure {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use platform::records::Listing;
 
 impl IdentityStore {
     pub fn new(table: Arc<dyn Table>) -> Self {

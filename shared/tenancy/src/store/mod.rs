@@ -79,12 +79,7 @@ impl From<StoreFailure> for platform::ApiError {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub use platform::records::Listing;
 
 /// A record of the table: encoded as the item's attributes, its version carried beside.
 pub(crate) trait Record: Serialize + DeserializeOwned {
