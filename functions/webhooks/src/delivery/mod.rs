@@ -154,6 +154,11 @@ pub async fn process(state: &DeliveryState, job: &Job) -> anyhow::Result<Handled
         state.jobs.send(&next).await?;
     }
     let verdict = outcome.verdict.clone();
+    // A 410 disables the endpoint before the message says so: whoever reads the failed message finds the
+    // endpoint disabled (a crash in between leaves the job, which then fails the message on the disabled endpoint).
+    if verdict == Verdict::Gone {
+        record_health(state, job, &endpoint, &verdict, now).await?;
+    }
     let (applied, reason) = (verdict.clone(), last_error(&outcome));
     let exhausted = matches!((&verdict, &retry), (Verdict::Failed, None) | (Verdict::Gone, _) | (Verdict::Refused, _));
     let settled = settle(state, job, claimed, Some(attempt), move |m| match (applied, retry) {
@@ -180,7 +185,9 @@ pub async fn process(state: &DeliveryState, job: &Job) -> anyhow::Result<Handled
     } else {
         settled.await?;
     }
-    record_health(state, job, &endpoint, &verdict, now).await?;
+    if verdict != Verdict::Gone {
+        record_health(state, job, &endpoint, &verdict, now).await?;
+    }
     Ok(Handled::Attempted(verdict))
 }
 
