@@ -14,6 +14,21 @@ use aws_sdk_scheduler::types::{
 use crate::schedules::{Expression, Schedule, Schedules, validate_group, validate_key};
 use crate::{StoreError, StoreResult};
 
+/// The schedule's fields on a create or an update request (two builder types of the SDK with the same setters).
+macro_rules! with_schedule {
+    ($builder:expr, $s:expr, $r:expr) => {
+        $builder
+            .group_name(&$s.group)
+            .name(&$s.name)
+            .schedule_expression(&$r.expression)
+            .schedule_expression_timezone(&$r.time_zone)
+            .flexible_time_window($r.window.clone())
+            .target($r.target.clone())
+            .state($r.state.clone())
+            .action_after_completion($r.after_completion.clone())
+    };
+}
+
 pub struct EventBridgeSchedules {
     client: Client,
     /// The workflow queue's ARN.
@@ -77,19 +92,7 @@ impl EventBridgeSchedules {
 
     /// `Ok(false)`: the schedule (or its group) does not exist.
     async fn update(&self, s: &Schedule, r: &Request) -> StoreResult<bool> {
-        let updated = self
-            .client
-            .update_schedule()
-            .group_name(&s.group)
-            .name(&s.name)
-            .schedule_expression(&r.expression)
-            .schedule_expression_timezone(&r.time_zone)
-            .flexible_time_window(r.window.clone())
-            .target(r.target.clone())
-            .state(r.state.clone())
-            .action_after_completion(r.after_completion.clone())
-            .send()
-            .await;
+        let updated = with_schedule!(self.client.update_schedule(), s, r).send().await;
         match updated {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(false),
@@ -100,19 +103,7 @@ impl EventBridgeSchedules {
 
     /// `Ok(false)`: it exists already (a concurrent put created it).
     async fn create(&self, s: &Schedule, r: &Request) -> StoreResult<bool> {
-        let created = self
-            .client
-            .create_schedule()
-            .group_name(&s.group)
-            .name(&s.name)
-            .schedule_expression(&r.expression)
-            .schedule_expression_timezone(&r.time_zone)
-            .flexible_time_window(r.window.clone())
-            .target(r.target.clone())
-            .state(r.state.clone())
-            .action_after_completion(r.after_completion.clone())
-            .send()
-            .await;
+        let created = with_schedule!(self.client.create_schedule(), s, r).send().await;
         match created {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => Ok(false),
