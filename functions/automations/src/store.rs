@@ -10,6 +10,7 @@
 //! | run lookup (run → workspace, automation) | `{tenant}#RUN` | `{run}` | 30 days |
 //! | runs this month | `{tenant}#AUTOUSE` | `{YYYY-MM}` | 400 days |
 //! | runs in progress per automation | `{tenant}#AUTOCONC` | `{automation}` | — |
+//! | the automation that last wrote a record (loop guard) | `{tenant}#AUTOWROTE` | `{record}` | 10 minutes |
 //!
 //! A run id is `run_` + 12 hex digits of its creation time in ms + 20 of a hash of what started it (the
 //! automation and the event id, the scheduled time, or a random value), so a trigger delivered twice finds its
@@ -180,6 +181,11 @@ fn run_lookup_key(tenant: &str, run: &str) -> Key {
 fn usage_key(tenant: &str, month: &str) -> Key {
     Key::new(format!("{tenant}#AUTOUSE"), month.to_string())
 }
+fn wrote_key(tenant: &str, record: &str) -> Key {
+    Key::new(format!("{tenant}#AUTOWROTE"), record.to_string())
+}
+/// How long a record remembers the automation that wrote it (the loop guard's window).
+pub const WROTE_TTL_SECS: i64 = 600;
 fn slots_key(tenant: &str, automation: &str) -> Key {
     Key::new(format!("{tenant}#AUTOCONC"), automation.to_string())
 }
@@ -478,6 +484,22 @@ impl AutomationStore {
         let page = self.table.query(query).await?;
         let items = page.items.into_iter().map(run_of).collect::<anyhow::Result<_>>()?;
         Ok(Listing { items, next_cursor: page.next_cursor })
+    }
+
+    // ---- the loop guard ----
+
+    /// Remembers that `automation` just wrote `record` (for [`WROTE_TTL_SECS`]).
+    pub async fn wrote(&self, tenant: &str, record: &str, automation: &str, now_ms: i64) -> StoreResult<()> {
+        let mut item = Item::new(wrote_key(tenant, record), encode(&serde_json::json!({"automation": automation}))?);
+        item.expires_at = Some(now_ms / 1000 + WROTE_TTL_SECS);
+        self.table.put(item, Condition::Always).await?;
+        Ok(())
+    }
+
+    /// The automation that wrote `record` in the last [`WROTE_TTL_SECS`], if any.
+    pub async fn written_by(&self, tenant: &str, record: &str) -> StoreResult<Option<String>> {
+        let item = self.table.get(&wrote_key(tenant, record)).await?;
+        Ok(item.and_then(|i| i.attrs.get("automation").and_then(Value::as_str).map(String::from)))
     }
 
     // ---- concurrency ----

@@ -49,6 +49,14 @@ pub async fn on_event(worker: &Worker, event: &Event) -> anyhow::Result<()> {
         if !automation.enabled {
             continue;
         }
+        // The loop guard: a change this automation made itself does not start it again.
+        if let Some(record) = event.details.get("record_id").and_then(Value::as_str)
+            && event.action.category() == events::Category::Airtable
+            && worker.store.written_by(tenant, record).await?.as_deref() == Some(automation.id.as_str())
+        {
+            tracing::info!(automation = %automation.id, %record, "its own change: no run");
+            continue;
+        }
         let Some(data) = trigger_data(worker, &automation, event).await? else { continue };
         if let Some(conditions) = &automation.definition.conditions
             && !conditions.holds(&json!({"trigger": data}))

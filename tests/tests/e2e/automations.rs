@@ -35,6 +35,7 @@ crate::both_adapters_in!(automation_settings;
     a_schedule_follows_its_automation_and_fires_under_the_controllable_clock,
     an_incoming_webhook_runs_branches_repeats_waits_and_calls_out,
     a_failing_step_is_retried_then_the_run_fails_and_a_retry_finishes_it,
+    an_automation_writing_the_table_it_watches_does_not_start_itself_again,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -635,6 +636,59 @@ async fn a_failing_step_is_retried_then_the_run_fails_and_a_retry_finishes_it(ap
     let first = done["steps"].as_array().unwrap().iter().find(|s| s["path"] == "0").unwrap().clone();
     assert_eq!(first["attempts"], 1, "the notify step was not run again");
     assert_eq!(receiver.requests().len(), 4);
+}
+
+async fn an_automation_writing_the_table_it_watches_does_not_start_itself_again(app: TestApp) {
+    let client = Client::start(app).await;
+    let app = &client.app;
+    let owner = &client.account;
+    let ws = workspace_of(app, owner).await;
+    capture_registered(app).await;
+    // Every new task gets an echo task in the same table: without the loop guard, each echo would start it again.
+    let definition = json!({"name": "Echo", "trigger": {"type": "record_created", "base_id": DEMO_BASE, "table_id": TASKS},
+        "steps": [{"type": "create_record", "base_id": DEMO_BASE, "table": TASKS,
+                   "fields": {"Title": "Echo of {{ trigger.record_id }}"}}]});
+    let created = create(app, owner, &ws, definition).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let token = app.emulator().issue_token(EmulatorUser::emulator(), BaseReach::only([DEMO_BASE]), Vec::new());
+    let made = app
+        .client
+        .post(format!("{}/v0/{DEMO_BASE}/{TASKS}", client.emulator))
+        .bearer_auth(&token)
+        .json(&json!({"fields": {"Title": "Loop seed"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let run = finished_run(app, owner, &ws, &id, Duration::from_secs(20)).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let echo = run["steps"][0]["output"]["id"].as_str().unwrap().to_string();
+    // The echo's own change event arrives (change capture) and starts nothing: wait until the emulator has pinged for
+    // it and a little more, then count.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let runs: Value = call(app, Method::GET, &format!("{}/{id}/runs", automations_path(&ws)), &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "one run, not a loop: {runs}");
+    let listed: Value = app
+        .client
+        .get(format!("{}/v0/{DEMO_BASE}/{TASKS}?pageSize=100", client.emulator))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let echoes = listed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fields"]["Title"].as_str().is_some_and(|t| t.starts_with("Echo of")))
+        .count();
+    assert_eq!(echoes, 1, "one echo ({echo})");
 }
 
 // ---------------------------------------------------------------- the crash test

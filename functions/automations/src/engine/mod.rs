@@ -331,6 +331,12 @@ async fn act(
     let attempts = entry.attempts;
     match outcome {
         Outcome::Done(output) => {
+            // The loop guard: a change event about this record will not start this automation again.
+            if let Some(record) = written_record(&rendered, &output)
+                && let Err(e) = worker.store.wrote(&tenant, &record, &automation, done_at).await
+            {
+                tracing::warn!(error = ?e, %record, "the loop guard's marker was not written");
+            }
             entry.status = StepStatus::Succeeded;
             entry.output = Some(walk::bounded(output, OUTPUT_BYTES));
             entry.error = None;
@@ -369,6 +375,15 @@ async fn act(
             tracing::warn!(run = %run_id, %path, %error, "step failed");
             finish(worker, run, RunStatus::Failed, Some(format!("step {path}: {error}"))).await.map(drop)
         }
+    }
+}
+
+/// The record a record action wrote.
+fn written_record(rendered: &Rendered, output: &Value) -> Option<String> {
+    match rendered {
+        Rendered::Create { .. } | Rendered::Update { .. } => output.get("id").and_then(Value::as_str).map(String::from),
+        Rendered::Delete { record, .. } => Some(record.trim().to_string()),
+        _ => None,
     }
 }
 
