@@ -15,8 +15,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// How long one readiness check may take before it counts as failed.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one readiness check may take before it counts as failed (every check runs at once: with 7 queues and 6
+/// tables a busy emulator answered the last ones after 2 s).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub type Check = Arc<dyn Fn() -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
