@@ -75,6 +75,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&notifications::GROUP, |r, c| Box::pin(build_notifications(r, c))),
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
     (&automations::GROUP, |r, c| Box::pin(build_automations(r, c))),
+    (&files::GROUP, |r, c| Box::pin(build_files(r, c))),
 ];
 
 /// Every group's declaration.
@@ -175,6 +176,10 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &st
         if let Some((binary, _)) = scheduled.first() {
             anyhow::bail!("group {} builds a schedule for {binary}, which it does not declare", group.name);
         }
+    }
+    // The presigned URLs of every bucket the groups opened (embedded storage only).
+    if let Some(blobs) = backend.blob_router() {
+        unrouted = unrouted.merge(blobs);
     }
     let Some(authorizer) = authorizer else { anyhow::bail!("no group built the authorizer") };
     let tenant_limits = Arc::new(context.api_rate.clone());
@@ -457,6 +462,26 @@ async fn build_automations(resources: Resources, context: &Context<'_>) -> anyho
     Ok(Parts {
         router: automations::router(api),
         consumers: vec![("automations-events", bus_queue, on_event), ("automations-worker", runs_queue, on_job)],
+        ..Default::default()
+    })
+}
+
+/// Files: the API and the processor (`files-uploads`). The bucket notifies the processor's queue of every
+/// upload, as the stack configures S3 to on AWS; embedded presigned URLs point at the runner.
+async fn build_files(resources: Resources, context: &Context<'_>) -> anyhow::Result<Parts> {
+    let settings = context.settings;
+    let plans = settings.tenants.plans.clone();
+    let api = files::ApiState::build(&resources, context.public_url, plans, settings.files.clone()).await?;
+    context.backend.notify_blob_puts(files::BUCKET, &files::jobs::queue_spec()).await?;
+    let processor = api.files.clone();
+    let queue = resources.queue(&files::jobs::queue_spec()).await?;
+    let handle: SqsHandler = Arc::new(move |event| {
+        let files = processor.clone();
+        Box::pin(async move { Ok(files::lifecycle::handle(&files, event).await) })
+    });
+    Ok(Parts {
+        router: files::router(Arc::new(api)),
+        consumers: vec![("files-processor", queue, handle)],
         ..Default::default()
     })
 }

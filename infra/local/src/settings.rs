@@ -45,6 +45,8 @@ pub struct Settings {
     /// The automations' engine (`AUTOMATIONS_FAILPOINT` for the crash test; tests shorten its lease and
     /// retry delays).
     pub automations: automations::engine::EngineSettings,
+    /// Files (`FILES_UPLOAD_TTL_SECS`: how long an upload URL works).
+    pub files: files::FilesSettings,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             airtable_webhooks_public_url: var("AIRTABLE_WEBHOOKS_PUBLIC_URL"),
             change_capture: parse_or("AIRTABLE_CHANGE_CAPTURE", true)?,
             automations: automations::engine::EngineSettings::from_env()?,
+            files: files::FilesSettings::from_env()?,
         })
     }
 
@@ -93,6 +96,7 @@ impl Settings {
             airtable_webhooks_public_url: None,
             change_capture: false,
             automations: automations::engine::EngineSettings::default(),
+            files: files::FilesSettings::default(),
         }
     }
 }

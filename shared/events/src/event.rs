@@ -141,10 +141,18 @@ pub enum Action {
     /// An automation's notify step: one event per recipient (the notifications service's in-app notice).
     #[serde(rename = "automation.notification")]
     AutomationNotification,
+    #[serde(rename = "file.ready")]
+    FileReady,
+    #[serde(rename = "file.rejected")]
+    FileRejected,
+    #[serde(rename = "file.expired")]
+    FileExpired,
+    #[serde(rename = "file.deleted")]
+    FileDeleted,
 }
 
 impl Action {
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 63] = [
         Self::Registered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -204,6 +212,10 @@ impl Action {
         Self::AutomationRunSucceeded,
         Self::AutomationRunFailed,
         Self::AutomationNotification,
+        Self::FileReady,
+        Self::FileRejected,
+        Self::FileExpired,
+        Self::FileDeleted,
     ];
 
     /// The wire name, e.g. `auth.login_failed`.
@@ -268,6 +280,10 @@ impl Action {
             Self::AutomationRunSucceeded => "automation.run_succeeded",
             Self::AutomationRunFailed => "automation.run_failed",
             Self::AutomationNotification => "automation.notification",
+            Self::FileReady => "file.ready",
+            Self::FileRejected => "file.rejected",
+            Self::FileExpired => "file.expired",
+            Self::FileDeleted => "file.deleted",
         }
     }
 }
@@ -351,6 +367,7 @@ impl Action {
             | Self::AutomationRunSucceeded
             | Self::AutomationRunFailed
             | Self::AutomationNotification => Category::Automation,
+            Self::FileReady | Self::FileRejected | Self::FileExpired | Self::FileDeleted => Category::Workspace,
         }
     }
 
@@ -453,6 +470,17 @@ impl Action {
                 "An automation's notify step, for its recipient (the subject; data: automation_id, automation_name, \
                  run_id, subject, body)."
             }
+            Self::FileReady => {
+                "An upload was checked and inspected (data: workspace_id, file_id, name, content_type, size, sha256)."
+            }
+            Self::FileRejected => {
+                "An upload was rejected and its bytes deleted (data: workspace_id, file_id, name, content_type, size, \
+                 reason)."
+            }
+            Self::FileExpired => {
+                "A declared upload never came before its URL expired (data: workspace_id, file_id, name, size)."
+            }
+            Self::FileDeleted => "A file was deleted (data: workspace_id, file_id, name, size).",
         }
     }
 

@@ -358,6 +358,43 @@ impl Backend {
         }
     }
 
+    /// Under embedded storage, the router serving the presigned URLs of every bucket opened so far
+    /// (`/_local/blobs/…`: the runner mounts it after its groups are built); `None` on AWS.
+    #[cfg(feature = "embedded")]
+    pub fn blob_router(&self) -> Option<axum::Router> {
+        match &self.adapters {
+            Adapters::Embedded(env) => Some(env.blob_router()),
+            Adapters::Aws => None,
+        }
+    }
+
+    /// Sends an S3 event notification (`ObjectCreated:Put`) to `queue` for every blob written to bucket
+    /// `logical`: S3's bucket notification configuration. Embedded, the bucket sends them itself; on AWS the
+    /// stack configures them (template.yaml), so this only configures them when provisioning (emulators, tests).
+    pub async fn notify_blob_puts(&self, logical: &str, queue: &QueueSpec) -> anyhow::Result<()> {
+        match &self.adapters {
+            #[cfg(feature = "embedded")]
+            Adapters::Embedded(env) => env.notify_blob_puts(logical, env.queue(queue.clone())),
+            Adapters::Aws if !self.settings.provision => Ok(()),
+            Adapters::Aws => {
+                let settings = &self.settings;
+                let bucket = env(&format!("BUCKET_{}", logical.to_uppercase()))
+                    .unwrap_or_else(|| format!("{}{logical}", settings.table_prefix));
+                let mut physical = queue.clone();
+                physical.name = settings.queue_name(&queue.name);
+                if let Some(dead_letter) = &mut physical.dead_letter {
+                    dead_letter.queue = settings.queue_name(&dead_letter.queue);
+                }
+                let sqs = self.aws.sqs(settings).await;
+                let url = crate::queue::aws::ensure_queue(sqs, &physical).await?;
+                let arn = crate::queue::aws::queue_arn(sqs, &url).await?;
+                let s3 = self.aws.s3(settings).await;
+                crate::blobs::aws::ensure_bucket(s3, &bucket).await?;
+                crate::blobs::aws::notify_puts(s3, &bucket, &arn).await
+            }
+        }
+    }
+
     /// A bucket by logical name; embedded presigned URLs point at `public_base_url`.
     pub async fn blobs(&self, logical: &str, public_base_url: &str) -> anyhow::Result<Arc<dyn Blobs>> {
         #[cfg(not(feature = "embedded"))]

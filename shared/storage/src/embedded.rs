@@ -25,6 +25,8 @@ pub struct EmbeddedEnv {
     dir: PathBuf,
     /// Buckets opened so far; the runner serves their presigned URLs.
     buckets: Arc<Mutex<Vec<Arc<EmbeddedBlobs>>>>,
+    /// Where each bucket's object-created notifications go.
+    notifications: crate::blobs::embedded::Notifications,
     /// Schedules by target queue: one handle each, so one firing loop.
     schedules: Arc<Mutex<HashMap<String, Arc<EmbeddedSchedules>>>>,
 }
@@ -47,7 +49,13 @@ impl EmbeddedEnv {
         if released > 0 {
             tracing::info!(released, "messages a stopped runner was handling are visible again");
         }
-        Ok(Self { db: Arc::new(db), dir: dir.to_path_buf(), buckets: Arc::default(), schedules: Arc::default() })
+        Ok(Self {
+            db: Arc::new(db),
+            dir: dir.to_path_buf(),
+            buckets: Arc::default(),
+            notifications: Default::default(),
+            schedules: Arc::default(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -76,9 +84,15 @@ impl EmbeddedEnv {
     /// A bucket whose presigned URLs point at `public_base_url` (the local runner, which serves them through
     /// [`EmbeddedEnv::blob_router`]).
     pub fn blobs(&self, bucket: &str, public_base_url: &str) -> anyhow::Result<Arc<dyn Blobs>> {
-        let blobs = Arc::new(EmbeddedBlobs::open(self.db.clone(), &self.dir, bucket, public_base_url)?);
+        let blobs = EmbeddedBlobs::open(self.db.clone(), &self.dir, bucket, public_base_url)?;
+        let blobs = Arc::new(blobs.notifying(self.notifications.clone()));
         self.buckets.lock().map_err(|_| anyhow::anyhow!("bucket registry poisoned"))?.push(blobs.clone());
         Ok(blobs)
+    }
+
+    /// Sends an S3-shaped `ObjectCreated:Put` notification to `queue` for every blob written to `bucket`.
+    pub fn notify_blob_puts(&self, bucket: &str, queue: Arc<dyn Queue>) -> anyhow::Result<()> {
+        self.notifications.set(bucket, queue)
     }
 
     /// Serves GET/PUT of the presigned URLs of every bucket opened so far (`/_local/blobs/…`).

@@ -11,7 +11,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use bytes::Bytes;
 
-use super::{Blob, BlobInfo, BlobPage, Blobs, validate_expiry, validate_key};
+use super::{
+    Blob, BlobHead, BlobInfo, BlobPage, Blobs, PresignedUpload, UploadTerms, validate_expiry, validate_key, validate_terms,
+};
 use crate::{StoreError, StoreResult};
 
 /// ListObjectsV2 returns at most this many keys per call.
@@ -57,6 +59,26 @@ pub async fn ensure_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> 
     }
 }
 
+/// Points the bucket's object-created notifications at a queue (emulators and tests; deployed buckets get
+/// theirs from the template).
+pub async fn notify_puts(client: &Client, bucket: &str, queue_arn: &str) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let queue = QueueConfiguration::builder()
+        .queue_arn(queue_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .build()
+        .context("Failed to build the queue notification")?;
+    let configuration = NotificationConfiguration::builder().queue_configurations(queue).build();
+    client
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(configuration)
+        .send()
+        .await
+        .with_context(|| format!("Failed to configure bucket {bucket}'s notifications"))?;
+    Ok(())
+}
+
 #[async_trait]
 impl Blobs for S3Blobs {
     #[tracing::instrument(skip_all, fields(bucket = %self.bucket, key = %key))]
@@ -85,6 +107,18 @@ impl Blobs for S3Blobs {
         let content_type = out.content_type().map(str::to_owned);
         let bytes = out.body.collect().await.map_err(|e| failed(e, format!("Failed to read blob {key}")))?;
         Ok(Some(Blob { bytes: bytes.into_bytes(), content_type }))
+    }
+
+    #[tracing::instrument(skip_all, fields(bucket = %self.bucket, key = %key))]
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobHead>> {
+        validate_key(key)?;
+        let out = match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
+            Err(e) => return Err(failed(e, format!("Failed to head blob {key}"))),
+        };
+        let size = u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0);
+        Ok(Some(BlobHead { size, content_type: out.content_type().map(str::to_owned) }))
     }
 
     #[tracing::instrument(skip_all, fields(bucket = %self.bucket, key = %key))]
@@ -150,17 +184,24 @@ impl Blobs for S3Blobs {
     }
 
     #[tracing::instrument(skip_all, fields(bucket = %self.bucket, key = %key))]
-    async fn presign_put(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
+    async fn presign_put(&self, key: &str, expires_in: Duration, terms: &UploadTerms) -> StoreResult<PresignedUpload> {
         validate_key(key)?;
+        validate_terms(terms)?;
+        let length = i64::try_from(terms.content_length)
+            .map_err(|_| StoreError::Invalid(format!("content length {} is too large", terms.content_length)))?;
+        // Both are signed headers of the request: S3 refuses a PUT that sends anything else.
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .content_type(&terms.content_type)
+            .content_length(length)
             .presigned(Self::presigning(expires_in)?)
             .await
             .map_err(|e| failed(e, format!("Failed to presign a PUT of blob {key}")))?;
-        Ok(request.uri().to_owned())
+        let headers = request.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect();
+        Ok(PresignedUpload { url: request.uri().to_owned(), headers })
     }
 
     async fn ready(&self) -> StoreResult<()> {

@@ -27,7 +27,10 @@ use serde::{Deserialize, Serialize};
 
 pub use self::http::router;
 use self::signing::{Op, Signer};
-use super::{Blob, BlobInfo, BlobPage, Blobs, validate_expiry, validate_key};
+use super::{
+    Blob, BlobHead, BlobInfo, BlobPage, Blobs, PresignedUpload, UploadTerms, validate_expiry, validate_key, validate_terms,
+};
+use crate::queue::{OutgoingMessage, Queue};
 use crate::{StoreError, StoreResult};
 
 const MAX_PAGE: usize = 1000;
@@ -39,6 +42,23 @@ type Meta<'a> = TableDefinition<'a, &'static str, &'static [u8]>;
 #[derive(Clone)]
 pub struct EmbeddedBlobs(Arc<Inner>);
 
+/// Where each bucket's object-created notifications go (S3's bucket notification configuration), shared by
+/// every handle of the store.
+#[derive(Clone, Default)]
+pub struct Notifications(Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<dyn Queue>>>>);
+
+impl Notifications {
+    pub fn set(&self, bucket: &str, queue: Arc<dyn Queue>) -> anyhow::Result<()> {
+        let mut targets = self.0.lock().map_err(|_| anyhow::anyhow!("notification registry poisoned"))?;
+        targets.insert(bucket.to_owned(), queue);
+        Ok(())
+    }
+
+    fn target(&self, bucket: &str) -> Option<Arc<dyn Queue>> {
+        self.0.lock().ok().and_then(|t| t.get(bucket).cloned())
+    }
+}
+
 struct Inner {
     db: Arc<redb::Database>,
     table: String,
@@ -47,6 +67,7 @@ struct Inner {
     data: PathBuf,
     public_base_url: String,
     signer: Signer,
+    notifications: Notifications,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -71,7 +92,33 @@ impl EmbeddedBlobs {
         txn.open_table(Meta::new(&table)).with_context(|| format!("Failed to create table {table}"))?;
         txn.commit().context("Failed to commit the blob table")?;
         let public_base_url = public_base_url.trim_end_matches('/').to_owned();
-        Ok(Self(Arc::new(Inner { db, table, bucket: bucket.to_owned(), tmp, data, public_base_url, signer })))
+        let notifications = Notifications::default();
+        let bucket = bucket.to_owned();
+        Ok(Self(Arc::new(Inner { db, table, bucket, tmp, data, public_base_url, signer, notifications })))
+    }
+
+    /// Notifies through `notifications` (the store's registry) instead of a registry of its own.
+    pub fn notifying(self, notifications: Notifications) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(inner) => Self(Arc::new(Inner { notifications, ..inner })),
+            Err(shared) => Self(shared),
+        }
+    }
+
+    /// S3's `ObjectCreated:Put` event for a blob just written, to the bucket's notification target if any.
+    /// Like S3's, delivery is at least once at best: a failure is logged, and the write stands.
+    async fn notify_put(&self, key: &str, size: u64) {
+        let Some(queue) = self.0.notifications.target(&self.0.bucket) else { return };
+        let event = serde_json::json!({"Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "eventTime": event_time(),
+            "s3": {"bucket": {"name": self.0.bucket}, "object": {"key": encode_path(key), "size": size}},
+        }]});
+        if let Err(e) = queue.send(OutgoingMessage::new(event.to_string())).await {
+            tracing::warn!(error = ?e, bucket = %self.0.bucket, key, "the blob's notification was not sent");
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -88,13 +135,15 @@ impl EmbeddedBlobs {
         tokio::task::spawn_blocking(move || f(&inner)).await.context("Failed to join a blob task")?
     }
 
-    fn presign(&self, op: Op, key: &str, expires_in: Duration) -> StoreResult<String> {
+    fn presign(&self, op: Op, key: &str, expires_in: Duration, terms: Option<&UploadTerms>) -> StoreResult<String> {
         validate_key(key)?;
         validate_expiry(expires_in)?;
         let secs = i64::try_from(expires_in.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
         let expires = crate::now_secs().saturating_add(secs);
-        let signature = self.0.signer.sign(op, &self.0.bucket, key, expires);
+        let signed_terms = terms.map(signed_terms).unwrap_or_default();
+        let signature = self.0.signer.sign(op, &self.0.bucket, key, expires, &signed_terms);
         let Inner { public_base_url, bucket, .. } = &*self.0;
+        // The terms travel in the signature only: the PUT must send them as its own headers.
         Ok(format!(
             "{public_base_url}/_local/blobs/{bucket}/{}?op={}&expires={expires}&signature={signature}",
             encode_path(key),
@@ -158,6 +207,10 @@ impl Inner {
         }
     }
 
+    fn head(&self, key: &str) -> anyhow::Result<Option<BlobHead>> {
+        Ok(self.stored(key)?.map(|s| BlobHead { size: s.size, content_type: s.content_type }))
+    }
+
     fn stored(&self, key: &str) -> anyhow::Result<Option<Stored>> {
         let txn = self.db.begin_read().context("Failed to begin a read transaction")?;
         let table = txn.open_table(self.def()).context("Failed to open the blob table")?;
@@ -208,14 +261,23 @@ impl Inner {
 impl Blobs for EmbeddedBlobs {
     async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<()> {
         validate_key(key)?;
-        let (key, content_type) = (key.to_owned(), content_type.map(str::to_owned));
-        self.blocking(move |inner| Ok(inner.put(&key, &bytes, content_type)?)).await
+        let size = bytes.len() as u64;
+        let (owned, content_type) = (key.to_owned(), content_type.map(str::to_owned));
+        self.blocking(move |inner| Ok(inner.put(&owned, &bytes, content_type)?)).await?;
+        self.notify_put(key, size).await;
+        Ok(())
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
         validate_key(key)?;
         let key = key.to_owned();
         self.blocking(move |inner| Ok(inner.get(&key)?)).await
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobHead>> {
+        validate_key(key)?;
+        let key = key.to_owned();
+        self.blocking(move |inner| Ok(inner.head(&key)?)).await
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
@@ -244,16 +306,32 @@ impl Blobs for EmbeddedBlobs {
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
-        self.presign(Op::Get, key, expires_in)
+        self.presign(Op::Get, key, expires_in, None)
     }
 
-    async fn presign_put(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
-        self.presign(Op::Put, key, expires_in)
+    async fn presign_put(&self, key: &str, expires_in: Duration, terms: &UploadTerms) -> StoreResult<PresignedUpload> {
+        validate_terms(terms)?;
+        let url = self.presign(Op::Put, key, expires_in, Some(terms))?;
+        let headers = vec![
+            ("content-type".to_owned(), terms.content_type.clone()),
+            ("content-length".to_owned(), terms.content_length.to_string()),
+        ];
+        Ok(PresignedUpload { url, headers })
     }
 
     async fn ready(&self) -> StoreResult<()> {
         self.blocking(|inner| Ok(inner.db.begin_read().map(drop).context("Failed to read the embedded store")?)).await
     }
+}
+
+/// Now as S3 writes event times (`2024-01-01T00:00:00.000Z`).
+fn event_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What an upload's signature covers besides the operation, bucket, key and expiry.
+fn signed_terms(terms: &UploadTerms) -> String {
+    format!("{}\n{}", terms.content_type, terms.content_length)
 }
 
 fn decode(bytes: &[u8]) -> anyhow::Result<Stored> {

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use storage::StoreError;
 use storage::blobs::aws::{S3Blobs, ensure_bucket};
 use storage::blobs::embedded::{EmbeddedBlobs, router};
-use storage::blobs::{BlobInfo, Blobs};
+use storage::blobs::{BlobHead, BlobInfo, Blobs, UploadTerms};
 
 use crate::support::{self, TempDir};
 
@@ -61,6 +61,7 @@ conformance! {
         list_refuses_a_zero_limit,
         invalid_keys_are_refused_by_every_operation,
         presigned_put_then_presigned_get_round_trip_over_http,
+        head_tells_size_and_type_without_reading,
         presigning_refuses_lifetimes_outside_one_second_to_seven_days,
         ready_succeeds,
     ],
@@ -69,10 +70,11 @@ conformance! {
         a_tampered_presigned_url_is_refused,
         a_url_signed_under_another_data_dir_is_refused,
         presigned_urls_survive_a_restart,
+        a_presigned_put_refuses_another_type_or_length,
         a_forged_list_cursor_is_refused,
         bucket_names_that_could_escape_the_data_dir_are_refused,
     ],
-    aws: [presigned_urls_carry_a_sigv4_expiry_and_signature],
+    aws: [presigned_urls_carry_a_sigv4_expiry_and_signature, a_presigned_put_signs_its_type_and_length],
 }
 
 /// The embedded adapter with its router served on a loopback port, which is its public base URL.
@@ -196,7 +198,8 @@ async fn invalid_keys_are_refused_by_every_operation(blobs: &dyn Blobs) {
         assert!(invalid(blobs.get(key).await.map(drop)), "get {key:?}");
         assert!(invalid(blobs.delete(key).await), "delete {key:?}");
         assert!(invalid(blobs.presign_get(key, MINUTE).await.map(drop)), "presign_get {key:?}");
-        assert!(invalid(blobs.presign_put(key, MINUTE).await.map(drop)), "presign_put {key:?}");
+        assert!(invalid(blobs.presign_put(key, MINUTE, &text(1)).await.map(drop)), "presign_put {key:?}");
+        assert!(invalid(blobs.head(key).await.map(drop)), "head {key:?}");
     }
 }
 
@@ -204,8 +207,13 @@ async fn presigned_put_then_presigned_get_round_trip_over_http(blobs: &dyn Blobs
     let key = "uploads/report 2024 ü+&=%?#.txt";
     let http = reqwest::Client::new();
 
-    let put_url = blobs.presign_put(key, MINUTE).await.unwrap();
-    let put = http.put(&put_url).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    let upload = blobs.presign_put(key, MINUTE, &text(5)).await.unwrap();
+    let mut put = http.put(&upload.url).body("hello");
+    for (name, value) in &upload.headers {
+        put = put.header(name, value);
+    }
+    let put = put.send().await.unwrap();
+    let put_url = &upload.url;
     assert!(put.status().is_success(), "PUT {put_url}: {} {}", put.status(), put.text().await.unwrap());
     let get_url = blobs.presign_get(key, MINUTE).await.unwrap();
     let got = http.get(&get_url).send().await.unwrap();
@@ -220,9 +228,20 @@ async fn presigned_put_then_presigned_get_round_trip_over_http(blobs: &dyn Blobs
 async fn presigning_refuses_lifetimes_outside_one_second_to_seven_days(blobs: &dyn Blobs) {
     for lifetime in [Duration::ZERO, storage::blobs::MAX_PRESIGN + Duration::from_secs(1)] {
         assert!(matches!(blobs.presign_get("k", lifetime).await, Err(StoreError::Invalid(_))), "{lifetime:?}");
-        assert!(matches!(blobs.presign_put("k", lifetime).await, Err(StoreError::Invalid(_))), "{lifetime:?}");
+        assert!(matches!(blobs.presign_put("k", lifetime, &text(1)).await, Err(StoreError::Invalid(_))), "{lifetime:?}");
     }
     blobs.presign_get("k", storage::blobs::MAX_PRESIGN).await.unwrap();
+}
+
+/// Terms of a `text/plain` upload of `length` bytes.
+fn text(length: u64) -> UploadTerms {
+    UploadTerms { content_type: "text/plain".into(), content_length: length }
+}
+
+async fn head_tells_size_and_type_without_reading(blobs: &dyn Blobs) {
+    assert_eq!(blobs.head("k").await.unwrap(), None);
+    blobs.put("k", Bytes::from_static(b"hello"), Some("text/csv")).await.unwrap();
+    assert_eq!(blobs.head("k").await.unwrap(), Some(BlobHead { size: 5, content_type: Some("text/csv".into()) }));
 }
 
 async fn ready_succeeds(blobs: &dyn Blobs) {
@@ -320,9 +339,34 @@ async fn bucket_names_that_could_escape_the_data_dir_are_refused(local: Local) {
 }
 
 async fn presigned_urls_carry_a_sigv4_expiry_and_signature(blobs: &S3Blobs) {
-    for url in [blobs.presign_get("k", MINUTE).await.unwrap(), blobs.presign_put("k", MINUTE).await.unwrap()] {
+    let put = blobs.presign_put("k", MINUTE, &text(1)).await.unwrap().url;
+    for url in [blobs.presign_get("k", MINUTE).await.unwrap(), put] {
         assert!(url.contains("X-Amz-Expires=60"), "{url}");
         assert!(url.contains("X-Amz-Signature="), "{url}");
         assert!(url.contains("X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{url}");
     }
+}
+
+/// moto does not check signatures, so this checks what real S3 enforces: the type and length are signed headers.
+async fn a_presigned_put_signs_its_type_and_length(blobs: &S3Blobs) {
+    let upload = blobs.presign_put("k", MINUTE, &text(5)).await.unwrap();
+    let signed = upload.url.split(['?', '&']).find_map(|p| p.strip_prefix("X-Amz-SignedHeaders=")).unwrap();
+    let signed = signed.replace("%3B", ";");
+    assert!(signed.split(';').any(|h| h == "content-type"), "{signed}");
+    assert!(signed.split(';').any(|h| h == "content-length"), "{signed}");
+    let headers: std::collections::BTreeMap<_, _> =
+        upload.headers.iter().map(|(k, v)| (k.to_lowercase(), v.as_str())).collect();
+    assert_eq!((headers.get("content-type"), headers.get("content-length")), (Some(&"text/plain"), Some(&"5")));
+}
+
+async fn a_presigned_put_refuses_another_type_or_length(local: Local) {
+    let upload = local.blobs.presign_put("k", MINUTE, &text(5)).await.unwrap();
+    let http = reqwest::Client::new();
+    for (content_type, body) in [("text/plain", "hello!"), ("application/x-msdownload", "hello"), ("text/plain", "hell")] {
+        let put = http.put(&upload.url).header("content-type", content_type).body(body).send().await.unwrap();
+        assert_eq!(refusal(put).await, (StatusCode::FORBIDDEN, "signature_invalid".to_owned()), "{content_type} {body}");
+    }
+    assert_eq!(local.blobs.head("k").await.unwrap(), None);
+    let put = http.put(&upload.url).header("content-type", "text/plain").body("hello").send().await.unwrap();
+    assert!(put.status().is_success());
 }

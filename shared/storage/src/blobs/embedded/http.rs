@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::EmbeddedBlobs;
 use super::signing::Op;
 use crate::StoreError;
-use crate::blobs::Blobs;
+use crate::blobs::{Blobs, UploadTerms};
 
 /// Uploads are buffered in memory; this is plenty for local development.
 const MAX_UPLOAD: usize = 100 * 1024 * 1024;
@@ -44,7 +44,7 @@ type Target = Result<Path<(String, String)>, PathRejection>;
 type Signature = Result<Query<Signed>, QueryRejection>;
 
 async fn get_blob(State(buckets): State<Buckets>, target: Target, signed: Signature) -> Result<Response, Refusal> {
-    let (blobs, key) = authorize(&buckets, Op::Get, target, signed)?;
+    let (blobs, key) = authorize(&buckets, Op::Get, target, signed, "")?;
     let blob = blobs.get(&key).await?.ok_or(Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such blob"))?;
     let content_type = blob
         .content_type
@@ -60,9 +60,12 @@ async fn put_blob(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Refusal> {
-    let (blobs, key) = authorize(&buckets, Op::Put, target, signed)?;
     let body = body.map_err(|r| Refusal { status: r.status(), code: "invalid_body", message: r.body_text() })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    // The signature covers the type and length the upload was presigned for, as S3's signed headers do: a PUT
+    // of other bytes, or of the same bytes called something else, does not match it.
+    let terms = UploadTerms { content_type: content_type.unwrap_or_default().to_owned(), content_length: body.len() as u64 };
+    let (blobs, key) = authorize(&buckets, Op::Put, target, signed, &super::signed_terms(&terms))?;
     blobs.put(&key, body, content_type).await?;
     Ok(StatusCode::OK)
 }
@@ -72,6 +75,7 @@ fn authorize(
     op: Op,
     target: Target,
     signed: Signature,
+    terms: &str,
 ) -> Result<(Arc<EmbeddedBlobs>, String), Refusal> {
     let Ok(Path((bucket, key))) = target else {
         return Err(Refusal::new(StatusCode::BAD_REQUEST, "invalid_path", "the URL does not name a blob"));
@@ -81,7 +85,7 @@ fn authorize(
     };
     let blobs = buckets.get(&bucket).ok_or(Refusal::new(StatusCode::NOT_FOUND, "no_such_bucket", "no such bucket"))?;
     // The operation is part of what is signed, so a GET URL cannot be replayed as a PUT.
-    if signed.op != op.as_str() || !blobs.0.signer.verify(op, &bucket, &key, signed.expires, &signed.signature) {
+    if signed.op != op.as_str() || !blobs.0.signer.verify(op, &bucket, &key, signed.expires, terms, &signed.signature) {
         return Err(Refusal::new(StatusCode::FORBIDDEN, "signature_invalid", "the URL's signature does not match"));
     }
     if signed.expires < crate::now_secs() {

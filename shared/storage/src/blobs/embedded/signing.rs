@@ -57,20 +57,22 @@ impl Signer {
         Ok(Self { key })
     }
 
-    fn mac(&self, op: Op, bucket: &str, key: &str, expires: i64) -> Hmac<Sha256> {
+    /// `terms`: an upload's content type and length (`type\nlength`), empty for a GET.
+    fn mac(&self, op: Op, bucket: &str, key: &str, expires: i64, terms: &str) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new(&self.key.into());
-        // Newlines cannot occur in any part (keys refuse control characters), so the message is unambiguous.
-        mac.update(format!("{}\n{bucket}\n{key}\n{expires}", op.as_str()).as_bytes());
+        // Newlines cannot occur in any part (keys and content types refuse control characters), so the message
+        // is unambiguous.
+        mac.update(format!("{}\n{bucket}\n{key}\n{expires}\n{terms}", op.as_str()).as_bytes());
         mac
     }
 
-    pub(super) fn sign(&self, op: Op, bucket: &str, key: &str, expires: i64) -> String {
-        hex::encode(self.mac(op, bucket, key, expires).finalize().into_bytes())
+    pub(super) fn sign(&self, op: Op, bucket: &str, key: &str, expires: i64, terms: &str) -> String {
+        hex::encode(self.mac(op, bucket, key, expires, terms).finalize().into_bytes())
     }
 
     /// Constant-time comparison, so timing reveals nothing about the right signature.
-    pub(super) fn verify(&self, op: Op, bucket: &str, key: &str, expires: i64, signature: &str) -> bool {
-        hex::decode(signature).is_ok_and(|sig| self.mac(op, bucket, key, expires).verify_slice(&sig).is_ok())
+    pub(super) fn verify(&self, op: Op, bucket: &str, key: &str, expires: i64, terms: &str, signature: &str) -> bool {
+        hex::decode(signature).is_ok_and(|sig| self.mac(op, bucket, key, expires, terms).verify_slice(&sig).is_ok())
     }
 }
 
