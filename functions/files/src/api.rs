@@ -44,6 +44,14 @@ fn guard(access: &CallerAccess, workspace: &str, permission: Permission) -> ApiR
     Ok(())
 }
 
+/// 404 unless `workspace` is one of the caller's tenant (an owner "sees" every id the guard is asked about).
+async fn existing(state: &SharedState, caller: &Caller, workspace: &str) -> ApiResult<()> {
+    match state.tenancy.workspace(&caller.tenant_id, workspace).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("No such workspace")),
+    }
+}
+
 /// The caller's file `id`, with `permission` in its workspace.
 async fn file(state: &SharedState, caller: &Caller, id: &str, permission: Permission) -> ApiResult<FileRecord> {
     let found = match model::valid_id(id) {
@@ -159,9 +167,7 @@ pub async fn create(
     }
     let access = CallerAccess::load(&state.tenancy, &caller).await?;
     guard(&access, &body.workspace_id, Permission::RecordsWrite)?;
-    if state.tenancy.workspace(&caller.tenant_id, &body.workspace_id).await?.is_none() {
-        return Err(ApiError::not_found("No such workspace"));
-    }
+    existing(&state, &caller, &body.workspace_id).await?;
     let plan = caller.plan.clone().unwrap_or_else(|| identity::plans::DEFAULT_PLAN.into());
     let allowed = state.plans.limits(&plan).file_storage_bytes;
     let now = storage::now_millis();
@@ -260,6 +266,7 @@ pub async fn list(
     let access = CallerAccess::load(&state.tenancy, &caller).await?;
     if let Some(workspace) = &query.workspace_id {
         guard(&access, workspace, Permission::RecordsRead)?;
+        existing(&state, &caller, workspace).await?;
     }
     let listing =
         state.files.store.list(&caller.tenant_id, query.workspace_id.as_deref(), limit, query.cursor).await?;

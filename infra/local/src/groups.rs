@@ -177,10 +177,6 @@ pub async fn compose(backend: Arc<Backend>, settings: &Settings, public_url: &st
             anyhow::bail!("group {} builds a schedule for {binary}, which it does not declare", group.name);
         }
     }
-    // The presigned URLs of every bucket the groups opened (embedded storage only).
-    if let Some(blobs) = backend.blob_router() {
-        unrouted = unrouted.merge(blobs);
-    }
     let Some(authorizer) = authorizer else { anyhow::bail!("no group built the authorizer") };
     let tenant_limits = Arc::new(context.api_rate.clone());
     let emulator = context.emulator.clone();

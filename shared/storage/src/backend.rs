@@ -358,16 +358,6 @@ impl Backend {
         }
     }
 
-    /// Under embedded storage, the router serving the presigned URLs of every bucket opened so far
-    /// (`/_local/blobs/…`: the runner mounts it after its groups are built); `None` on AWS.
-    #[cfg(feature = "embedded")]
-    pub fn blob_router(&self) -> Option<axum::Router> {
-        match &self.adapters {
-            Adapters::Embedded(env) => Some(env.blob_router()),
-            Adapters::Aws => None,
-        }
-    }
-
     /// Sends an S3 event notification (`ObjectCreated:Put`) to `queue` for every blob written to bucket
     /// `logical`: S3's bucket notification configuration. Embedded, the bucket sends them itself; on AWS the
     /// stack configures them (template.yaml), so this only configures them when provisioning (emulators, tests).

@@ -13,6 +13,7 @@ mod automations;
 mod binary;
 mod contract;
 mod declarations;
+mod files;
 mod foundation;
 mod hardening;
 mod lambda_entry;
