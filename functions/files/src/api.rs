@@ -114,15 +114,43 @@ impl From<&FileRecord> for FileView {
 #[serde(deny_unknown_fields)]
 pub struct CreateFile {
     pub workspace_id: String,
-    /// The file's name (no `/` or `\`).
-    #[schema(min_length = 1, max_length = 255)]
+    /// The file's name: no `/`, `\\` or control characters, not only spaces.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^/\\\x00-\x1f\x7f-\x9f]*[^/\\\x00-\x1f\x7f-\x9f\s][^/\\\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// One of text/csv, application/json, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,
-    /// text/plain, application/pdf, image/png, image/jpeg, image/gif, image/webp.
+    #[schema(value_type = UploadType)]
     pub content_type: String,
     /// The exact size in bytes.
     #[schema(minimum = 1, maximum = 52428800)]
+    #[serde(deserialize_with = "platform::json::whole_number")]
     pub size: u64,
+}
+
+/// The content types one may upload (what the processor checks the content against).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // documents `CreateFile::content_type`, which is checked against model::CONTENT_TYPES
+pub enum UploadType {
+    #[serde(rename = "text/csv")]
+    Csv,
+    #[serde(rename = "application/json")]
+    Json,
+    #[serde(rename = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
+    Xlsx,
+    #[serde(rename = "text/plain")]
+    Text,
+    #[serde(rename = "application/pdf")]
+    Pdf,
+    #[serde(rename = "image/png")]
+    Png,
+    #[serde(rename = "image/jpeg")]
+    Jpeg,
+    #[serde(rename = "image/gif")]
+    Gif,
+    #[serde(rename = "image/webp")]
+    Webp,
 }
 
 /// How to upload: PUT the bytes to `url` with exactly `headers` before `expires_at`.
@@ -229,6 +257,7 @@ pub struct ListQuery {
     /// Only this workspace's files.
     pub workspace_id: Option<String>,
     /// Only files in this state.
+    #[param(inline)]
     pub status: Option<Status>,
     /// 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -260,6 +289,7 @@ pub async fn list(
 ) -> ApiResult<Json<FileList>> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = query.limit.unwrap_or(20);
+    let cursor = query.cursor.filter(|c| !c.is_empty());
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "1 to 100"));
     }
@@ -268,8 +298,7 @@ pub async fn list(
         guard(&access, workspace, Permission::RecordsRead)?;
         existing(&state, &caller, workspace).await?;
     }
-    let listing =
-        state.files.store.list(&caller.tenant_id, query.workspace_id.as_deref(), limit, query.cursor).await?;
+    let listing = state.files.store.list(&caller.tenant_id, query.workspace_id.as_deref(), limit, cursor).await?;
     let readable = |f: &FileRecord| {
         access.sees_workspace(&f.workspace_id)
             && access.allows(Permission::RecordsRead, &Scope::workspace(&f.workspace_id))
@@ -301,7 +330,11 @@ pub struct FileDetail {
         (status = 403, description = "No `records:read` in the file's workspace"),
         (status = 404, description = "No such file"),
     ))]
-pub async fn get(State(state): State<SharedState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<FileDetail>> {
+pub async fn get(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FileDetail>> {
     let file = file(&state, &caller, &id, Permission::RecordsRead).await?;
     let (mut download_url, mut thumbnail_url) = (None, None);
     if file.status == Status::Ready {
@@ -326,7 +359,11 @@ pub async fn get(State(state): State<SharedState>, caller: Caller, Path(id): Pat
         (status = 409, description = "Nothing was uploaded yet (`upload_missing`), or the upload URL expired first (`upload_expired`)"),
         (status = 422, description = "The upload was rejected: its size differs from the declared one (`upload_rejected`)"),
     ))]
-pub async fn complete(State(state): State<SharedState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<FileView>> {
+pub async fn complete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FileView>> {
     let file = file(&state, &caller, &id, Permission::RecordsWrite).await?;
     if file.status == Status::Expired {
         return Err(ApiError::conflict("upload_expired", "The upload URL expired before the upload: declare it again"));

@@ -271,7 +271,8 @@ fn text_type(s: &str) -> Option<ColumnType> {
         Some(ColumnType::Number)
     } else if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") {
         Some(ColumnType::Boolean)
-    } else if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() || chrono::DateTime::parse_from_rfc3339(s).is_ok()
+    } else if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+        || chrono::DateTime::parse_from_rfc3339(s).is_ok()
     {
         Some(ColumnType::Date)
     } else {
@@ -338,7 +339,8 @@ fn json_table(text: &str) -> Result<Inspection, Rejection> {
 fn xlsx_table(bytes: &[u8]) -> Result<Inspection, Rejection> {
     check_archive(bytes)?;
     use calamine::{Reader, Xlsx};
-    let unreadable = |e: calamine::XlsxError| Rejection::new("invalid_xlsx", format!("The workbook could not be read: {e}"));
+    let unreadable =
+        |e: calamine::XlsxError| Rejection::new("invalid_xlsx", format!("The workbook could not be read: {e}"));
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
     let Some(sheet) = workbook.sheet_names().first().cloned() else {
         return Err(Rejection::new("invalid_xlsx", "The workbook has no sheet"));
@@ -417,15 +419,23 @@ fn excel_date(serial: f64) -> Option<String> {
     }
     let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)?.and_hms_opt(0, 0, 0)?;
     let at = epoch + chrono::Duration::milliseconds((serial * 86_400_000.0).round() as i64);
-    Some(if serial.fract() == 0.0 { at.format("%Y-%m-%d").to_string() } else { at.format("%Y-%m-%dT%H:%M:%S").to_string() })
+    Some(if serial.fract() == 0.0 {
+        at.format("%Y-%m-%d").to_string()
+    } else {
+        at.format("%Y-%m-%dT%H:%M:%S").to_string()
+    })
 }
 
 /// Refuses an archive that unpacks to more than it may (a zip bomb), before any XML parser sees it.
 fn check_archive(bytes: &[u8]) -> Result<(), Rejection> {
-    let invalid = |e: zip::result::ZipError| Rejection::new("invalid_xlsx", format!("The workbook is not a valid archive: {e}"));
+    let invalid =
+        |e: zip::result::ZipError| Rejection::new("invalid_xlsx", format!("The workbook is not a valid archive: {e}"));
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(invalid)?;
     if archive.len() > MAX_ARCHIVE_ENTRIES {
-        return Err(Rejection::new("archive_too_large", format!("The workbook holds more than {MAX_ARCHIVE_ENTRIES} parts")));
+        return Err(Rejection::new(
+            "archive_too_large",
+            format!("The workbook holds more than {MAX_ARCHIVE_ENTRIES} parts"),
+        ));
     }
     let mut declared: u64 = 0;
     let mut workbook = false;
@@ -435,7 +445,10 @@ fn check_archive(bytes: &[u8]) -> Result<(), Rejection> {
         workbook |= entry.name() == "xl/workbook.xml";
     }
     if declared > MAX_UNPACKED_BYTES {
-        return Err(Rejection::new("archive_too_large", format!("The workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes")));
+        return Err(Rejection::new(
+            "archive_too_large",
+            format!("The workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
+        ));
     }
     if !workbook {
         return Err(Rejection::new("content_mismatch", "Declared an XLSX workbook, but the archive holds no workbook"));
@@ -449,7 +462,10 @@ fn check_archive(bytes: &[u8]) -> Result<(), Rejection> {
             .map_err(|e| Rejection::new("invalid_xlsx", format!("The workbook could not be unpacked: {e}")))?;
         unpacked += n;
         if unpacked > MAX_UNPACKED_BYTES {
-            return Err(Rejection::new("archive_too_large", format!("The workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes")));
+            return Err(Rejection::new(
+                "archive_too_large",
+                format!("The workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
+            ));
         }
     }
     Ok(())
@@ -461,7 +477,8 @@ fn image(bytes: &[u8]) -> Result<(Inspection, Option<Vec<u8>>), Rejection> {
     let (width, height) = reader.into_dimensions().map_err(invalid)?;
     let mut thumbnail = None;
     if width <= MAX_IMAGE_SIDE && height <= MAX_IMAGE_SIDE {
-        let mut reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| invalid(e.into()))?;
+        let mut reader =
+            image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| invalid(e.into()))?;
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(MAX_IMAGE_SIDE);
         limits.max_image_height = Some(MAX_IMAGE_SIDE);

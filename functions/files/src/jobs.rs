@@ -35,7 +35,9 @@ pub enum Job {
 pub enum Work {
     Job(Job),
     /// An object was written at this key (an S3 event notification's record).
-    Uploaded { key: String },
+    Uploaded {
+        key: String,
+    },
 }
 
 /// The work in a message body: a job, or each object-created record of an S3 event (S3's test event and

@@ -152,7 +152,7 @@ impl Files {
         };
         let event = event(Action::FileRejected, &system(), &rejected).detail("reason", why.code.clone());
         tracing::info!(file = %file.id, tenant = %file.tenant_id, reason = %why.code, "file rejected");
-        match self.events.commit(event, self.store.settle(file, Settle::Save(rejected.clone()))).await {
+        match self.events.commit(event, self.store.settle(file, Settle::Save(Box::new(rejected.clone())))).await {
             Ok(()) => Ok(Some(FileRecord { version: file.version + 1, ..rejected })),
             Err(StoreFailure::Conflict) => Ok(None),
             Err(e) => Err(e.into()),
@@ -172,7 +172,7 @@ impl Files {
         self.delete_bytes(&file).await?;
         let expired = FileRecord { status: Status::Expired, counted: false, updated_at_ms: now_ms(), ..file.clone() };
         let event = event(Action::FileExpired, &system(), &expired);
-        match self.events.commit(event, self.store.settle(&file, Settle::Save(expired))).await {
+        match self.events.commit(event, self.store.settle(&file, Settle::Save(Box::new(expired)))).await {
             Ok(()) | Err(StoreFailure::Conflict) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -216,7 +216,10 @@ impl Files {
 }
 
 /// The processor on either runtime: each message's work, one after another.
-pub async fn handle(files: &Files, event: aws_lambda_events::sqs::SqsEvent) -> aws_lambda_events::sqs::SqsBatchResponse {
+pub async fn handle(
+    files: &Files,
+    event: aws_lambda_events::sqs::SqsEvent,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
     events::consume::each("files-processor", event, |message| async move {
         let body = message.body.unwrap_or_default();
         for work in crate::jobs::parse(&body)? {

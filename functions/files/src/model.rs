@@ -129,14 +129,13 @@ pub fn valid_id(id: &str) -> bool {
     id.strip_prefix("fil_").is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A file name: trimmed, 1 to 255 characters, no control characters or path separators.
+/// A file name: trimmed, 1 to 255 characters, no control characters or path separators (names are labels:
+/// the bytes are stored under the file's id).
 pub fn valid_name(raw: &str) -> Option<String> {
     let name = raw.trim();
     let ok = !name.is_empty()
         && name.chars().count() <= MAX_NAME_CHARS
-        && !name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
-        && name != "."
-        && name != "..";
+        && !name.chars().any(|c| c.is_control() || c == '/' || c == '\\');
     ok.then(|| name.to_string())
 }
 
@@ -156,7 +155,7 @@ mod tests {
     #[test]
     fn names_refuse_paths_controls_and_length() {
         assert_eq!(valid_name("  report.csv "), Some("report.csv".into()));
-        for bad in ["", " ", "a/b.csv", "a\\b", "tab\there", "..", &"x".repeat(256)] {
+        for bad in ["", " ", "a/b.csv", "a\\b", "tab\there", "c1\u{85}", &"x".repeat(256)] {
             assert_eq!(valid_name(bad), None, "{bad:?}");
         }
     }

@@ -31,13 +31,16 @@ const ATTEMPTS: usize = 8;
 pub enum Declared {
     Stored(Box<FileRecord>),
     /// The plan's storage would be exceeded: what it allows and what is in use.
-    OverLimit { allowed: u64, used: u64 },
+    OverLimit {
+        allowed: u64,
+        used: u64,
+    },
 }
 
 /// What happens to a counted file when its bytes stop counting.
 pub enum Settle {
     /// Keep the record, with this new state (`counted` is cleared).
-    Save(FileRecord),
+    Save(Box<FileRecord>),
     Delete,
 }
 
@@ -132,7 +135,7 @@ impl FileStore {
     pub async fn settle(&self, file: &FileRecord, settle: Settle) -> StoreResult<()> {
         let change = match &settle {
             Settle::Save(next) => {
-                let mut item = item_of(&FileRecord { counted: false, ..next.clone() })?;
+                let mut item = item_of(&FileRecord { counted: false, ..(**next).clone() })?;
                 item.version = file.version;
                 WriteOp::Put { item, condition: Condition::VersionIs(file.version) }
             }

@@ -12,8 +12,8 @@ use storage::bus::Bus;
 use storage::table::Table;
 
 /// The tables with an outbox: those the event publishers write (a test checks this against every group).
-pub const OUTBOX_TABLES: [&str; 4] =
-    [identity::TABLE, tenancy::TABLE, webhooks::store::TABLE, automations::store::TABLE];
+pub const OUTBOX_TABLES: [&str; 5] =
+    [identity::TABLE, tenancy::TABLE, webhooks::store::TABLE, automations::store::TABLE, files::store::TABLE];
 
 /// How old an outbox item must be before a scheduled sweep takes it: the fast path publishes within
 /// milliseconds of its commit, so anything older was left behind.
@@ -29,6 +29,7 @@ pub static GROUP: Group = Group {
             Use::Table(tenancy::TABLE, Access::ReadWrite),
             Use::Table(webhooks::store::TABLE, Access::ReadWrite),
             Use::Table(automations::store::TABLE, Access::ReadWrite),
+            Use::Table(files::store::TABLE, Access::ReadWrite),
             Use::Bus(events::routing::BUS),
         ],
         settings: &[],

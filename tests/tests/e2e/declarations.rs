@@ -70,7 +70,9 @@ fn named(template: &Value, kind: &str, name_field: &str) -> BTreeMap<String, Str
             continue;
         }
         let name = intrinsic(&body["Properties"][name_field]).unwrap_or_else(|| panic!("{resource}: {name_field}"));
-        let logical = name.1.strip_prefix("${AWS::StackName}-").unwrap_or_else(|| panic!("{resource}: {name:?}"));
+        // Buckets end in the account and region (S3's names are global).
+        let local = name.1.strip_suffix("-${AWS::AccountId}-${AWS::Region}").unwrap_or(&name.1);
+        let logical = local.strip_prefix("${AWS::StackName}-").unwrap_or_else(|| panic!("{resource}: {name:?}"));
         out.insert(logical.to_string(), resource);
     }
     out

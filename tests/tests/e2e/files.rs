@@ -79,7 +79,8 @@ async fn settled(app: &TestApp, who: &Account, id: &str, within: Duration) -> Va
     }
 }
 
-const CSV: &str = "name,age,joined,active\nAda,36,1851-12-10,true\nGrace,45,1951-06-01,false\nLinus,21,1991-08-25,true\n";
+const CSV: &str =
+    "name,age,joined,active\nAda,36,1851-12-10,true\nGrace,45,1951-06-01,false\nLinus,21,1991-08-25,true\n";
 
 async fn an_upload_through_the_presigned_url_is_processed_into_a_csv_preview(app: TestApp) {
     let owner = register(&app).await;
@@ -105,7 +106,10 @@ async fn an_upload_through_the_presigned_url_is_processed_into_a_csv_preview(app
         .collect();
     let expected = [("name", "text"), ("age", "integer"), ("joined", "date"), ("active", "boolean")];
     assert_eq!(columns, expected.map(|(n, t)| (n.to_string(), t.to_string())).to_vec());
-    assert_eq!(inspection["preview"][1], json!({"name": "Grace", "age": "45", "joined": "1951-06-01", "active": "false"}));
+    assert_eq!(
+        inspection["preview"][1],
+        json!({"name": "Grace", "age": "45", "joined": "1951-06-01", "active": "false"})
+    );
     // The short-lived download gives back the bytes.
     let downloaded = reqwest::get(file["download_url"].as_str().unwrap()).await.unwrap();
     assert_eq!(downloaded.status(), 200);
@@ -138,8 +142,14 @@ async fn executables_wrong_sizes_and_uploads_that_never_come_are_rejected_or_exp
     // Bad declarations: a 400 naming the field, and nothing declared.
     for (body, field) in [
         (json!({"workspace_id": ws, "name": "a.csv", "content_type": "text/csv", "size": 0}), "size"),
-        (json!({"workspace_id": ws, "name": "a.csv", "content_type": "text/csv", "size": 50 * 1024 * 1024 + 1}), "size"),
-        (json!({"workspace_id": ws, "name": "a.exe", "content_type": "application/x-msdownload", "size": 10}), "content_type"),
+        (
+            json!({"workspace_id": ws, "name": "a.csv", "content_type": "text/csv", "size": 50 * 1024 * 1024 + 1}),
+            "size",
+        ),
+        (
+            json!({"workspace_id": ws, "name": "a.exe", "content_type": "application/x-msdownload", "size": 10}),
+            "content_type",
+        ),
         (json!({"workspace_id": ws, "name": "../a.csv", "content_type": "text/csv", "size": 10}), "name"),
     ] {
         let response = call(&app, Method::POST, "/api/v1/files", &owner.access, Some(body)).await;
@@ -156,7 +166,11 @@ async fn executables_wrong_sizes_and_uploads_that_never_come_are_rejected_or_exp
     let put = upload(&declared, &bytes, None).await;
     assert!(put.status().is_success());
     let file = settled(&app, &owner, &id, Duration::from_secs(20)).await;
-    assert_eq!((file["status"].as_str(), file["rejection"]["code"].as_str()), (Some("rejected"), Some("executable_content")), "{file}");
+    assert_eq!(
+        (file["status"].as_str(), file["rejection"]["code"].as_str()),
+        (Some("rejected"), Some("executable_content")),
+        "{file}"
+    );
     assert!(file["download_url"].is_null());
     let completed = call(&app, Method::POST, &format!("/api/v1/files/{id}/complete"), &owner.access, None).await;
     assert_error(completed, 422, "upload_rejected").await;

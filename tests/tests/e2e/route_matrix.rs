@@ -170,6 +170,8 @@ const ENDPOINT_BODY: &str =
 const AUTOMATION_BODY: &str =
     r#"{"name": "Matrix", "trigger": {"type": "manual"}, "steps": [{"type": "notify", "subject": "s", "body": ""}]}"#;
 const AUTOMATION: &[&str] = &["ws", "automation"];
+/// A CSV upload declared in the fixture workspace.
+const FILE_BODY: &str = r#"{"workspace_id": "${ws}", "name": "matrix.csv", "content_type": "text/csv", "size": 10}"#;
 const WEBHOOK_BODY: &str = r#"{"notificationUrl": "https://example.com/hook", "specification": {"options": {"filters": {"dataTypes": ["tableData"]}}}}"#;
 
 /// Every protected route, in the order each role calls them. The last two change the world for good.
@@ -311,6 +313,13 @@ static ROWS: &[Row] = &[
         &["ws", "automation_del"],
         Workspace(AutomationsManage),
     ),
+    // files: the fixture workspace's (records:read to read, records:write to upload and delete; hidden from who
+    // does not see it). Completing a file never uploaded is a 409 for who may.
+    row("GET", "/api/v1/files", &[], Workspace(RecordsRead)).query("workspace_id=${ws}"),
+    row("POST", "/api/v1/files", &[], Workspace(RecordsWrite)).body(FILE_BODY),
+    row("GET", "/api/v1/files/{id}", &["file"], Workspace(RecordsRead)),
+    row("POST", "/api/v1/files/{id}/complete", &["file"], Workspace(RecordsWrite)),
+    row("DELETE", "/api/v1/files/{id}", &["file_del"], Workspace(RecordsWrite)),
     // the Airtable gateway, the platform's dialect
     row("GET", "/api/v1/airtable/bases", &[], Signed),
     row("GET", API_BASE, BASE, Base(RecordsRead)),
@@ -661,6 +670,13 @@ async fn world(app: &TestApp, admin: &str, role: BuiltinRole) -> World {
     }
     values.insert("automation", automation);
     values.insert("run", run);
+
+    // Files of the fixture workspace (declared, never uploaded): one to use, one to delete.
+    let file: Value = serde_json::from_str(&FILE_BODY.replace("${ws}", &w)).unwrap();
+    for key in ["file", "file_del"] {
+        let declared = made(app, Method::POST, "/api/v1/files", o, Some(file.clone()), "a file").await;
+        values.insert(key, text(&declared, "/file/id"));
+    }
 
     // The caller's own: an API key to delete, the version of its record.
     let c = caller.access.as_str();

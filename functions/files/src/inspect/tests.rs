@@ -6,7 +6,10 @@ use serde_json::json;
 
 use super::*;
 
-fn table(inspection: Inspection) -> (Vec<(String, ColumnType)>, u64, Vec<Map<String, Value>>, bool) {
+/// A table's columns (name, type), row count, preview rows and whether columns were cut.
+type Summary = (Vec<(String, ColumnType)>, u64, Vec<Map<String, Value>>, bool);
+
+fn table(inspection: Inspection) -> Summary {
     match inspection {
         Inspection::Table { columns, row_count, preview, columns_truncated, .. } => {
             (columns.into_iter().map(|c| (c.name, c.kind)).collect(), row_count, preview, columns_truncated)
@@ -23,7 +26,13 @@ fn code(result: Result<Outcome, Rejection>) -> String {
 fn a_csv_gives_columns_types_count_and_preview() {
     let mut csv = String::from("\u{feff}name,age,score,active,joined,notes,\n");
     for i in 0..25 {
-        csv.push_str(&format!("person {i},{},{}.5,{},2024-01-{:02},\"a, quoted\nline\",\n", 20 + i, i, i % 2 == 0, i + 1));
+        csv.push_str(&format!(
+            "person {i},{},{}.5,{},2024-01-{:02},\"a, quoted\nline\",\n",
+            20 + i,
+            i,
+            i % 2 == 0,
+            i + 1
+        ));
     }
     let outcome = inspect(Kind::Csv, csv.as_bytes()).unwrap();
     assert_eq!(outcome.sha256, hex::encode(Sha256::digest(csv.as_bytes())));
@@ -66,8 +75,7 @@ fn wide_tables_and_long_cells_are_cut() {
 #[test]
 fn json_arrays_of_objects_are_tables_and_other_json_is_refused() {
     let body = json!([{"id": 1, "tags": ["a"], "when": "2024-05-01T10:00:00Z"}, {"id": 2, "extra": true}]);
-    let (columns, rows, preview, _) =
-        table(inspect(Kind::Json, body.to_string().as_bytes()).unwrap().inspection);
+    let (columns, rows, preview, _) = table(inspect(Kind::Json, body.to_string().as_bytes()).unwrap().inspection);
     assert_eq!(
         columns,
         vec![
@@ -188,7 +196,11 @@ fn an_xlsx_first_sheet_is_a_table() {
     let (columns, rows, preview, _) = table(outcome.inspection);
     assert_eq!(
         columns,
-        vec![("name".into(), ColumnType::Text), ("qty".into(), ColumnType::Number), ("paid".into(), ColumnType::Boolean)]
+        vec![
+            ("name".into(), ColumnType::Text),
+            ("qty".into(), ColumnType::Number),
+            ("paid".into(), ColumnType::Boolean)
+        ]
     );
     assert_eq!(rows, 2);
     assert_eq!(preview[0], json!({"name": "ann", "qty": 3, "paid": true}).as_object().cloned().unwrap());

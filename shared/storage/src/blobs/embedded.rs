@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 pub use self::http::router;
 use self::signing::{Op, Signer};
 use super::{
-    Blob, BlobHead, BlobInfo, BlobPage, Blobs, PresignedUpload, UploadTerms, validate_expiry, validate_key, validate_terms,
+    Blob, BlobHead, BlobInfo, BlobPage, Blobs, PresignedUpload, UploadTerms, validate_expiry, validate_key,
+    validate_terms,
 };
 use crate::queue::{OutgoingMessage, Queue};
 use crate::{StoreError, StoreResult};

@@ -228,7 +228,10 @@ async fn presigned_put_then_presigned_get_round_trip_over_http(blobs: &dyn Blobs
 async fn presigning_refuses_lifetimes_outside_one_second_to_seven_days(blobs: &dyn Blobs) {
     for lifetime in [Duration::ZERO, storage::blobs::MAX_PRESIGN + Duration::from_secs(1)] {
         assert!(matches!(blobs.presign_get("k", lifetime).await, Err(StoreError::Invalid(_))), "{lifetime:?}");
-        assert!(matches!(blobs.presign_put("k", lifetime, &text(1)).await, Err(StoreError::Invalid(_))), "{lifetime:?}");
+        assert!(
+            matches!(blobs.presign_put("k", lifetime, &text(1)).await, Err(StoreError::Invalid(_))),
+            "{lifetime:?}"
+        );
     }
     blobs.presign_get("k", storage::blobs::MAX_PRESIGN).await.unwrap();
 }
@@ -362,9 +365,15 @@ async fn a_presigned_put_signs_its_type_and_length(blobs: &S3Blobs) {
 async fn a_presigned_put_refuses_another_type_or_length(local: Local) {
     let upload = local.blobs.presign_put("k", MINUTE, &text(5)).await.unwrap();
     let http = reqwest::Client::new();
-    for (content_type, body) in [("text/plain", "hello!"), ("application/x-msdownload", "hello"), ("text/plain", "hell")] {
+    for (content_type, body) in
+        [("text/plain", "hello!"), ("application/x-msdownload", "hello"), ("text/plain", "hell")]
+    {
         let put = http.put(&upload.url).header("content-type", content_type).body(body).send().await.unwrap();
-        assert_eq!(refusal(put).await, (StatusCode::FORBIDDEN, "signature_invalid".to_owned()), "{content_type} {body}");
+        assert_eq!(
+            refusal(put).await,
+            (StatusCode::FORBIDDEN, "signature_invalid".to_owned()),
+            "{content_type} {body}"
+        );
     }
     assert_eq!(local.blobs.head("k").await.unwrap(), None);
     let put = http.put(&upload.url).header("content-type", "text/plain").body("hello").send().await.unwrap();

@@ -64,7 +64,8 @@ async fn put_blob(
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     // The signature covers the type and length the upload was presigned for, as S3's signed headers do: a PUT
     // of other bytes, or of the same bytes called something else, does not match it.
-    let terms = UploadTerms { content_type: content_type.unwrap_or_default().to_owned(), content_length: body.len() as u64 };
+    let terms =
+        UploadTerms { content_type: content_type.unwrap_or_default().to_owned(), content_length: body.len() as u64 };
     let (blobs, key) = authorize(&buckets, Op::Put, target, signed, &super::signed_terms(&terms))?;
     blobs.put(&key, body, content_type).await?;
     Ok(StatusCode::OK)
