@@ -236,6 +236,12 @@ impl Gateway {
         Ok(gateway_send(self, caller, &credential, &request).await?)
     }
 
+    /// Whether the caller may send `request` (the gateway's decision, before anything is sent): for routes
+    /// that must refuse before doing work of their own.
+    pub async fn permits(&self, caller: &Caller, request: &UpstreamRequest) -> Result<(), Failure> {
+        self.decide(caller, request).await.map(drop)
+    }
+
     /// After a write that may change the base's schema (meta writes; typecast record writes are handled
     /// by [`Gateway::write`] itself): the base's cached schema is dropped.
     pub async fn invalidate_schema(&self, base: &BaseId) {

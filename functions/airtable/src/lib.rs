@@ -46,7 +46,7 @@ const CAPTURE_USES: &[Use] = &[
 /// The Airtable gateway: the cache (reads, single-flight, limiter), the workspaces table (which base links
 /// where, who may do what, the connections; written only to store a refreshed OAuth token; the webhooks
 /// change capture registered) and the KMS key (opening connection secrets; sealing refreshed ones); the
-/// notify route queues payload fetches. Change capture ([`changes`]) is two more functions.
+/// notify route queues payload fetches; attaching an uploaded file reads the files table and bucket. Change capture ([`changes`]) is two more functions.
 pub static GROUP: Group = Group {
     name: "airtable",
     functions: &[
@@ -58,6 +58,9 @@ pub static GROUP: Group = Group {
                 Use::Table(tenancy::TABLE, Access::ReadWrite),
                 Use::Keys(KeyAccess::EncryptDecrypt),
                 Use::Queue(changes::QUEUE, QueueAccess::Send),
+                // Attaching uploaded files (routes/attach.rs).
+                Use::Table(files::store::TABLE, Access::Read),
+                Use::Bucket(files::BUCKET, Access::Read),
             ],
             settings: settings::SETTINGS,
         },

@@ -16,9 +16,13 @@ async fn main() -> Result<(), lambda_http::Error> {
         let namespace = resources.namespace().to_string();
         let cache = resources.cache().await?;
         let gateway = Gateway::new(&settings, cache, &namespace, credentials, Metrics::emf())?;
+        // Attaching uploaded files (S3 on Lambda: no presigned URL of our own is needed).
+        let attach = Arc::new(airtable::routes::attach::Attach::build(&resources, gateway.clone(), "").await?);
         // Airtable's webhook pings for change capture (public; signed by the webhook's MAC secret).
         let notifier = Arc::new(airtable::changes::notify::Notifier::build(&resources).await?);
-        Ok(airtable::router(gateway).merge(airtable::changes::notify::router(notifier)))
+        Ok(airtable::router(gateway)
+            .merge(airtable::routes::attach::router(attach))
+            .merge(airtable::changes::notify::router(notifier)))
     })
     .await
 }

@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 use access::{Permission, Scope};
 
 use crate::SharedState;
-use crate::inspect::{Inspection, Rejection};
 use crate::lifecycle::Arrival;
 use crate::model::{self, CONTENT_TYPES, FileRecord, MAX_FILE_BYTES, Status};
 use crate::store::Declared;
+use crate::summary::{Inspection, Rejection};
 
 fn not_found() -> ApiError {
     ApiError::not_found("No such file")

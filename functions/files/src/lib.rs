@@ -11,11 +11,13 @@
 //! `files` bucket (bytes, under `tenants/{tenant}/files/{file}`).
 
 pub mod api;
+#[cfg(feature = "processing")]
 pub mod inspect;
 pub mod jobs;
 pub mod lifecycle;
 pub mod model;
 pub mod store;
+pub mod summary;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use events::{Action, Event, Origin, Publisher};
 use storage::blobs::Blobs;
 
-use crate::inspect::{self, Rejection};
 use crate::jobs::{Job, Jobs};
 use crate::model::{FileRecord, Status};
 use crate::store::{FileStore, Settle, StoreFailure};
+use crate::summary::Rejection;
 
 /// What the API and the processor share.
 #[derive(Clone)]
@@ -89,6 +89,7 @@ impl Files {
     }
 
     /// Checks and inspects a processing file: ready, or rejected.
+    #[cfg(feature = "processing")]
     pub async fn process(&self, tenant: &str, id: &str) -> anyhow::Result<()> {
         let Some(file) = self.store.file(tenant, id).await? else { return Ok(()) };
         if file.status != Status::Processing {
@@ -108,7 +109,7 @@ impl Files {
         }
         let kind = file.kind;
         let bytes = blob.bytes;
-        let outcome = tokio::task::spawn_blocking(move || inspect::inspect(kind, &bytes)).await?;
+        let outcome = tokio::task::spawn_blocking(move || crate::inspect::inspect(kind, &bytes)).await?;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(why) => {
@@ -192,6 +193,7 @@ impl Files {
     }
 
     /// One message of the uploads queue.
+    #[cfg(feature = "processing")]
     pub async fn handle(&self, work: crate::jobs::Work) -> anyhow::Result<()> {
         use crate::jobs::Work;
         match work {
@@ -216,6 +218,7 @@ impl Files {
 }
 
 /// The processor on either runtime: each message's work, one after another.
+#[cfg(feature = "processing")]
 pub async fn handle(
     files: &Files,
     event: aws_lambda_events::sqs::SqsEvent,

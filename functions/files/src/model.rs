@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::inspect::{Inspection, Rejection};
+use crate::summary::{Inspection, Rejection};
 
 /// The largest file one may declare (a Lambda reads it whole to process it).
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;

@@ -411,8 +411,10 @@ async fn build_airtable(resources: Resources, context: &Context<'_>) -> anyhow::
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))
         })
     });
+    let attach = airtable::routes::attach::Attach::build(&resources, gateway.clone(), context.public_url).await?;
+    let attach = airtable::routes::attach::router(Arc::new(attach));
     Ok(Parts {
-        router: airtable::router(gateway).merge(airtable::changes::notify::router(notifier)),
+        router: airtable::router(gateway).merge(attach).merge(airtable::changes::notify::router(notifier)),
         consumers: vec![("airtable-changes", queue, consume)],
         schedules: vec![("airtable-webhooks-refresh", refresh)],
         ..Default::default()

@@ -25,6 +25,16 @@ crate::both_adapters_in!(files_settings;
     another_tenant_sees_nothing_and_workspace_roles_decide,
 );
 
+fn attach_settings(settings: &mut local_runner::Settings) {
+    crate::support::airtable::gateway_settings(settings);
+    settings.groups.get_or_insert_with(Vec::new).extend(["tenants", "files"].map(String::from));
+}
+
+mod attaching {
+    crate::both_adapters_in!(attach_settings; a_ready_file_is_attached_to_a_record_through_the_gateway);
+    use super::*;
+}
+
 async fn workspace(app: &TestApp, who: &Account) -> String {
     let response = call(app, Method::POST, "/api/v1/workspaces", &who.access, Some(json!({"name": "Files"}))).await;
     assert_eq!(response.status(), 201);
@@ -282,4 +292,59 @@ async fn another_tenant_sees_nothing_and_workspace_roles_decide(app: TestApp) {
     let response = call(&app, Method::POST, "/api/v1/files", &member.access, Some(declare_body)).await;
     assert_eq!(response.status(), 201);
     assert_eq!(call(&app, Method::DELETE, &file_path, &member.access, None).await.status(), 204);
+}
+
+/// The "Platform" workspace the demo bases were attached in.
+async fn platform_workspace(app: &TestApp, who: &Account) -> String {
+    let listed: Value = call(app, Method::GET, "/api/v1/workspaces", &who.access, None).await.json().await.unwrap();
+    let found = listed["workspaces"].as_array().unwrap().iter().find(|w| w["name"] == "Platform").cloned();
+    found.expect("the platform bases' workspace")["id"].as_str().unwrap().to_string()
+}
+
+async fn a_ready_file_is_attached_to_a_record_through_the_gateway(app: TestApp) {
+    use airtable_emulator::seed::{DEMO_BASE, TASK_ATTACHMENTS};
+    let client = crate::support::airtable::Client::start(app).await;
+    let (app, owner) = (&client.app, &client.account);
+    let ws = platform_workspace(app, owner).await;
+    let task = "recTask0000000001";
+    let attach = format!("/api/v1/airtable/bases/{DEMO_BASE}/records/{task}/attachments");
+
+    let declared = declare(app, owner, &ws, "people.csv", "text/csv", CSV.len()).await;
+    let id = declared["file"]["id"].as_str().unwrap().to_string();
+    let body = json!({"file_id": id, "field": "Attachments"});
+    // Declared, not uploaded: not ready.
+    assert_error(call(app, Method::POST, &attach, &owner.access, Some(body.clone())).await, 409, "file_not_ready")
+        .await;
+    assert!(upload(&declared, CSV.as_bytes(), None).await.status().is_success());
+    assert_eq!(settled(app, owner, &id, Duration::from_secs(20)).await["status"], "ready");
+
+    let response = call(app, Method::POST, &attach, &owner.access, Some(body.clone())).await;
+    assert_eq!(response.status(), 200);
+    let record: Value = response.json().await.unwrap();
+    let cell = record["fields"][TASK_ATTACHMENTS].as_array().unwrap_or_else(|| panic!("{record}"));
+    let attached = cell.last().unwrap();
+    assert_eq!(
+        (attached["filename"].as_str(), attached["size"].as_u64(), attached["type"].as_str()),
+        (Some("people.csv"), Some(CSV.len() as u64), Some("text/csv")),
+        "{record}"
+    );
+    // Airtable holds it: read back at the emulator, not through the gateway's cache.
+    let at_airtable = {
+        let emulator = app.emulator();
+        let world = emulator.world();
+        let base = world.bases.iter().find(|b| b.id == DEMO_BASE).unwrap();
+        let record = base.tables.iter().flat_map(|t| &t.records).find(|r| r.id == task).unwrap();
+        record.cells[TASK_ATTACHMENTS].clone()
+    };
+    assert_eq!(at_airtable.as_array().map(Vec::len), Some(cell.len()));
+
+    // Bad input and strangers: 400, 404 (another tenant's file id, or a file id that is no file).
+    let bad = json!({"file_id": id, "field": " "});
+    assert_error(call(app, Method::POST, &attach, &owner.access, Some(bad)).await, 400, "invalid_field").await;
+    let unknown = json!({"file_id": format!("fil_{}", "0".repeat(32)), "field": "Attachments"});
+    assert_error(call(app, Method::POST, &attach, &owner.access, Some(unknown)).await, 404, "not_found").await;
+    let stranger = register(app).await;
+    crate::support::airtable::attach_demo_bases(app, &stranger.tenant_id).await;
+    let response = call(app, Method::POST, &attach, &stranger.access, Some(body)).await;
+    assert_error(response, 404, "not_found").await;
 }

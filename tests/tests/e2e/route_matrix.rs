@@ -320,6 +320,9 @@ static ROWS: &[Row] = &[
     row("GET", "/api/v1/files/{id}", &["file"], Workspace(RecordsRead)),
     row("POST", "/api/v1/files/{id}/complete", &["file"], Workspace(RecordsWrite)),
     row("DELETE", "/api/v1/files/{id}", &["file_del"], Workspace(RecordsWrite)),
+    // Attaching a file (here one never uploaded: 409 `file_not_ready` for who may) is a record write on the base.
+    row("POST", "/api/v1/airtable/bases/{baseId}/records/{recordId}/attachments", &["base", "rec"], Base(RecordsWrite))
+        .body(r#"{"file_id": "${file}", "field": "Attachments"}"#),
     // the Airtable gateway, the platform's dialect
     row("GET", "/api/v1/airtable/bases", &[], Signed),
     row("GET", API_BASE, BASE, Base(RecordsRead)),

@@ -2,6 +2,7 @@
 //! table and the template-parity test). Every route is protected: the authorizer runs first.
 
 pub mod api;
+pub mod attach;
 pub mod batch;
 pub mod respond;
 pub mod v0;
