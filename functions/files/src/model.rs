@@ -42,6 +42,7 @@ pub fn kind_of(content_type: &str) -> Option<Kind> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = FileStatus)]
 pub enum Status {
     /// Declared; waiting for the upload and its completion.
     Pending,

@@ -172,6 +172,7 @@ pub async fn add(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateWorkspaceMember)]
 pub struct UpdateMember {
     /// `admin`, `editor`, `commenter` or `viewer`.
     #[schema(pattern = "^(admin|editor|commenter|viewer)$")]

@@ -76,6 +76,7 @@ pub static GROUPS: &[(&Group, Build)] = &[
     (&airtable::GROUP, |r, c| Box::pin(build_airtable(r, c))),
     (&automations::GROUP, |r, c| Box::pin(build_automations(r, c))),
     (&files::GROUP, |r, c| Box::pin(build_files(r, c))),
+    (&analytics::GROUP, |r, c| Box::pin(build_analytics(r, c))),
 ];
 
 /// Every group's declaration.
@@ -480,6 +481,22 @@ async fn build_files(resources: Resources, context: &Context<'_>) -> anyhow::Res
     Ok(Parts {
         router: files::router(Arc::new(api)),
         consumers: vec![("files-processor", queue, handle)],
+        ..Default::default()
+    })
+}
+
+/// Analytics: the API and the consumer metering every event (`events-analytics`).
+async fn build_analytics(resources: Resources, _context: &Context<'_>) -> anyhow::Result<Parts> {
+    let api = Arc::new(analytics::ApiState::build(&resources).await?);
+    let store = api.store.clone();
+    let queue = resources.queue(&events::routing::queue_spec(events::routing::ANALYTICS)).await?;
+    let handle: SqsHandler = Arc::new(move |event| {
+        let store = store.clone();
+        Box::pin(async move { Ok(analytics::consumer::handle(&store, event).await) })
+    });
+    Ok(Parts {
+        router: analytics::router(api),
+        consumers: vec![("analytics-events", queue, handle)],
         ..Default::default()
     })
 }

@@ -36,6 +36,8 @@ pub struct Running {
     /// The embedded schedules (automations' schedule triggers), ticking every second; tests tick them with
     /// any clock. `None` with the AWS adapters (EventBridge Scheduler fires; moto never does).
     pub schedules: Option<Arc<storage::schedules::embedded::EmbeddedSchedules>>,
+    /// The storage the groups opened (tests reach its queues: a redelivered message, say).
+    pub backend: Arc<Backend>,
 }
 
 impl Running {
@@ -116,5 +118,5 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     for route in routes.routes() {
         tracing::debug!(method = %route.method, path = %route.path, public = route.public, "route");
     }
-    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator, schedules })
+    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator, schedules, backend })
 }

@@ -58,6 +58,9 @@ pub static NOTIFICATION_TYPES: &[Action] = &[
 /// The automations' trigger consumer (`functions/automations`): every event (a trigger may name any type).
 pub const AUTOMATIONS: &str = "events-automations";
 
+/// Usage analytics (`functions/analytics`): every event is metered.
+pub const ANALYTICS: &str = "events-analytics";
+
 /// One subscriber: its queue and the types it receives (`None`: all).
 #[derive(Debug)]
 pub struct Subscription {
@@ -72,6 +75,7 @@ pub static SUBSCRIPTIONS: &[Subscription] = &[
     Subscription { queue: USAGE_PLANS, only: Some(USAGE_PLAN_TYPES) },
     Subscription { queue: AIRTABLE_CHANGES, only: Some(AIRTABLE_CHANGE_TYPES) },
     Subscription { queue: AUTOMATIONS, only: None },
+    Subscription { queue: ANALYTICS, only: None },
 ];
 
 /// Receives before a message goes to its queue's dead-letter queue.

@@ -189,3 +189,52 @@ async fn the_docs_page_renders_every_operation_without_anything_from_the_network
     assert!(!html.contains("<script"), "/docs must not need JavaScript");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "/docs must not load anything remote");
 }
+
+/// utoipa merges every group's components by name, the last one silently replacing the others: two schemas
+/// of one name (`Status` of users and of files, say) would document one route with the other's shape. Every
+/// `ToSchema` type under functions/ and shared/ must have its own name (or a `#[schema(as = …)]`).
+#[test]
+fn every_schema_component_has_a_name_of_its_own() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut stack = vec![root.join("functions"), root.join("shared")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().map(str::trim).collect();
+            for (i, line) in lines.iter().enumerate() {
+                if !(line.starts_with("#[derive(") && line.contains("ToSchema")) {
+                    continue;
+                }
+                // The item's attributes and doc comments, up to its `pub struct|enum Name`.
+                let mut alias = None;
+                for next in &lines[i + 1..] {
+                    if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                        alias = rest.split(')').next().map(str::to_string);
+                    }
+                    let item = next.strip_prefix("pub struct ").or_else(|| next.strip_prefix("pub enum "));
+                    if let Some(item) = item {
+                        let name = item.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+                        let name = alias.take().unwrap_or_else(|| name.to_string());
+                        seen.entry(name).or_default().push(path.strip_prefix(root).unwrap().display().to_string());
+                        break;
+                    }
+                    if !(next.starts_with("#[") || next.starts_with("///") || next.starts_with("//")) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, files)| files.len() > 1).collect();
+    assert!(twice.is_empty(), "schema names used more than once: {twice:?}");
+    assert!(seen.len() > 50, "found only {} schemas: the scan is broken", seen.len());
+}

@@ -7,6 +7,7 @@
 mod support;
 
 mod airtable;
+mod analytics;
 mod audit;
 mod auth;
 mod automations;

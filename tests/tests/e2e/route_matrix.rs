@@ -259,6 +259,9 @@ static ROWS: &[Row] = &[
         .body(r#"{"bases": [{"id": "${base_spare}"}]}"#),
     // audit
     row("GET", "/api/v1/audit-logs", &[], Tenant(AuditRead)),
+    // analytics: the tenant's admins (as the audit log)
+    row("GET", "/api/v1/analytics/usage", &[], Tenant(AuditRead)).query("metric=events"),
+    row("GET", "/api/v1/analytics/top", &[], Tenant(AuditRead)).query("metric=events&dimension=type"),
     // webhooks: the tenant's endpoints (filtered to an event these rows never cause, so nothing is delivered
     // but the test messages, to a closed loopback port)
     row("GET", "/api/v1/events/types", &[], Signed),

@@ -18,6 +18,7 @@ use crate::runs::MAX_TRIGGER_BYTES;
 use crate::store::{Started, sha256_hex};
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = HookAccepted)]
 pub struct Accepted {
     pub run_id: String,
 }

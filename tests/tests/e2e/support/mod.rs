@@ -79,6 +79,11 @@ impl TestApp {
     }
 
     /// The runner's embedded schedules (its clock, for tests to tick); `None` with the AWS adapters.
+    /// The runner's storage (the embedded store is the runner's alone while it runs: reach it through here).
+    pub fn backend(&self) -> std::sync::Arc<storage::backend::Backend> {
+        self.running.as_ref().map(|r| r.backend.clone()).expect("a running runner")
+    }
+
     pub fn schedules(&self) -> Option<std::sync::Arc<storage::schedules::embedded::EmbeddedSchedules>> {
         self.running.as_ref().and_then(|r| r.schedules.clone())
     }

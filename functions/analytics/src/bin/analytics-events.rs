@@ -1,0 +1,15 @@
+//! The bus's events-analytics queue -> hourly and daily aggregates, on Lambda.
+
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    platform::lambda::consumer(&analytics::GROUP, "analytics-events", |resources| async move {
+        let store = Arc::new(analytics::store::AnalyticsStore::new(resources.table(analytics::store::TABLE).await?));
+        Ok(move |event| {
+            let store = store.clone();
+            async move { analytics::consumer::handle(&store, event).await }
+        })
+    })
+    .await
+}

@@ -1,0 +1,151 @@
+//! Usage analytics end to end, on both adapter sets: after a known workload the tenant's counters equal it
+//! exactly — by event type they equal the audit log, the other consumer of every event — and a redelivered
+//! event counts once; only admins read them, and only platform admins another tenant's.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use events::{Action, Event, Origin};
+use reqwest::Method;
+use serde_json::{Value, json};
+use storage::queue::OutgoingMessage;
+
+use crate::support::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, Account, call, join, login_ok, register};
+use crate::support::{TestApp, assert_error};
+
+fn analytics_settings(settings: &mut local_runner::Settings) {
+    settings.groups = Some(["auth", "tenants", "workspaces", "audit", "analytics"].map(String::from).to_vec());
+}
+
+crate::both_adapters_in!(analytics_settings;
+    a_known_workload_is_counted_exactly_even_with_redelivered_events,
+    only_admins_read_analytics_and_only_platform_admins_another_tenants,
+);
+
+async fn get(app: &TestApp, who: &str, path: &str) -> Value {
+    let response = call(app, Method::GET, path, who, None).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// The tenant's events by type, per analytics (`granularity`) and per the audit log.
+async fn by_type(app: &TestApp, who: &Account, granularity: &str) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let top = get(
+        app,
+        &who.access,
+        &format!("/api/v1/analytics/top?metric=events&dimension=type&limit=100&granularity={granularity}"),
+    )
+    .await;
+    let counted = top["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["key"].as_str().unwrap().to_string(), i["value"].as_u64().unwrap()))
+        .collect();
+    let audit = get(app, &who.access, "/api/v1/audit-logs?limit=100").await;
+    let mut audited = BTreeMap::new();
+    for entry in audit["audit_logs"].as_array().unwrap() {
+        *audited.entry(entry["action"].as_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    (counted, audited)
+}
+
+/// Waits until analytics and the audit log agree and `check` holds; returns the counts.
+async fn agreed(app: &TestApp, who: &Account, check: impl Fn(&BTreeMap<String, u64>) -> bool) -> BTreeMap<String, u64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (counted, audited) = by_type(app, who, "hour").await;
+        if counted == audited && check(&counted) {
+            return counted;
+        }
+        assert!(Instant::now() < deadline, "analytics {counted:?} vs the audit log {audited:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn a_known_workload_is_counted_exactly_even_with_redelivered_events(app: TestApp) {
+    let owner = register(&app).await;
+    for i in 0..3 {
+        let body = json!({"name": format!("Counted {i}")});
+        assert_eq!(call(&app, Method::POST, "/api/v1/workspaces", &owner.access, Some(body)).await.status(), 201);
+    }
+    for i in 0..2 {
+        let body = json!({"name": format!("key {i}")});
+        assert_eq!(call(&app, Method::POST, "/api/v1/auth/api-keys", &owner.access, Some(body)).await.status(), 201);
+    }
+    let counted =
+        agreed(&app, &owner, |c| c.get("workspace.created") == Some(&3) && c.get("api_key.created") == Some(&2)).await;
+
+    // The same event delivered three times (as SQS may) counts once.
+    let origin = Origin { request_id: "redelivered".into(), ip: None };
+    let event = Event::new(Action::WorkspaceCreated, &origin).tenant(&owner.tenant_id).actor(&owner.user_id);
+    let queue = app.backend().queue(&events::routing::queue_spec(events::routing::ANALYTICS)).await.unwrap();
+    for _ in 0..3 {
+        queue.send(OutgoingMessage::new(serde_json::to_string(&event).unwrap())).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (now, _) = by_type(&app, &owner, "hour").await;
+        if now.get("workspace.created") == Some(&4) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the redelivered event was never counted: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (now, _) = by_type(&app, &owner, "hour").await;
+    let mut expected = counted.clone();
+    *expected.get_mut("workspace.created").unwrap() += 1;
+    assert_eq!(now, expected, "counted once, whatever the deliveries");
+    let (by_day, _) = by_type(&app, &owner, "day").await;
+    assert_eq!(by_day, expected, "days count what hours do");
+
+    // The series adds up to the same total, and the caller's own activity is theirs.
+    let usage = get(&app, &owner.access, "/api/v1/analytics/usage?metric=events&granularity=hour").await;
+    let total: u64 = expected.values().sum();
+    assert_eq!(usage["total"].as_u64(), Some(total), "{usage}");
+    assert_eq!(usage["series"].as_array().unwrap().iter().map(|p| p["value"].as_u64().unwrap()).sum::<u64>(), total);
+    assert_eq!(usage["series"].as_array().unwrap().len(), 25, "a day of hours, both ends included");
+    let users = get(&app, &owner.access, "/api/v1/analytics/top?metric=events&dimension=user").await;
+    assert_eq!(users["items"][0]["key"].as_str(), Some(owner.user_id.as_str()), "{users}");
+}
+
+async fn only_admins_read_analytics_and_only_platform_admins_another_tenants(app: TestApp) {
+    let owner = register(&app).await;
+    let path = "/api/v1/analytics/usage?metric=events";
+    let mine = get(&app, &owner.access, path).await;
+    assert_eq!(mine["tenant_id"].as_str(), Some(owner.tenant_id.as_str()));
+
+    // A member is not an admin; a stranger may not name our tenant.
+    let member = join(&app, &owner.access, "member").await;
+    assert_error(call(&app, Method::GET, path, &member.access, None).await, 403, "forbidden").await;
+    let stranger = register(&app).await;
+    let theirs = format!("{path}&tenant_id={}", owner.tenant_id);
+    assert_error(call(&app, Method::GET, &theirs, &stranger.access, None).await, 403, "forbidden").await;
+    let top = format!("/api/v1/analytics/top?metric=events&dimension=type&tenant_id={}", owner.tenant_id);
+    assert_error(call(&app, Method::GET, &top, &stranger.access, None).await, 403, "forbidden").await;
+    // A platform admin may.
+    let admin = login_ok(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let read = get(&app, &admin.access, &theirs).await;
+    assert_eq!(read["tenant_id"].as_str(), Some(owner.tenant_id.as_str()));
+
+    // Bad input: a 400 in the documented shape.
+    for bad in [
+        "/api/v1/analytics/usage?metric=nope",
+        "/api/v1/analytics/usage",
+        "/api/v1/analytics/usage?metric=events&granularity=minute",
+        "/api/v1/analytics/top?metric=events&dimension=planet",
+    ] {
+        assert_error(call(&app, Method::GET, bad, &owner.access, None).await, 400, "invalid_query").await;
+    }
+    for bad in [
+        "/api/v1/analytics/usage?metric=events&from=yesterday",
+        "/api/v1/analytics/usage?metric=events&from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "/api/v1/analytics/usage?metric=events&from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "/api/v1/analytics/top?metric=events&dimension=type&limit=0",
+    ] {
+        assert_error(call(&app, Method::GET, bad, &owner.access, None).await, 400, "invalid_field").await;
+    }
+}
