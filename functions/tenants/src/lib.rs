@@ -45,6 +45,8 @@ pub static GROUP: Group = Group {
                 Use::Table(identity::TABLE, Access::ReadWrite),
                 Use::Bus(events::routing::BUS),
                 Use::Keys(KeyAccess::EncryptDecrypt),
+                // The usage view's file storage (the files group's counter).
+                Use::Table(files::store::TABLE, Access::Read),
             ],
             settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
         },
@@ -67,6 +69,8 @@ pub static GROUP: Group = Group {
 
 pub struct TenantsState {
     pub store: IdentityStore,
+    /// The tenant's file storage in use, for the usage view.
+    pub files: files::store::FileStore,
     pub events: Publisher,
     /// Seals invitation tokens for the invitation email (the event carries only the sealed form).
     pub keys: Arc<dyn storage::keys::Keys>,
@@ -80,7 +84,8 @@ impl TenantsState {
     pub async fn build(resources: &Resources, settings: TenantSettings) -> anyhow::Result<Self> {
         let (table, events) = Publisher::open(resources, identity::TABLE).await?;
         let keys = resources.keys().await?;
-        Ok(Self { store: IdentityStore::new(table), events, keys, settings, api_counts: None })
+        let files = files::store::FileStore::new(resources.table(files::store::TABLE).await?);
+        Ok(Self { store: IdentityStore::new(table), files, events, keys, settings, api_counts: None })
     }
 }
 

@@ -141,13 +141,14 @@ pub async fn usage(State(state): State<SharedState>, caller: Caller) -> ApiResul
             .ok(),
         None => None,
     };
+    let storage = state.files.used_bytes(&tenant.tenant_id).await?;
     Ok(Json(Usage {
         plan: tenant.plan.clone(),
-        usage: vec![LimitUse {
-            limit: Limit::Members.name(),
-            allowed: Limit::Members.of(limits),
-            used: members + pending,
-        }],
+        usage: vec![
+            LimitUse { limit: Limit::Members.name(), allowed: Limit::Members.of(limits), used: members + pending },
+            // Bytes of files declared and not rejected, expired or deleted (reserved at declaration).
+            LimitUse { limit: "file_storage_bytes", allowed: limits.file_storage_bytes, used: storage },
+        ],
         rate_limit: RateLimitUse {
             requests_per_second: limits.api_requests_per_second,
             burst: limits.api_burst,

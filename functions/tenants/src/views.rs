@@ -49,8 +49,8 @@ pub struct LimitUse {
 }
 
 /// The limits the platform measures today, each beside its use: `members` (members plus pending
-/// invitations), and the API rate. The other limits of the plan are enforced and measured by their services
-/// as they land.
+/// invitations), `file_storage_bytes` (files declared and not rejected, expired or deleted), and the API rate.
+/// The other limits of the plan are enforced by their services.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
     pub plan: String,

@@ -224,10 +224,19 @@ async fn storage_counts_against_the_plan_until_files_are_deleted(app: TestApp) {
     let response = call(&app, Method::POST, "/api/v1/files", &owner.access, Some(body.clone())).await;
     let error = assert_error(response, 403, "plan_limit_reached").await;
     assert!(error["error"].as_str().unwrap().contains("1073741824"), "{error}");
+    // The tenant's usage view shows the storage beside the plan's limit.
+    let storage =
+        |usage: Value| usage["usage"].as_array().unwrap().iter().find(|u| u["limit"] == "file_storage_bytes").cloned();
+    let usage: Value =
+        call(&app, Method::GET, "/api/v1/tenants/current/usage", &owner.access, None).await.json().await.unwrap();
+    assert_eq!(storage(usage), Some(json!({"limit": "file_storage_bytes", "allowed": 1u64 << 30, "used": 20 * BIG})));
     // Deleting one gives its bytes back; deleting again is a 404.
     let path = format!("/api/v1/files/{}", ids[0]);
     assert_eq!(call(&app, Method::DELETE, &path, &owner.access, None).await.status(), 204);
     assert_error(call(&app, Method::DELETE, &path, &owner.access, None).await, 404, "not_found").await;
+    let usage: Value =
+        call(&app, Method::GET, "/api/v1/tenants/current/usage", &owner.access, None).await.json().await.unwrap();
+    assert_eq!(storage(usage).map(|u| u["used"].clone()), Some(json!(19 * BIG)));
     let response = call(&app, Method::POST, "/api/v1/files", &owner.access, Some(body)).await;
     assert_eq!(response.status(), 201);
 }
