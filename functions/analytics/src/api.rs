@@ -112,6 +112,20 @@ fn range(range: &Range) -> ApiResult<(i64, i64, Granularity)> {
     Ok((from, to, granularity))
 }
 
+type Parsed<T> = Result<Query<T>, QueryRejection>;
+
+/// A route's own parameters, the tenant it reads and its range: what both routes start with.
+fn inputs<T>(
+    caller: &Caller,
+    query: Parsed<T>,
+    bounds: Parsed<Range>,
+) -> ApiResult<(T, String, (i64, i64, Granularity))> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(bounds) = bounds.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let tenant = tenant(caller, bounds.tenant_id.as_deref())?;
+    Ok((query, tenant, range(&bounds)?))
+}
+
 fn period_start(granularity: Granularity, ms: i64) -> i64 {
     ms - ms.rem_euclid(granularity.step_ms())
 }
@@ -167,13 +181,10 @@ pub struct UsageSeries {
 pub async fn usage(
     State(state): State<SharedState>,
     caller: Caller,
-    query: Result<Query<UsageQuery>, QueryRejection>,
-    bounds: Result<Query<Range>, QueryRejection>,
+    query: Parsed<UsageQuery>,
+    bounds: Parsed<Range>,
 ) -> ApiResult<Json<UsageSeries>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let Query(bounds) = bounds.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let tenant = tenant(&caller, bounds.tenant_id.as_deref())?;
-    let (from, to, granularity) = range(&bounds)?;
+    let (query, tenant, (from, to, granularity)) = inputs(&caller, query, bounds)?;
     let found: BTreeMap<String, u64> = read(&state, &tenant, query.metric, (from, to, granularity))
         .await?
         .into_iter()
@@ -237,17 +248,14 @@ pub struct TopValues {
 pub async fn top(
     State(state): State<SharedState>,
     caller: Caller,
-    query: Result<Query<TopQuery>, QueryRejection>,
-    bounds: Result<Query<Range>, QueryRejection>,
+    query: Parsed<TopQuery>,
+    bounds: Parsed<Range>,
 ) -> ApiResult<Json<TopValues>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let Query(bounds) = bounds.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let (query, tenant, (from, to, granularity)) = inputs(&caller, query, bounds)?;
     let limit = query.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(invalid("limit", "1 to 100"));
     }
-    let tenant = tenant(&caller, bounds.tenant_id.as_deref())?;
-    let (from, to, granularity) = range(&bounds)?;
     let dimension = name(query.dimension);
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
     for aggregate in read(&state, &tenant, query.metric, (from, to, granularity)).await? {

@@ -10,7 +10,7 @@ use storage::queue::{DeadLetter, OutgoingMessage, Queue, QueueSpec};
 
 pub const QUEUE: &str = "automations-runs";
 /// SQS's longest delay; a longer wait is sent on again until due.
-pub const MAX_DELAY: Duration = Duration::from_secs(900);
+pub const MAX_DELAY: Duration = storage::queue::MAX_DELAY;
 
 pub fn queue_spec() -> QueueSpec {
     QueueSpec {
@@ -39,11 +39,7 @@ impl Jobs {
     }
 
     pub async fn send(&self, job: &Job, delay: Duration) -> anyhow::Result<()> {
-        let mut message = OutgoingMessage::new(serde_json::to_string(job)?);
-        if !delay.is_zero() {
-            message = message.delay(delay.min(MAX_DELAY));
-        }
-        self.queue.send(message).await?;
+        self.queue.send(OutgoingMessage::job(job, delay)?).await?;
         Ok(())
     }
 

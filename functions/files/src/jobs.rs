@@ -13,8 +13,6 @@ use serde_json::Value;
 use storage::queue::{DeadLetter, OutgoingMessage, Queue, QueueSpec};
 
 pub const QUEUE: &str = "files-uploads";
-/// SQS's longest delay.
-pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
 pub fn queue_spec() -> QueueSpec {
     QueueSpec {
@@ -92,11 +90,7 @@ impl Jobs {
     }
 
     pub async fn send(&self, job: &Job, delay: Duration) -> anyhow::Result<()> {
-        let mut message = OutgoingMessage::new(serde_json::to_string(job)?);
-        if !delay.is_zero() {
-            message = message.delay(delay.min(MAX_DELAY));
-        }
-        self.queue.send(message).await?;
+        self.queue.send(OutgoingMessage::job(job, delay)?).await?;
         Ok(())
     }
 }

@@ -60,6 +60,13 @@ impl OutgoingMessage {
         self
     }
 
+    /// A job: `value` as JSON, received after `delay` (at once when zero; at most [`MAX_DELAY`], a longer wait
+    /// is the receiver's to send on again).
+    pub fn job<T: serde::Serialize>(value: &T, delay: Duration) -> serde_json::Result<Self> {
+        let message = Self::new(serde_json::to_string(value)?);
+        Ok(if delay.is_zero() { message } else { message.delay(delay.min(MAX_DELAY)) })
+    }
+
     /// A string attribute; an empty value is left out (SQS and SNS both refuse an empty string attribute, so a
     /// message carrying one would never be sent).
     pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
