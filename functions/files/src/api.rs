@@ -337,10 +337,10 @@ pub async fn get(
 ) -> ApiResult<Json<FileDetail>> {
     let file = file(&state, &caller, &id, Permission::RecordsRead).await?;
     let (mut download_url, mut thumbnail_url) = (None, None);
-    if file.status == Status::Ready {
+    if let (Status::Ready, Some(content)) = (file.status, file.content_key()) {
         let blobs = &state.files.blobs;
         let ttl = state.settings.download_ttl;
-        download_url = Some(blobs.presign_get(&file.blob_key(), ttl).await.map_err(anyhow::Error::new)?);
+        download_url = Some(blobs.presign_get(&content, ttl).await.map_err(anyhow::Error::new)?);
         if file.has_thumbnail {
             thumbnail_url = Some(blobs.presign_get(&file.thumbnail_key(), ttl).await.map_err(anyhow::Error::new)?);
         }

@@ -1,9 +1,10 @@
 //! The uploads queue (`files-uploads`, with its DLQ). Three kinds of message arrive on it, each safe to
 //! receive twice (every handler re-reads the file and acts only on the state it expects):
 //! - S3 event notifications (`{"Records": [{"eventName": "ObjectCreated:…", "s3": {…}}]}`) when an upload lands:
-//!   from the bucket's notification configuration on AWS, from the embedded blob router locally;
+//!   from the bucket's notification configuration on AWS, from the embedded bucket itself locally;
 //! - `process`: an upload confirmed through `POST /api/v1/files/{id}/complete`;
-//! - `expire`: sent delayed when a file is declared, due after its upload URL has expired.
+//! - `expire`: sent delayed when a file is declared, due after its upload URL has expired (and again every 15
+//!   minutes while the file is still processing, which gives up after an hour).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,7 +8,9 @@
 //!    │                         └──────wrong size──────────────────────────────────▶ rejected
 //!    └──upload URL expired, nothing came──▶ expired
 //! ```
-//! Rejected and expired files stop counting against storage and lose their bytes; a deleted file, too.
+//! Rejected, expired and deleted files stop counting against storage, then lose their bytes (in that order: a
+//! change that lost a race deletes nothing). A ready file serves the copy of the bytes processing checked
+//! (`content_key`, named by its hash); an upload arriving for a file past `pending` is deleted.
 
 use std::sync::Arc;
 
@@ -19,6 +21,9 @@ use crate::jobs::{Job, Jobs};
 use crate::model::{FileRecord, Status};
 use crate::store::{FileStore, Settle, StoreFailure};
 use crate::summary::Rejection;
+
+/// How long a file may stay `processing` (its messages failing into the DLQ) before it is rejected.
+pub const PROCESSING_GIVES_UP_MS: i64 = 3_600_000;
 
 /// What the API and the processor share.
 #[derive(Clone)]
@@ -108,7 +113,7 @@ impl Files {
             return Ok(());
         }
         let kind = file.kind;
-        let bytes = blob.bytes;
+        let bytes = blob.bytes.clone();
         let outcome = tokio::task::spawn_blocking(move || crate::inspect::inspect(kind, &bytes)).await?;
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -129,10 +134,16 @@ impl Files {
             updated_at_ms: now_ms(),
             ..file.clone()
         };
+        // What was checked is what is served: a copy named by its hash, not the upload key a still-valid URL
+        // could overwrite.
+        if let Some(key) = ready.content_key() {
+            self.blobs.put(&key, blob.bytes.clone(), Some(&file.content_type)).await?;
+        }
         let event = event(Action::FileReady, &system(), &ready).detail("sha256", outcome.sha256);
         match self.events.commit(event, self.store.save(&ready)).await {
             Ok(_) => {
                 tracing::info!(file = %file.id, tenant = %file.tenant_id, "file ready");
+                self.blobs.delete(&file.blob_key()).await?;
                 Ok(())
             }
             // Deleted or handled meanwhile: nothing left to do.
@@ -141,9 +152,9 @@ impl Files {
         }
     }
 
-    /// Deletes the bytes and keeps the file as rejected (not counted); `None` if it changed meanwhile.
+    /// Keeps the file as rejected (not counted), then deletes its bytes; `None` (and nothing deleted) if it
+    /// changed meanwhile (another delivery made it ready, say).
     pub async fn reject(&self, file: &FileRecord, why: Rejection) -> anyhow::Result<Option<FileRecord>> {
-        self.delete_bytes(file).await?;
         let rejected = FileRecord {
             status: Status::Rejected,
             rejection: Some(why.clone()),
@@ -152,17 +163,32 @@ impl Files {
             ..file.clone()
         };
         let event = event(Action::FileRejected, &system(), &rejected).detail("reason", why.code.clone());
-        tracing::info!(file = %file.id, tenant = %file.tenant_id, reason = %why.code, "file rejected");
         match self.events.commit(event, self.store.settle(file, Settle::Save(Box::new(rejected.clone())))).await {
-            Ok(()) => Ok(Some(FileRecord { version: file.version + 1, ..rejected })),
+            Ok(()) => {
+                tracing::info!(file = %file.id, tenant = %file.tenant_id, reason = %why.code, "file rejected");
+                self.delete_bytes(file).await?;
+                Ok(Some(FileRecord { version: file.version + 1, ..rejected }))
+            }
             Err(StoreFailure::Conflict) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// A pending file whose upload URL has expired: expired, its reservation released (a late upload deleted).
+    /// A pending file whose upload URL has expired: expired, its reservation released, then a late upload's
+    /// bytes deleted. A file still processing is looked at again every 15 minutes and rejected after an hour.
     pub async fn expire(&self, tenant: &str, id: &str) -> anyhow::Result<()> {
         let Some(file) = self.store.file(tenant, id).await? else { return Ok(()) };
+        if file.status == Status::Processing {
+            // Its processing keeps failing (its messages end in the DLQ): after a while it is rejected rather
+            // than left processing, and counted, for ever. Until then, look again later.
+            if now_ms() - file.updated_at_ms >= PROCESSING_GIVES_UP_MS {
+                let why = Rejection::new("processing_failed", "The file could not be processed; upload it again");
+                self.reject(&file, why).await?;
+                return Ok(());
+            }
+            let job = Job::Expire { tenant: file.tenant_id.clone(), file: file.id.clone() };
+            return self.jobs.send(&job, storage::queue::MAX_DELAY).await;
+        }
         if file.status != Status::Pending {
             return Ok(());
         }
@@ -170,25 +196,27 @@ impl Files {
             // Due later than one delayed message can wait (SQS's 15 minutes): wait again.
             return self.schedule_expiry(&file).await;
         }
-        self.delete_bytes(&file).await?;
         let expired = FileRecord { status: Status::Expired, counted: false, updated_at_ms: now_ms(), ..file.clone() };
         let event = event(Action::FileExpired, &system(), &expired);
         match self.events.commit(event, self.store.settle(&file, Settle::Save(Box::new(expired)))).await {
-            Ok(()) | Err(StoreFailure::Conflict) => Ok(()),
+            Ok(()) => self.delete_bytes(&file).await,
+            Err(StoreFailure::Conflict) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Deletes the file's bytes first (so nothing is left readable), then the file and its count.
+    /// Deletes the file and its count, then its bytes: once the record is gone nothing serves them (a crash in
+    /// between leaves bytes no record names, never a record without its bytes).
     pub async fn delete(&self, file: &FileRecord, origin: &Origin, actor: &str) -> Result<(), StoreFailure> {
-        self.delete_bytes(file).await?;
         let event = event(Action::FileDeleted, origin, file).actor(actor);
-        self.events.commit(event, self.store.settle(file, Settle::Delete)).await
+        self.events.commit(event, self.store.settle(file, Settle::Delete)).await?;
+        Ok(self.delete_bytes(file).await?)
     }
 
     async fn delete_bytes(&self, file: &FileRecord) -> anyhow::Result<()> {
-        self.blobs.delete(&file.blob_key()).await?;
-        self.blobs.delete(&file.thumbnail_key()).await?;
+        for key in [Some(file.blob_key()), file.content_key(), Some(file.thumbnail_key())].into_iter().flatten() {
+            self.blobs.delete(&key).await?;
+        }
         Ok(())
     }
 
@@ -199,10 +227,17 @@ impl Files {
         match work {
             Work::Uploaded { key } => {
                 let Some((tenant, id)) = crate::model::parse_blob_key(&key) else { return Ok(()) };
-                if let Some(Arrival::Accepted(file)) = self.arrived(tenant, id).await? {
-                    self.process(&file.tenant_id, &file.id).await?;
+                match self.arrived(tenant, id).await? {
+                    Some(Arrival::Accepted(file)) if file.status == Status::Processing => {
+                        self.process(&file.tenant_id, &file.id).await
+                    }
+                    // Bytes PUT again through a still-valid upload URL after the file was processed (ready: it
+                    // serves its checked copy), rejected, expired or deleted: nobody counts them, so they go.
+                    Some(Arrival::Accepted(_) | Arrival::Rejected(_) | Arrival::Missing) | None => {
+                        tracing::info!(%key, "an upload to a file past its upload is deleted");
+                        Ok(self.blobs.delete(&key).await?)
+                    }
                 }
-                Ok(())
             }
             Work::Job(Job::Process { tenant, file }) => self.process(&tenant, &file).await,
             Work::Job(Job::Expire { tenant, file }) => self.expire(&tenant, &file).await,

@@ -99,13 +99,21 @@ pub struct FileRecord {
 }
 
 impl FileRecord {
-    /// Where the bytes are: under the tenant, so a key can never name another tenant's file.
+    /// Where the upload lands (the presigned PUT's key): under the tenant, so a key can never name another
+    /// tenant's file.
     pub fn blob_key(&self) -> String {
         blob_key(&self.tenant_id, &self.id)
     }
 
+    /// Where the checked bytes of a ready file are, named by their SHA-256: processing copies what it checked
+    /// here and deletes the upload, so bytes PUT again through a still-valid upload URL are never what a
+    /// download serves (and two racing deliveries never overwrite each other's copy).
+    pub fn content_key(&self) -> Option<String> {
+        self.sha256.as_ref().map(|sha| format!("{}/{sha}", self.blob_key()))
+    }
+
     pub fn thumbnail_key(&self) -> String {
-        format!("{}.thumbnail.png", self.blob_key())
+        format!("{}/thumbnail.png", self.blob_key())
     }
 }
 
@@ -148,7 +156,8 @@ mod tests {
     fn blob_keys_round_trip_and_thumbnails_are_not_files() {
         let key = blob_key("t1", "fil_01");
         assert_eq!(parse_blob_key(&key), Some(("t1", "fil_01")));
-        assert_eq!(parse_blob_key(&format!("{key}.thumbnail.png")), None);
+        assert_eq!(parse_blob_key(&format!("{key}/thumbnail.png")), None);
+        assert_eq!(parse_blob_key(&format!("{key}/0a1b")), None);
         assert_eq!(parse_blob_key("tenants//files/x"), None);
         assert_eq!(parse_blob_key("other/t1/files/x"), None);
     }

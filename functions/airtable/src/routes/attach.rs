@@ -129,7 +129,8 @@ pub async fn attach(
             format!("Airtable takes uploaded attachments of at most {} MiB", MAX_ATTACHMENT_BYTES / (1024 * 1024)),
         ));
     }
-    let blob = state.blobs.get(&file.blob_key()).await.map_err(anyhow::Error::new)?.ok_or_else(not_ready)?;
+    let content = file.content_key().ok_or_else(not_ready)?;
+    let blob = state.blobs.get(&content).await.map_err(anyhow::Error::new)?.ok_or_else(not_ready)?;
     let body = json!({
         "contentType": file.content_type,
         "file": base64::engine::general_purpose::STANDARD.encode(&blob.bytes),
