@@ -83,8 +83,8 @@ if wants sizes; then
 fi
 if wants micro; then
   export CRITERION_HOME="$root/target/criterion"
-  log "cargo bench (criterion): identity, airtable, access"
-  cargo bench -p identity -p airtable -p access --bench identity --bench cache_key --bench enforcement --bench decision -- --warm-up-time 2 --measurement-time 4 >&2
+  log "cargo bench (criterion): identity, airtable, access, files"
+  cargo bench -p identity -p airtable -p access -p files --bench identity --bench cache_key --bench enforcement --bench decision --bench inspect -- --warm-up-time 2 --measurement-time 4 >&2
 fi
 built=$(date +%s)
 
