@@ -30,8 +30,10 @@ if (( lint & 2 )); then echo "cfn-lint found errors" >&2; exit 1; fi
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "build the function binaries (events/ are replayed through them)"
-cargo build --workspace --bins --quiet
+step "build the function binaries and test binaries (events/ are replayed through the functions)"
+# The same targets as the test step below: a build of `--bins` alone resolves features without dev-dependencies,
+# so every crate would be compiled twice (twice the time, and ~6 GB more disk).
+cargo build --workspace --lib --bins --tests --quiet
 
 step "tests (conformance suites, unit tests, end-to-end against the local runner)"
 mkdir -p .ci-work

@@ -150,17 +150,18 @@ impl Gateway {
         if freshness.bypass {
             let body = gateway_send(self, caller, &credential, &request).await?;
             inner.cache.put(&key, read.kind, &body).await;
-            return Ok(self.answer(body, CacheStatus::Bypass, Duration::ZERO));
+            return Ok(self.answer(&read, body, CacheStatus::Bypass, Duration::ZERO));
         }
 
         let started_ms = storage::now_millis();
         let cached = inner.cache.get(&key).await;
         let fresh_for = inner.cache.ttl(read.kind).min(freshness.max_age.unwrap_or(Duration::MAX));
         if let Some(entry) = cached.as_ref().filter(|e| e.age(started_ms) < fresh_for) {
-            return Ok(self.answer(entry.body.clone(), CacheStatus::Hit, entry.age(started_ms)));
+            return Ok(self.answer(&read, entry.body.clone(), CacheStatus::Hit, entry.age(started_ms)));
         }
         let seen = Seen { started_ms, stored_at_ms: cached.as_ref().map(|e| e.stored_at_ms) };
-        // The fill runs as its own task (it outlives a client that hangs up); it logs under this request.
+        // The fill runs as its own task (it outlives a client that hangs up); it logs under this request, and
+        // its upstream call counts for this request's tenant.
         let (gateway, fill_key, kind, fill_caller) = (self.clone(), key.clone(), read.kind, caller.clone());
         let fill = async move {
             let inner = &gateway.inner;
@@ -168,9 +169,10 @@ impl Gateway {
             crate::flight::fill(&inner.cache, &fill_key, kind, inner.fill_budget, seen, fetch).await
         }
         .in_current_span();
+        let fill = platform::usage::carry(fill);
         match inner.flights.run(&key, fill).await {
-            (Ok(body), true) => Ok(self.answer(body, CacheStatus::Miss, Duration::ZERO)),
-            (Ok(body), false) => Ok(self.answer(body, CacheStatus::Hit, Duration::ZERO)),
+            (Ok(body), true) => Ok(self.answer(&read, body, CacheStatus::Miss, Duration::ZERO)),
+            (Ok(body), false) => Ok(self.answer(&read, body, CacheStatus::Hit, Duration::ZERO)),
             (Err(e), _) => {
                 let now = storage::now_millis();
                 let usable = inner.cache.ttl(read.kind) + inner.cache.max_stale();
@@ -178,7 +180,7 @@ impl Gateway {
                     Some(entry) => {
                         tracing::warn!(error = %e, age_ms = entry.age(now).as_millis(), "Airtable failed; serving a stale copy");
                         let age = entry.age(now);
-                        Ok(self.answer(entry.body, CacheStatus::Stale, age))
+                        Ok(self.answer(&read, entry.body, CacheStatus::Stale, age))
                     }
                     None => Err(e),
                 }
@@ -260,8 +262,8 @@ impl Gateway {
         Ok(resolved.credential)
     }
 
-    fn answer(&self, body: Bytes, status: CacheStatus, age: Duration) -> ReadOutcome {
-        self.inner.metrics.cache(status);
+    fn answer(&self, read: &Read, body: Bytes, status: CacheStatus, age: Duration) -> ReadOutcome {
+        self.inner.metrics.cache(status, read.base.as_ref());
         ReadOutcome { body, status, age }
     }
 

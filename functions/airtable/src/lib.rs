@@ -54,6 +54,7 @@ pub static GROUP: Group = Group {
             binary: "airtable",
             kind: Kind::Http,
             uses: &[
+                platform::usage::METERED,
                 Use::Cache,
                 Use::Table(tenancy::TABLE, Access::ReadWrite),
                 Use::Keys(KeyAccess::EncryptDecrypt),

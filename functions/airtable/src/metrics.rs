@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use platform::usage;
+
 use crate::cache::CacheStatus;
+use crate::ids::BaseId;
 
 #[derive(Default)]
 pub struct Metrics {
@@ -50,20 +53,34 @@ impl Metrics {
         Arc::new(Self { emf: true, ..Self::default() })
     }
 
-    pub fn cache(&self, status: CacheStatus) {
-        let (counter, name) = match status {
-            CacheStatus::Hit => (&self.hits, "CacheHit"),
-            CacheStatus::Miss => (&self.misses, "CacheMiss"),
-            CacheStatus::Stale => (&self.stale, "CacheStale"),
-            CacheStatus::Bypass => (&self.bypass, "CacheBypass"),
+    /// A read's cache outcome; also metered for the request's tenant (by outcome and base).
+    pub fn cache(&self, status: CacheStatus, base: Option<&BaseId>) {
+        let (counter, name, outcome) = match status {
+            CacheStatus::Hit => (&self.hits, "CacheHit", "hit"),
+            CacheStatus::Miss => (&self.misses, "CacheMiss", "miss"),
+            CacheStatus::Stale => (&self.stale, "CacheStale", "stale"),
+            CacheStatus::Bypass => (&self.bypass, "CacheBypass", "bypass"),
         };
         counter.fetch_add(1, Ordering::Relaxed);
         self.emit(name, 1.0, "Count");
+        let base = base.map(ToString::to_string);
+        let mut dimensions = vec![("outcome", outcome)];
+        dimensions.extend(base.as_deref().map(|b| ("base", b)));
+        usage::add(usage::AIRTABLE_CACHE, 1, &dimensions);
     }
 
-    pub fn upstream_call(&self) {
+    /// A call to Airtable, after `waited` in the limiter; also metered for the request's tenant (by base).
+    pub fn upstream_call(&self, base: Option<&BaseId>, waited: Duration) {
         self.upstream_calls.fetch_add(1, Ordering::Relaxed);
         self.emit("UpstreamCall", 1.0, "Count");
+        let base = base.map(ToString::to_string);
+        let dimensions: Vec<(&'static str, &str)> = base.as_deref().map(|b| ("base", b)).into_iter().collect();
+        usage::add(usage::AIRTABLE_UPSTREAM_CALLS, 1, &dimensions);
+        let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+        if waited_ms > 0 {
+            usage::add(usage::AIRTABLE_LIMITER_WAITS, 1, &dimensions);
+            usage::add(usage::AIRTABLE_LIMITER_WAIT_MS, waited_ms, &dimensions);
+        }
     }
 
     pub fn upstream_429(&self) {

@@ -85,8 +85,8 @@ impl Upstream {
         let url = self.url(request)?;
         let mut attempt = 0;
         loop {
-            self.limiter.acquire(request.base.as_ref(), credential.identity()).await?;
-            self.metrics.upstream_call();
+            let waited = self.limiter.acquire(request.base.as_ref(), credential.identity()).await?;
+            self.metrics.upstream_call(request.base.as_ref(), waited);
             let outcome = self.attempt(credential, request, url.clone()).await;
             let retryable = match &outcome {
                 Ok(_) => false,

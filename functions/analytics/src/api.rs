@@ -23,6 +23,13 @@ pub enum Metric {
     FileBytes,
     Logins,
     WebhookFailures,
+    ApiRequests,
+    ApiErrors,
+    ApiLatencyMs,
+    AirtableUpstreamCalls,
+    AirtableCache,
+    AirtableLimiterWaits,
+    AirtableLimiterWaitMs,
 }
 
 /// The dimensions `/top` ranks by.
@@ -36,6 +43,8 @@ pub enum Dimension {
     Automation,
     ContentType,
     Endpoint,
+    Route,
+    Outcome,
 }
 
 fn name<T: Serialize>(value: T) -> String {
@@ -274,4 +283,26 @@ pub async fn top(
         to: rfc3339(to),
         items,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::meter::{DIMENSIONS, METRICS};
+
+    #[test]
+    fn every_metric_and_dimension_of_the_catalogue_can_be_asked_for() {
+        for (metric, _) in METRICS {
+            let parsed: Metric = serde_json::from_value(serde_json::json!(metric)).unwrap();
+            assert_eq!(name(parsed), *metric);
+        }
+        for dimension in DIMENSIONS {
+            let parsed: Dimension = serde_json::from_value(serde_json::json!(dimension)).unwrap();
+            assert_eq!(name(parsed), *dimension);
+        }
+        for usage_dimension in platform::usage::DIMENSIONS {
+            assert!(DIMENSIONS.contains(&usage_dimension), "{usage_dimension}");
+        }
+    }
 }

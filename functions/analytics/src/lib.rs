@@ -1,8 +1,10 @@
 //! Analytics: the seed's Analytics Service ("metrics and reporting").
 //!
-//! Two functions, one crate:
+//! Three functions, one crate:
 //! - `analytics-events` (the bus's `events-analytics`, every event): meters each event ([`meter`]) into the
 //!   tenant's hourly and daily aggregates, once per event id ([`store`], [`consumer`]).
+//! - `analytics-requests` (`analytics-requests`, which every HTTP function sends its tenants' metered
+//!   requests to: `platform::usage`): the same aggregates, once per message id.
 //! - `analytics` (HTTP): `GET /api/v1/analytics/usage` and `GET /api/v1/analytics/top` ([`api`]).
 
 pub mod api;
@@ -25,7 +27,7 @@ pub static GROUP: Group = Group {
         Function {
             binary: "analytics",
             kind: Kind::Http,
-            uses: &[Use::Table(store::TABLE, Access::Read)],
+            uses: &[Use::Table(store::TABLE, Access::Read), platform::usage::METERED],
             settings: &[],
         },
         Function {
@@ -35,6 +37,19 @@ pub static GROUP: Group = Group {
                 batch_size: 10,
                 batching_window_secs: 1,
                 // Events of one tenant and hour write the same aggregates: few writers contend less.
+                max_concurrency: 2,
+                // 6 × the function's 10 s timeout.
+                visibility_secs: 60,
+            },
+            uses: &[Use::Table(store::TABLE, Access::ReadWrite)],
+            settings: &[],
+        },
+        Function {
+            binary: "analytics-requests",
+            kind: Kind::Consumer {
+                queue: platform::usage::QUEUE,
+                batch_size: 10,
+                batching_window_secs: 1,
                 max_concurrency: 2,
                 // 6 × the function's 10 s timeout.
                 visibility_secs: 60,

@@ -2,6 +2,7 @@
 //! read what every metric means.
 
 use events::{Action, Event};
+use platform::usage;
 use serde_json::Value;
 
 /// Every metric, with what it counts (the API's `metric` values).
@@ -13,10 +14,47 @@ pub const METRICS: &[(&str, &str)] = &[
     ("file_bytes", "Bytes of files uploaded and processed (dimensions: content_type, user)"),
     ("logins", "Successful sign-ins (dimension: user)"),
     ("webhook_failures", "Webhook messages that failed for good (dimension: endpoint)"),
+    // The request path's, metered by every HTTP function (platform::usage) and sent through `analytics-requests`.
+    (usage::API_REQUESTS, "API requests answered (dimensions: route, status, user)"),
+    (usage::API_ERRORS, "API requests answered with a 5xx (dimensions: route, status)"),
+    (
+        usage::API_LATENCY_MS,
+        "Milliseconds spent answering API requests; divided by api_requests, the mean latency (dimension: route)",
+    ),
+    (usage::AIRTABLE_UPSTREAM_CALLS, "Calls the Airtable gateway made to Airtable (dimension: base)"),
+    (
+        usage::AIRTABLE_CACHE,
+        "Airtable gateway reads by cache outcome: hit, miss, stale, bypass (dimensions: outcome, base)",
+    ),
+    (usage::AIRTABLE_LIMITER_WAITS, "Airtable calls that waited for the rate limiter (dimension: base)"),
+    (usage::AIRTABLE_LIMITER_WAIT_MS, "Milliseconds Airtable calls waited for the rate limiter (dimension: base)"),
 ];
 
 /// The dimensions `/top` may rank by.
-pub const DIMENSIONS: &[&str] = &["type", "user", "base", "status", "automation", "content_type", "endpoint"];
+pub const DIMENSIONS: &[&str] =
+    &["type", "user", "base", "status", "automation", "content_type", "endpoint", "route", "outcome"];
+
+/// A metered usage message's readings in the catalogue's names; a metric or dimension this version does not know
+/// (sent by a newer function during a deployment) is left out, and named in the error list.
+pub fn usage_readings(message: &usage::UsageMessage) -> (Vec<Reading>, Vec<String>) {
+    let mut unknown = Vec::new();
+    let mut out = Vec::new();
+    for reading in &message.readings {
+        let Some((metric, _)) = METRICS.iter().find(|(m, _)| *m == reading.metric) else {
+            unknown.push(reading.metric.clone());
+            continue;
+        };
+        let mut dimensions = Vec::new();
+        for (name, value) in &reading.dimensions {
+            match DIMENSIONS.iter().find(|d| **d == name) {
+                Some(dimension) => dimensions.push((*dimension, value.clone())),
+                None => unknown.push(name.clone()),
+            }
+        }
+        out.push(Reading { metric, value: reading.value, dimensions });
+    }
+    (out, unknown)
+}
 
 /// One metric's share of an event.
 #[derive(Debug, PartialEq)]

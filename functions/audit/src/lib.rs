@@ -20,7 +20,7 @@ pub static GROUP: Group = Group {
         Function {
             binary: "audit-api",
             kind: Kind::Http,
-            uses: &[Use::Table(store::TABLE, Access::Read)],
+            uses: &[platform::usage::METERED, Use::Table(store::TABLE, Access::Read)],
             settings: &[],
         },
         Function {

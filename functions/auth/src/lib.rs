@@ -30,6 +30,7 @@ pub static GROUP: Group = Group {
         binary: "auth",
         kind: Kind::Http,
         uses: &[
+            platform::usage::METERED,
             Use::Table(identity::TABLE, Access::ReadWrite),
             Use::Bus(events::routing::BUS),
             Use::Cache,

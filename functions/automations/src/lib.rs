@@ -56,6 +56,7 @@ pub static GROUP: Group = Group {
             binary: "automations",
             kind: Kind::Http,
             uses: &[
+                platform::usage::METERED,
                 Use::Table(store::TABLE, Access::ReadWrite),
                 Use::Table(tenancy::TABLE, Access::Read),
                 Use::Table(identity::TABLE, Access::Read),

@@ -43,6 +43,7 @@ pub static GROUP: Group = Group {
             binary: "files",
             kind: Kind::Http,
             uses: &[
+                platform::usage::METERED,
                 Use::Table(store::TABLE, Access::ReadWrite),
                 Use::Table(tenancy::TABLE, Access::Read),
                 Use::Bucket(BUCKET, Access::ReadWrite),

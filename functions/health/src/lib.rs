@@ -109,7 +109,12 @@ pub struct Ready {
 /// The health group: `/health`, and `/ready` over every table and queue the groups declare.
 pub static GROUP: Group = Group {
     name: "health",
-    functions: &[Function { binary: "health", kind: Kind::Http, uses: &[Use::Readiness], settings: &[] }],
+    functions: &[Function {
+        binary: "health",
+        kind: Kind::Http,
+        uses: &[platform::usage::METERED, Use::Readiness],
+        settings: &[],
+    }],
 };
 
 impl Readiness {

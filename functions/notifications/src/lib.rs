@@ -47,7 +47,11 @@ pub static GROUP: Group = Group {
         Function {
             binary: "notifications",
             kind: Kind::Http,
-            uses: &[Use::Table(store::TABLE, Access::ReadWrite), Use::Push(PushAccess::Register)],
+            uses: &[
+                platform::usage::METERED,
+                Use::Table(store::TABLE, Access::ReadWrite),
+                Use::Push(PushAccess::Register),
+            ],
             settings: settings::API_SETTINGS,
         },
         Function {

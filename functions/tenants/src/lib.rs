@@ -42,6 +42,7 @@ pub static GROUP: Group = Group {
             binary: "tenants",
             kind: Kind::Http,
             uses: &[
+                platform::usage::METERED,
                 Use::Table(identity::TABLE, Access::ReadWrite),
                 Use::Bus(events::routing::BUS),
                 Use::Keys(KeyAccess::EncryptDecrypt),

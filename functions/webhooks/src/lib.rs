@@ -69,6 +69,7 @@ pub static GROUP: Group = Group {
             binary: "webhooks",
             kind: Kind::Http,
             uses: &[
+                platform::usage::METERED,
                 Use::Table(store::TABLE, Access::ReadWrite),
                 Use::Table(tenancy::TABLE, Access::Read),
                 Use::Queue(jobs::QUEUE, QueueAccess::Send),

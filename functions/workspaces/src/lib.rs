@@ -38,6 +38,7 @@ pub static GROUP: Group = Group {
         binary: "workspaces",
         kind: Kind::Http,
         uses: &[
+            platform::usage::METERED,
             Use::Table(tenancy::TABLE, Access::ReadWrite),
             Use::Table(identity::TABLE, Access::Read),
             Use::Bus(events::routing::BUS),

@@ -1,6 +1,7 @@
 //! A loopback stand-in for the Lambda Runtime API (`/2018-06-01/runtime/...`), so a function's real release
 //! or debug binary runs exactly as on Lambda: it polls `invocation/next`, gets an event, posts a response or
-//! an error. Used to replay `events/` through each function's entry point ([`replay`]) and to time cold starts.
+//! an error; and the Extensions API's registration (an extension that subscribes to nothing). Used to replay
+//! `events/` through each function's entry point ([`replay`]) and to time cold starts.
 
 pub mod replay;
 
@@ -62,6 +63,10 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            // The Extensions API, as far as an internal extension that subscribes to nothing needs it (HTTP
+            // functions register one so that Lambda sends them SIGTERM before shutting them down).
+            .route("/2020-01-01/extension/register", post(register_extension))
+            .route("/2020-01-01/extension/event/next", get(std::future::pending::<StatusCode>))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -143,6 +148,13 @@ async fn response(State(state): State<AppState>, UrlPath(id): UrlPath<String>, b
 
 async fn error(State(state): State<AppState>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
     settle(&state, &id, Outcome::Error(parse(&body)))
+}
+
+async fn register_extension() -> Response {
+    let body = serde_json::json!({"functionName": "sim", "functionVersion": "$LATEST", "handler": "bootstrap"});
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert("lambda-extension-identifier", HeaderValue::from_static("sim-extension-1"));
+    response
 }
 
 async fn init_error(State(state): State<AppState>, body: Bytes) -> StatusCode {

@@ -485,7 +485,8 @@ async fn build_files(resources: Resources, context: &Context<'_>) -> anyhow::Res
     })
 }
 
-/// Analytics: the API and the consumer metering every event (`events-analytics`).
+/// Analytics: the API, the consumer metering every event (`events-analytics`) and the one metering every
+/// tenant's requests (`analytics-requests`).
 async fn build_analytics(resources: Resources, _context: &Context<'_>) -> anyhow::Result<Parts> {
     let api = Arc::new(analytics::ApiState::build(&resources).await?);
     let store = api.store.clone();
@@ -494,9 +495,15 @@ async fn build_analytics(resources: Resources, _context: &Context<'_>) -> anyhow
         let store = store.clone();
         Box::pin(async move { Ok(analytics::consumer::handle(&store, event).await) })
     });
+    let store = api.store.clone();
+    let requests = resources.queue(&platform::usage::queue_spec()).await?;
+    let handle_requests: SqsHandler = Arc::new(move |event| {
+        let store = store.clone();
+        Box::pin(async move { Ok(analytics::consumer::handle_usage(&store, event).await) })
+    });
     Ok(Parts {
         router: analytics::router(api),
-        consumers: vec![("analytics-events", queue, handle)],
+        consumers: vec![("analytics-events", queue, handle), ("analytics-requests", requests, handle_requests)],
         ..Default::default()
     })
 }

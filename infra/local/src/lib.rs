@@ -38,6 +38,8 @@ pub struct Running {
     pub schedules: Option<Arc<storage::schedules::embedded::EmbeddedSchedules>>,
     /// The storage the groups opened (tests reach its queues: a redelivered message, say).
     pub backend: Arc<Backend>,
+    /// Each tenant's metered requests, waiting for their flush.
+    pub usage: Arc<platform::usage::Meter>,
 }
 
 impl Running {
@@ -51,7 +53,23 @@ impl Running {
         for task in self.tasks {
             task.await.context("a runner task panicked")?;
         }
+        // After the last request: what waits is in the queue for analytics (at the next start if it stopped too).
+        self.usage.flush().await;
         Ok(())
+    }
+}
+
+/// Sends each tenant's metered usage every flush interval until stopped ([`Running::shutdown`] sends the rest).
+async fn flush_usage(meter: Arc<platform::usage::Meter>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(meter.interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                meter.flush().await;
+            }
+            _ = stop.changed() => break,
+        }
     }
 }
 
@@ -75,7 +93,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     });
     let router = router.layer(axum::middleware::from_fn_with_state(gateway, platform::gateway::gate));
     // Prometheus text at /metrics: every group's requests and business counters, the gateway's counters.
-    let metrics = platform::metrics::Registry::new();
+    // Each tenant's requests, metered into analytics' `analytics-requests` queue (flushed below).
+    let meter = platform::usage::Meter::new(backend.queue(&platform::usage::queue_spec()).await?, settings.usage_flush);
+    let metrics = platform::metrics::Registry::metering(meter.clone());
     let gateway_metrics = composition.airtable_metrics.clone();
     let serve_metrics = {
         let metrics = metrics.clone();
@@ -97,6 +117,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     for consumer in composition.consumers {
         tasks.push(tokio::spawn(poller::run(consumer, stopped.clone())));
     }
+    tasks.push(tokio::spawn(flush_usage(meter.clone(), stopped.clone())));
     for schedule in composition.schedules {
         tasks.push(tokio::spawn(scheduler::run(schedule, stopped.clone())));
     }
@@ -118,5 +139,5 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     for route in routes.routes() {
         tracing::debug!(method = %route.method, path = %route.path, public = route.public, "route");
     }
-    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator, schedules, backend })
+    Ok(Running { addr, routes, stop, tasks, emulator: composition.emulator, schedules, backend, usage: meter })
 }

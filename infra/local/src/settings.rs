@@ -47,6 +47,8 @@ pub struct Settings {
     pub automations: automations::engine::EngineSettings,
     /// Files (`FILES_UPLOAD_TTL_SECS`: how long an upload URL works).
     pub files: files::FilesSettings,
+    /// `USAGE_FLUSH_SECS` (default 10): how often each tenant's metered requests go to analytics.
+    pub usage_flush: std::time::Duration,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             change_capture: parse_or("AIRTABLE_CHANGE_CAPTURE", true)?,
             automations: automations::engine::EngineSettings::from_env()?,
             files: files::FilesSettings::from_env()?,
+            usage_flush: platform::usage::flush_interval_from_env()?,
         })
     }
 
@@ -97,6 +100,7 @@ impl Settings {
             change_capture: false,
             automations: automations::engine::EngineSettings::default(),
             files: files::FilesSettings::default(),
+            usage_flush: platform::usage::DEFAULT_FLUSH,
         }
     }
 }

@@ -117,14 +117,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let fields = match parts.extensions.get::<RequestContext>() {
+        Caller::from_extensions(&parts.extensions)
+            .ok_or_else(|| ApiError::unauthorized("This route needs an authenticated caller"))
+    }
+}
+
+impl Caller {
+    /// The caller of a request whose extensions these are (`None`: a public route's, or a mangled context).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<Self> {
+        let fields = match extensions.get::<RequestContext>() {
             Some(RequestContext::ApiGatewayV1(ctx)) => Some(&ctx.authorizer.fields),
             Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().map(|a| &a.fields),
             _ => None,
         };
-        fields
-            .and_then(Caller::from_context)
-            .ok_or_else(|| ApiError::unauthorized("This route needs an authenticated caller"))
+        fields.and_then(Caller::from_context)
     }
 }
 

@@ -35,8 +35,31 @@ where
 {
     let resources = open(group, binary, |k| *k == Kind::Http).await?;
     let http = crate::config::HttpSettings::from_env()?;
+    let queue = resources.queue(&crate::usage::queue_spec()).await?;
+    let meter = crate::usage::Meter::new(queue, crate::usage::flush_interval_from_env()?);
     let (router, _) = crate::app::split(crate::metrics::tag_group(build(resources).await?, group.name));
-    lambda_http::run(crate::app::finish(router, &http)).await
+    let app = crate::app::finish_with(router, &http, crate::metrics::Registry::metering(meter.clone()))
+        .layer(axum::middleware::from_fn_with_state(meter.clone(), flush_when_due));
+    // SIGTERM (Lambda sends it once an extension is registered, which this does) flushes what waits.
+    lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
+        meter.flush().await;
+    })
+    .await;
+    lambda_http::run(app).await
+}
+
+/// A Lambda process is frozen between invocations, so its usage is flushed at the end of the invocation that
+/// finds it due (once per `USAGE_FLUSH_SECS` at most: one queue send added to that response's time).
+async fn flush_when_due(
+    axum::extract::State(meter): axum::extract::State<Arc<crate::usage::Meter>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if meter.due() {
+        meter.flush().await;
+    }
+    response
 }
 
 /// An SQS consumer with partial batch responses: `build` returns the handler of one batch.

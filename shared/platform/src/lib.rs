@@ -19,6 +19,7 @@ pub mod records;
 pub mod request_id;
 pub mod telemetry;
 pub mod timestamps;
+pub mod usage;
 
 pub use caller::Caller;
 pub use client_ip::ClientIp;

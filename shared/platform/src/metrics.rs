@@ -53,11 +53,12 @@ struct RouteSeries {
     latency: RwLock<Vec<(Method, Arc<Histogram>)>>,
 }
 
-/// One app's request series (the runner's, or a Lambda process's).
+/// One app's request series (the runner's, or a Lambda process's), and its per-tenant usage meter.
 #[derive(Default)]
 pub struct Registry {
     /// service → route template → series (looked up by `&str`: nothing allocated once a series exists).
     routes: RwLock<HashMap<&'static str, HashMap<String, Arc<RouteSeries>>>>,
+    usage: Option<Arc<crate::usage::Meter>>,
 }
 
 type Counters = RwLock<HashMap<(&'static str, &'static str), Arc<AtomicU64>>>;
@@ -79,6 +80,11 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 impl Registry {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A registry whose requests are also metered per tenant into `meter`.
+    pub fn metering(meter: Arc<crate::usage::Meter>) -> Arc<Self> {
+        Arc::new(Self { usage: Some(meter), ..Self::default() })
     }
 
     fn route(&self, service: &'static str, route: &str) -> Arc<RouteSeries> {
@@ -153,13 +159,24 @@ pub fn tag_group(
     router.layer(axum::middleware::from_fn_with_state(service, tag))
 }
 
+/// Tags the answer with the group, and runs an authenticated request in its caller's usage scope (what the
+/// group meters counts for the caller's tenant; the scope rides on the answer to [`track`]).
 async fn tag(
     axum::extract::State(service): axum::extract::State<&'static str>,
     request: Request,
     next: Next,
 ) -> Response {
-    let mut response = next.run(request).await;
+    let scope = crate::Caller::from_extensions(request.extensions())
+        .map(|caller| crate::usage::Scope { tenant_id: caller.tenant_id, user_id: caller.user_id });
+    let meter = request.extensions().get::<Arc<crate::usage::Meter>>().cloned();
+    let mut response = match (&scope, meter) {
+        (Some(scope), Some(meter)) => crate::usage::within(scope.clone(), meter, next.run(request)).await,
+        _ => next.run(request).await,
+    };
     response.extensions_mut().insert(Service(service));
+    if let Some(scope) = scope {
+        response.extensions_mut().insert(scope);
+    }
     response
 }
 
@@ -167,10 +184,13 @@ async fn tag(
 /// so the route template is known).
 pub async fn track(
     axum::extract::State(registry): axum::extract::State<Arc<Registry>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    if let Some(meter) = &registry.usage {
+        request.extensions_mut().insert(meter.clone());
+    }
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
@@ -185,6 +205,17 @@ pub async fn track(
     let route = route.as_ref().map_or(UNMATCHED, |r| r.as_str());
     let status = response.status().as_u16();
     registry.observe(service, route, &method, status, seconds);
+    if let (Some(scope), Some(meter)) = (response.extensions().get::<crate::usage::Scope>(), &registry.usage) {
+        let route = format!("{method} {route}");
+        let status_text = status.to_string();
+        let (tenant, ms) = (scope.tenant_id.as_str(), (seconds * 1000.0).round() as u64);
+        use crate::usage::{API_ERRORS, API_LATENCY_MS, API_REQUESTS};
+        meter.add(tenant, API_REQUESTS, 1, &[("route", &route), ("status", &status_text), ("user", &scope.user_id)]);
+        meter.add(tenant, API_LATENCY_MS, ms, &[("route", &route)]);
+        if status >= 500 {
+            meter.add(tenant, API_ERRORS, 1, &[("route", &route), ("status", &status_text)]);
+        }
+    }
     if crate::emf::enabled() {
         emit_request(service, route, status, seconds);
     }

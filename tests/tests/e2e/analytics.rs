@@ -11,15 +11,19 @@ use serde_json::{Value, json};
 use storage::queue::OutgoingMessage;
 
 use crate::support::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, Account, call, join, login_ok, register};
+use crate::support::airtable::Client;
 use crate::support::{TestApp, assert_error};
 
 fn analytics_settings(settings: &mut local_runner::Settings) {
-    settings.groups = Some(["auth", "tenants", "workspaces", "audit", "analytics"].map(String::from).to_vec());
+    settings.groups =
+        Some(["auth", "tenants", "workspaces", "audit", "analytics", "airtable"].map(String::from).to_vec());
+    settings.usage_flush = Duration::from_secs(1);
 }
 
 crate::both_adapters_in!(analytics_settings;
     a_known_workload_is_counted_exactly_even_with_redelivered_events,
     only_admins_read_analytics_and_only_platform_admins_another_tenants,
+    requests_are_metered_per_tenant_by_route_status_and_user_and_a_redelivered_flush_counts_once,
 );
 
 async fn get(app: &TestApp, who: &str, path: &str) -> Value {
@@ -148,4 +152,103 @@ async fn only_admins_read_analytics_and_only_platform_admins_another_tenants(app
     ] {
         assert_error(call(&app, Method::GET, bad, &owner.access, None).await, 400, "invalid_field").await;
     }
+}
+
+/// `metric`'s top values by `dimension` (this hour), as a map.
+async fn top(app: &TestApp, who: &Account, metric: &str, dimension: &str) -> BTreeMap<String, u64> {
+    let path = format!("/api/v1/analytics/top?metric={metric}&dimension={dimension}&limit=100&granularity=hour");
+    let top = get(app, &who.access, &path).await;
+    top["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["key"].as_str().unwrap().to_string(), i["value"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Polls `metric` by `dimension` until `check` holds (the meter flushes every second here).
+async fn until(
+    app: &TestApp,
+    who: &Account,
+    metric: &str,
+    dimension: &str,
+    check: impl Fn(&BTreeMap<String, u64>) -> bool,
+) -> BTreeMap<String, u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = top(app, who, metric, dimension).await;
+        if check(&now) {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "{metric} by {dimension}: {now:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn requests_are_metered_per_tenant_by_route_status_and_user_and_a_redelivered_flush_counts_once(app: TestApp) {
+    use airtable_emulator::seed::{DEMO_BASE, TASKS};
+    let client = Client::start(app).await;
+    let (app, owner) = (&client.app, &client.account);
+    let stranger = register(app).await;
+
+    // The workload: 4 listings, 3 misses (404), 2 Airtable reads of one table (a miss, then a hit), and a
+    // stranger's listing.
+    let started = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(call(app, Method::GET, "/api/v1/workspaces", &owner.access, None).await.status(), 200);
+    }
+    for _ in 0..3 {
+        let missing = "/api/v1/workspaces/ws_00000000000000000000000000000000";
+        assert_eq!(call(app, Method::GET, missing, &owner.access, None).await.status(), 404);
+    }
+    let table = format!("/api/v1/airtable/bases/{DEMO_BASE}/tables/{TASKS}/records?pageSize=3");
+    let (first, cache, _) = client.read(&table, &[]).await;
+    assert_eq!((first, cache.as_str()), (200, "MISS"));
+    let (second, cache, _) = client.read(&table, &[]).await;
+    assert_eq!((second, cache.as_str()), (200, "HIT"));
+    let workload = started.elapsed();
+    assert_eq!(call(app, Method::GET, "/api/v1/workspaces", &stranger.access, None).await.status(), 200);
+
+    let list = "GET /api/v1/workspaces".to_string();
+    let one = "GET /api/v1/workspaces/{id}".to_string();
+    let read = "GET /api/v1/airtable/bases/{baseId}/tables/{tableId}/records".to_string();
+    let routes =
+        until(app, owner, "api_requests", "route", |r| r.get(&read) == Some(&2) && r.get(&one) == Some(&3)).await;
+    assert_eq!((routes.get(&list), routes.get(&one), routes.get(&read)), (Some(&4), Some(&3), Some(&2)), "{routes:?}");
+    let statuses = top(app, owner, "api_requests", "status").await;
+    assert_eq!(statuses.get("404"), Some(&3), "only the misses answered 404: {statuses:?}");
+    let users = top(app, owner, "api_requests", "user").await;
+    assert_eq!(users.keys().collect::<Vec<_>>(), vec![&owner.user_id], "one user's requests, no one else's");
+    let theirs = until(app, &stranger, "api_requests", "route", |r| r.get(&list) == Some(&1)).await;
+    assert!(!theirs.contains_key(&read) && !theirs.contains_key(&one), "the stranger's counts are its own: {theirs:?}");
+
+    // The gateway's side, for this tenant: one upstream call for the miss, the hit served from the cache.
+    let cache = until(app, owner, "airtable_cache", "outcome", |c| c.values().sum::<u64>() >= 2).await;
+    assert_eq!(cache, BTreeMap::from([("hit".to_string(), 1), ("miss".to_string(), 1)]));
+    let calls = top(app, owner, "airtable_upstream_calls", "base").await;
+    assert_eq!(calls, BTreeMap::from([(DEMO_BASE.to_string(), 1)]));
+    // Latency: requests sent one after another cannot have taken longer to answer than the client waited.
+    let latency = top(app, owner, "api_latency_ms", "route").await;
+    let measured: u64 = [&list, &one, &read].iter().filter_map(|r| latency.get(*r)).sum();
+    assert!(measured <= workload.as_millis() as u64 + 7, "{measured} ms answering, {workload:?} waiting");
+
+    // A flush delivered three times (as SQS may) counts once.
+    let message = platform::usage::UsageMessage {
+        id: "redelivered-flush".into(),
+        tenant_id: owner.tenant_id.clone(),
+        at_ms: storage::now_millis(),
+        readings: vec![platform::usage::Reading {
+            metric: "api_requests".into(),
+            value: 5,
+            dimensions: vec![("route".into(), "GET /redelivered".into())],
+        }],
+    };
+    let queue = app.backend().queue(&platform::usage::queue_spec()).await.unwrap();
+    for _ in 0..3 {
+        queue.send(OutgoingMessage::new(serde_json::to_string(&message).unwrap())).await.unwrap();
+    }
+    until(app, owner, "api_requests", "route", |r| r.get("GET /redelivered").is_some()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let routes = top(app, owner, "api_requests", "route").await;
+    assert_eq!(routes.get("GET /redelivered"), Some(&5), "counted once, whatever the deliveries");
 }

@@ -186,3 +186,61 @@ fn checks_a_body(expected: &Value) -> bool {
     });
     status.is_some_and(|s| (200..300).contains(&s)) && checks
 }
+
+/// On Lambda a process is frozen between invocations, then shut down: what it metered since its last flush
+/// goes to `analytics-requests` when Lambda sends SIGTERM (the binary registered the extension that makes
+/// Lambda send one, against the sim's Extensions API here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_function_sends_its_tenants_usage_when_lambda_shuts_it_down() {
+    use platform::usage::{API_REQUESTS, UsageMessage};
+    use storage::backend::{Backend, StorageMode, StorageSettings};
+
+    let prefix = format!("usage{}-", std::process::id());
+    let mut env = function_env("analytics", "http://127.0.0.1:9");
+    env.retain(|(k, _)| k != "TABLE_PREFIX");
+    env.push(("TABLE_PREFIX".into(), prefix.clone()));
+    // Longer than the test: only the shutdown flushes.
+    env.push(("USAGE_FLUSH_SECS".into(), "300".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let api = RuntimeApi::start().await.unwrap();
+    let mut process = Function::spawn(&binaries_dir().join("analytics"), &api, "analytics", &env).unwrap();
+    if let Err(e) = process.wait_ready(&api, Duration::from_secs(20)).await {
+        panic!("analytics did not start: {e:#}\nit printed:\n{}", printed(process).await);
+    }
+    let event = replay::expand_compact(&serde_json::json!({
+        "compact": true, "method": "GET", "path": "/api/v1/analytics/usage?metric=events",
+        "authorizer": {"principalId": "u-usage", "user_id": "u-usage", "tenant_id": "t-usage", "roles": "tenant_admin",
+                       "session_id": "s", "auth_type": "jwt"}
+    }))
+    .unwrap();
+    let answered = api.invoke(event, Duration::from_secs(20)).await.unwrap();
+    let lambda_sim::Outcome::Response(response) = answered else { panic!("{answered:?}") };
+    assert_eq!(response["statusCode"], 200, "{response}");
+
+    let pid = process.child.id().expect("running");
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let exited = tokio::time::timeout(Duration::from_secs(20), process.child.wait()).await;
+    let status = exited.expect("it exits after SIGTERM").unwrap();
+    assert!(status.success(), "a graceful shutdown: {status:?}");
+
+    let mut settings = StorageSettings::defaults(StorageMode::Aws);
+    settings.aws.endpoint_url = std::env::var("MOTO_ENDPOINT_URL").ok();
+    settings.aws.region = Some("us-east-1".into());
+    settings.table_prefix = prefix;
+    settings.provision = true;
+    let backend = Backend::open(&settings).await.unwrap();
+    let queue = backend.queue(&platform::usage::queue_spec()).await.unwrap();
+    let received = queue.receive(10, Duration::from_secs(30), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(received.len(), 1, "one tenant, one message");
+    let usage: UsageMessage = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(usage.tenant_id, "t-usage");
+    let requests: Vec<_> = usage.readings.iter().filter(|r| r.metric == API_REQUESTS).collect();
+    assert_eq!(requests.len(), 1, "{usage:?}");
+    let pairs = |pairs: &[(&str, &str)]| pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    assert_eq!(requests[0].value, 1);
+    assert_eq!(
+        requests[0].dimensions,
+        pairs(&[("route", "GET /api/v1/analytics/usage"), ("status", "200"), ("user", "u-usage")])
+    );
+}
