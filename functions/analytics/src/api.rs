@@ -30,6 +30,8 @@ pub enum Metric {
     AirtableCache,
     AirtableLimiterWaits,
     AirtableLimiterWaitMs,
+    NotificationsSent,
+    WebhookAttempts,
 }
 
 /// The dimensions `/top` ranks by.
@@ -45,6 +47,7 @@ pub enum Dimension {
     Endpoint,
     Route,
     Outcome,
+    Channel,
 }
 
 fn name<T: Serialize>(value: T) -> String {

@@ -28,11 +28,19 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (usage::AIRTABLE_LIMITER_WAITS, "Airtable calls that waited for the rate limiter (dimension: base)"),
     (usage::AIRTABLE_LIMITER_WAIT_MS, "Milliseconds Airtable calls waited for the rate limiter (dimension: base)"),
+    (
+        usage::NOTIFICATIONS_SENT,
+        "Email, SMS and push messages by final outcome: delivered, failed, rate_limited (dimensions: channel, outcome)",
+    ),
+    (
+        usage::WEBHOOK_ATTEMPTS,
+        "Webhook delivery attempts by outcome: delivered, failed, gone, refused (dimensions: outcome, endpoint)",
+    ),
 ];
 
 /// The dimensions `/top` may rank by.
 pub const DIMENSIONS: &[&str] =
-    &["type", "user", "base", "status", "automation", "content_type", "endpoint", "route", "outcome"];
+    &["type", "user", "base", "status", "automation", "content_type", "endpoint", "route", "outcome", "channel"];
 
 /// A metered usage message's readings in the catalogue's names; a metric or dimension this version does not know
 /// (sent by a newer function during a deployment) is left out, and named in the error list.

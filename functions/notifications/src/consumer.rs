@@ -569,7 +569,18 @@ async fn deliver(
             }
         }
     }
+    let outcome = match delivery.status {
+        DeliveryStatus::Delivered => Some("delivered"),
+        DeliveryStatus::Failed => Some("failed"),
+        DeliveryStatus::RateLimited => Some("rate_limited"),
+        _ => None,
+    };
     *n = state.store.update(n).await?;
+    // Final outcomes only (a retry counts when it ends).
+    if let Some(outcome) = outcome {
+        let dimensions = [("channel", channel.as_str()), ("outcome", outcome)];
+        platform::usage::count(&tenant, platform::usage::NOTIFICATIONS_SENT, 1, &dimensions);
+    }
     Ok(retry)
 }
 

@@ -65,6 +65,7 @@ pub static GROUP: Group = Group {
                 visibility_secs: 60,
             },
             uses: &[
+                platform::usage::METERED,
                 Use::Table(store::TABLE, Access::ReadWrite),
                 Use::Table(identity::TABLE, Access::Read),
                 Use::Keys(KeyAccess::Decrypt),

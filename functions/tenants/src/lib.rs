@@ -48,6 +48,8 @@ pub static GROUP: Group = Group {
                 Use::Keys(KeyAccess::EncryptDecrypt),
                 // The usage view's file storage (the files group's counter).
                 Use::Table(files::store::TABLE, Access::Read),
+                // The usage view's metered requests this month (analytics' daily aggregates).
+                Use::Table(analytics::store::TABLE, Access::Read),
             ],
             settings: &[Setting::optional("TENANT_PLANS"), Setting::optional("INVITATION_TTL_SECS")],
         },
@@ -72,6 +74,7 @@ pub struct TenantsState {
     pub store: IdentityStore,
     /// The tenant's file storage in use, for the usage view.
     pub files: files::store::FileStore,
+    pub analytics: analytics::store::AnalyticsStore,
     pub events: Publisher,
     /// Seals invitation tokens for the invitation email (the event carries only the sealed form).
     pub keys: Arc<dyn storage::keys::Keys>,
@@ -86,7 +89,8 @@ impl TenantsState {
         let (table, events) = Publisher::open(resources, identity::TABLE).await?;
         let keys = resources.keys().await?;
         let files = files::store::FileStore::new(resources.table(files::store::TABLE).await?);
-        Ok(Self { store: IdentityStore::new(table), files, events, keys, settings, api_counts: None })
+        let analytics = analytics::store::AnalyticsStore::new(resources.table(analytics::store::TABLE).await?);
+        Ok(Self { store: IdentityStore::new(table), files, analytics, events, keys, settings, api_counts: None })
     }
 }
 

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::SharedState;
 use crate::access::{current_tenant, require_admin, version_conflict};
-use crate::views::{LimitUse, RateLimitUse, TenantView, Usage};
+use crate::views::{LimitUse, MeteredUse, RateLimitUse, TenantView, Usage};
 
 /// Longest tenant name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -142,6 +142,7 @@ pub async fn usage(State(state): State<SharedState>, caller: Caller) -> ApiResul
         None => None,
     };
     let storage = state.files.used_bytes(&tenant.tenant_id).await?;
+    let metered = metered_this_month(&state, &tenant.tenant_id).await?;
     Ok(Json(Usage {
         plan: tenant.plan.clone(),
         usage: vec![
@@ -155,7 +156,26 @@ pub async fn usage(State(state): State<SharedState>, caller: Caller) -> ApiResul
             requests_this_month: counted.map(|c| c.requests),
             throttled_this_month: counted.map(|c| c.throttled),
         },
+        metered,
     }))
+}
+
+/// The month's totals of the request path's metrics, from analytics' daily aggregates.
+async fn metered_this_month(state: &SharedState, tenant: &str) -> ApiResult<MeteredUse> {
+    use analytics::store::Granularity;
+    use platform::usage::{AIRTABLE_UPSTREAM_CALLS, API_ERRORS, API_REQUESTS};
+    let today = Granularity::Day.period(storage::now_millis());
+    let first = format!("{}-01", today.get(..7).unwrap_or_default());
+    let total = |metric: &'static str| {
+        let (first, today) = (first.clone(), today.clone());
+        async move {
+            let days = state.analytics.aggregates(tenant, metric, Granularity::Day, &first, &today).await?;
+            Ok::<u64, ApiError>(days.iter().map(|d| d.value).sum())
+        }
+    };
+    let (api_requests_this_month, api_errors_this_month, airtable_upstream_calls_this_month) =
+        tokio::try_join!(total(API_REQUESTS), total(API_ERRORS), total(AIRTABLE_UPSTREAM_CALLS))?;
+    Ok(MeteredUse { api_requests_this_month, api_errors_this_month, airtable_upstream_calls_this_month })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

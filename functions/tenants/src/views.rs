@@ -56,6 +56,18 @@ pub struct Usage {
     pub plan: String,
     pub usage: Vec<LimitUse>,
     pub rate_limit: RateLimitUse,
+    pub metered: MeteredUse,
+}
+
+/// This calendar month's (UTC) use as analytics metered it (`GET /api/v1/analytics/usage` has the detail): the
+/// requests of signed-in callers that a service answered, on every runtime, up to `USAGE_FLUSH_SECS` behind.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeteredUse {
+    pub api_requests_this_month: u64,
+    /// Those answered with a 5xx.
+    pub api_errors_this_month: u64,
+    /// Calls the Airtable gateway made to Airtable for the tenant.
+    pub airtable_upstream_calls_this_month: u64,
 }
 
 /// The plan's API rate per tenant (a token bucket: `requests_per_second` sustained, `burst` at once; beyond

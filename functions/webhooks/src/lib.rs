@@ -102,6 +102,7 @@ pub static GROUP: Group = Group {
                 visibility_secs: 180,
             },
             uses: &[
+                platform::usage::METERED,
                 Use::Table(store::TABLE, Access::ReadWrite),
                 Use::Queue(jobs::QUEUE, QueueAccess::Send),
                 Use::Keys(KeyAccess::Decrypt),

@@ -59,13 +59,17 @@ impl Running {
     }
 }
 
-/// Sends each tenant's metered usage every flush interval until stopped ([`Running::shutdown`] sends the rest).
+/// Sends each tenant's metered usage every flush interval, and whenever too many rows wait, until stopped
+/// ([`Running::shutdown`] sends the rest).
 async fn flush_usage(meter: Arc<platform::usage::Meter>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(meter.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                meter.flush().await;
+            }
+            () = meter.filled() => {
                 meter.flush().await;
             }
             _ = stop.changed() => break,
@@ -114,7 +118,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(server::serve(listener, app, stopped.clone())));
-    for consumer in composition.consumers {
+    for mut consumer in composition.consumers {
+        // What a consumer counts with `usage::count` goes into the runner's one meter.
+        let (handler, meter) = (consumer.handler.clone(), meter.clone());
+        consumer.handler = Arc::new(move |event| {
+            let (handler, meter) = (handler.clone(), meter.clone());
+            Box::pin(platform::usage::metering(meter, async move { handler(event).await }))
+        });
         tasks.push(tokio::spawn(poller::run(consumer, stopped.clone())));
     }
     tasks.push(tokio::spawn(flush_usage(meter.clone(), stopped.clone())));

@@ -71,9 +71,29 @@ where
     R: Future<Output = SqsBatchResponse>,
 {
     let resources = open(group, binary, |k| matches!(k, Kind::Consumer { .. })).await?;
+    // A consumer that declares it meters its tenants' usage (`usage::count`), flushed like an HTTP function's.
+    let meter = match group.function(binary)?.uses.contains(&crate::usage::METERED) {
+        true => {
+            let queue = resources.queue(&crate::usage::queue_spec()).await?;
+            let meter = crate::usage::Meter::new(queue, crate::usage::flush_interval_from_env()?);
+            let last = meter.clone();
+            lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
+                last.flush().await;
+            })
+            .await;
+            Some(meter)
+        }
+        false => None,
+    };
     let handler = &build(resources).await?;
+    let meter = &meter;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(handler(event.payload).await)
+        let Some(meter) = meter else { return Ok::<SqsBatchResponse, Error>(handler(event.payload).await) };
+        let answered = crate::usage::metering(meter.clone(), handler(event.payload)).await;
+        if meter.due() {
+            meter.flush().await;
+        }
+        Ok(answered)
     }))
     .await
 }

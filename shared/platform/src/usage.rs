@@ -14,6 +14,10 @@
 //!   `USAGE_FLUSH_SECS`; on Lambda after an invocation once the oldest reading is that old, and on shutdown
 //!   (SIGTERM). A failed send puts the rows back for the next flush.
 //!
+//! - **Consumers** whose binary declares [`METERED`] count their work with [`count`] (naming the tenant):
+//!   notifications sent, webhook attempts. On Lambda their batch runs in [`metering`]; the runner's pollers run
+//!   every batch in its one meter.
+//!
 //! What is not counted: requests refused before the group (401, 403 from the authorizer, the tenant's 429),
 //! which are the gateway's; and on Lambda, readings of an instance killed without its SIGTERM.
 
@@ -41,7 +45,10 @@ pub const AIRTABLE_UPSTREAM_CALLS: &str = "airtable_upstream_calls";
 pub const AIRTABLE_CACHE: &str = "airtable_cache";
 pub const AIRTABLE_LIMITER_WAITS: &str = "airtable_limiter_waits";
 pub const AIRTABLE_LIMITER_WAIT_MS: &str = "airtable_limiter_wait_ms";
-const METRICS: [&str; 7] = [
+/// The consumers' (through [`count`]).
+pub const NOTIFICATIONS_SENT: &str = "notifications_sent";
+pub const WEBHOOK_ATTEMPTS: &str = "webhook_attempts";
+const METRICS: [&str; 9] = [
     API_REQUESTS,
     API_ERRORS,
     API_LATENCY_MS,
@@ -49,9 +56,11 @@ const METRICS: [&str; 7] = [
     AIRTABLE_CACHE,
     AIRTABLE_LIMITER_WAITS,
     AIRTABLE_LIMITER_WAIT_MS,
+    NOTIFICATIONS_SENT,
+    WEBHOOK_ATTEMPTS,
 ];
-/// The dimensions of the request path's readings.
-pub const DIMENSIONS: [&str; 5] = ["route", "status", "user", "base", "outcome"];
+/// The dimensions of the readings.
+pub const DIMENSIONS: [&str; 7] = ["route", "status", "user", "base", "outcome", "channel", "endpoint"];
 
 /// What every HTTP function declares: it sends its tenants' usage to [`QUEUE`].
 pub const METERED: crate::group::Use = crate::group::Use::Queue(QUEUE, crate::group::QueueAccess::Send);
@@ -83,6 +92,22 @@ pub struct Scope {
 
 tokio::task_local! {
     static SCOPE: (Scope, Arc<Meter>);
+    /// The meter of work that serves no request (a queue consumer's batch), for [`count`].
+    static METER: Arc<Meter>;
+}
+
+/// Runs `work` (a consumer's batch) with `meter` as where [`count`] counts.
+pub async fn metering<F: std::future::Future>(meter: Arc<Meter>, work: F) -> F::Output {
+    METER.scope(meter, work).await
+}
+
+/// Counts `value` of `metric` for `tenant`, named explicitly (a consumer's work is no caller's), in the meter
+/// of the batch or request being served (nothing where none is).
+pub fn count(tenant: &str, metric: &'static str, value: u64, dimensions: &[(&'static str, &str)]) {
+    let counted = METER.try_with(|meter| meter.add(tenant, metric, value, dimensions));
+    if counted.is_err() {
+        let _ = SCOPE.try_with(|(_, meter)| meter.add(tenant, metric, value, dimensions));
+    }
 }
 
 /// Runs `work` as `scope`'s: what it [`add`]s counts for that tenant, in `meter`.
@@ -134,6 +159,8 @@ pub struct Meter {
     rows: Mutex<Rows>,
     /// One flush at a time (a second caller finds the rows already taken).
     flushing: tokio::sync::Mutex<()>,
+    /// Told when [`MAX_ROWS`] rows wait (the runner's flush task listens).
+    full: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -152,7 +179,13 @@ pub fn add(metric: &'static str, value: u64, dimensions: &[(&'static str, &str)]
 
 impl Meter {
     pub fn new(queue: Arc<dyn Queue>, interval: Duration) -> Arc<Self> {
-        Arc::new(Self { queue, interval, rows: Mutex::new(Rows::default()), flushing: tokio::sync::Mutex::new(()) })
+        Arc::new(Self {
+            queue,
+            interval,
+            rows: Mutex::new(Rows::default()),
+            flushing: tokio::sync::Mutex::new(()),
+            full: tokio::sync::Notify::new(),
+        })
     }
 
     pub fn interval(&self) -> Duration {
@@ -173,6 +206,14 @@ impl Meter {
         let total = rows.values.entry((tenant.to_string(), hour, metric, dims)).or_default();
         *total = total.saturating_add(value);
         rows.oldest.get_or_insert_with(Instant::now);
+        if rows.values.len() == MAX_ROWS {
+            self.full.notify_one();
+        }
+    }
+
+    /// Resolves once [`MAX_ROWS`] rows wait (or at once, if they did since the last call).
+    pub async fn filled(&self) {
+        self.full.notified().await;
     }
 
     /// Whether a flush is due: the oldest reading is [`Meter::interval`] old, or too many rows wait.

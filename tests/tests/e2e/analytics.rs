@@ -14,16 +14,25 @@ use crate::support::accounts::{ADMIN_EMAIL, ADMIN_PASSWORD, Account, call, join,
 use crate::support::airtable::Client;
 use crate::support::{TestApp, assert_error};
 
+/// The groups these scenarios need (with the consumers that meter their work: webhook deliveries to loopback
+/// receivers, one retry a second later, and notifications); usage flushed every second.
 fn analytics_settings(settings: &mut local_runner::Settings) {
-    settings.groups =
-        Some(["auth", "tenants", "workspaces", "audit", "analytics", "airtable"].map(String::from).to_vec());
+    settings.groups = Some(
+        ["auth", "tenants", "workspaces", "audit", "analytics", "airtable", "webhooks", "notifications"]
+            .map(String::from)
+            .to_vec(),
+    );
     settings.usage_flush = Duration::from_secs(1);
+    settings.webhooks.allowed = "127.0.0.0/8".parse().unwrap();
+    settings.webhooks.retry_schedule = "1s".parse().unwrap();
+    settings.notifications.invitation_url = "https://app.example.com/accept-invitation".into();
 }
 
 crate::both_adapters_in!(analytics_settings;
     a_known_workload_is_counted_exactly_even_with_redelivered_events,
     only_admins_read_analytics_and_only_platform_admins_another_tenants,
     requests_are_metered_per_tenant_by_route_status_and_user_and_a_redelivered_flush_counts_once,
+    webhook_attempts_and_notifications_sent_are_metered_for_their_tenant,
 );
 
 async fn get(app: &TestApp, who: &str, path: &str) -> Value {
@@ -232,6 +241,21 @@ async fn requests_are_metered_per_tenant_by_route_status_and_user_and_a_redelive
     let measured: u64 = [&list, &one, &read].iter().filter_map(|r| latency.get(*r)).sum();
     assert!(measured <= workload.as_millis() as u64 + 7, "{measured} ms answering, {workload:?} waiting");
 
+    // The tenant's usage view reads the month's totals from here: between two readings of analytics.
+    let month = || async {
+        let first = format!("{}-01T00:00:00Z", &chrono_today()[..7]);
+        let path = format!("/api/v1/analytics/usage?metric=api_requests&granularity=day&from={first}");
+        get(app, &owner.access, &path).await["total"].as_u64().unwrap()
+    };
+    let before = month().await;
+    let view = get(app, &owner.access, "/api/v1/tenants/current/usage").await;
+    let after = month().await;
+    let metered = view["metered"]["api_requests_this_month"].as_u64().unwrap();
+    assert!(before <= metered && metered <= after, "{before} <= {metered} <= {after}");
+    assert!(metered >= 9, "at least the workload: {view}");
+    assert_eq!(view["metered"]["airtable_upstream_calls_this_month"], 1, "{view}");
+    assert_eq!(view["metered"]["api_errors_this_month"], 0, "{view}");
+
     // A flush delivered three times (as SQS may) counts once.
     let message = platform::usage::UsageMessage {
         id: "redelivered-flush".into(),
@@ -251,4 +275,77 @@ async fn requests_are_metered_per_tenant_by_route_status_and_user_and_a_redelive
     tokio::time::sleep(Duration::from_secs(2)).await;
     let routes = top(app, owner, "api_requests", "route").await;
     assert_eq!(routes.get("GET /redelivered"), Some(&5), "counted once, whatever the deliveries");
+}
+
+/// Today (UTC) as `YYYY-MM-DD`.
+fn chrono_today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// A receiver answering `status` to every POST; returns its URL.
+async fn receiver(status: u16) -> String {
+    let answer = axum::http::StatusCode::from_u16(status).unwrap();
+    let app = axum::Router::new().route("/hook", axum::routing::post(move || async move { answer }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Waits until `metric` by `dimension` stops changing for 2 s; returns it.
+async fn settled_top(app: &TestApp, who: &Account, metric: &str, dimension: &str) -> BTreeMap<String, u64> {
+    let mut last = top(app, who, metric, dimension).await;
+    let mut since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while since.elapsed() < Duration::from_secs(2) {
+        assert!(Instant::now() < deadline, "{metric} by {dimension} kept changing: {last:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = top(app, who, metric, dimension).await;
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    last
+}
+
+async fn webhook_attempts_and_notifications_sent_are_metered_for_their_tenant(app: TestApp) {
+    let owner = register(&app).await;
+    let stranger = register(&app).await;
+    let endpoint = |url: String| {
+        let (app, access) = (&app, owner.access.clone());
+        async move {
+            // Subscribed to a type nothing here emits: the tests (sent whatever the filter) are all it gets.
+            let body = json!({"url": url, "event_types": ["file.ready"]});
+            let created = call(app, Method::POST, "/api/v1/webhooks/endpoints", &access, Some(body)).await;
+            assert_eq!(created.status(), 201);
+            let created: Value = created.json().await.unwrap();
+            created["endpoint"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (ok, failing) = (endpoint(receiver(200).await).await, endpoint(receiver(503).await).await);
+    let before = settled_top(&app, &owner, "notifications_sent", "channel").await;
+
+    // Two tests to the answering endpoint, one to the failing one (an attempt and its retry), two invitations.
+    for id in [&ok, &ok, &failing] {
+        let path = format!("/api/v1/webhooks/endpoints/{id}/test");
+        assert_eq!(call(&app, Method::POST, &path, &owner.access, None).await.status(), 202);
+    }
+    for _ in 0..2 {
+        let body = json!({"email": crate::support::accounts::unique_email(), "role": "member"});
+        let invited = call(&app, Method::POST, "/api/v1/tenants/current/invitations", &owner.access, Some(body)).await;
+        assert_eq!(invited.status(), 201);
+    }
+
+    let outcomes = until(&app, &owner, "webhook_attempts", "outcome", |o| {
+        o.get("delivered") == Some(&2) && o.get("failed") == Some(&2)
+    })
+    .await;
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    let by_endpoint = top(&app, &owner, "webhook_attempts", "endpoint").await;
+    assert_eq!(by_endpoint, BTreeMap::from([(ok.clone(), 2), (failing.clone(), 2)]));
+    let emails = before.get("email").copied().unwrap_or(0) + 2;
+    until(&app, &owner, "notifications_sent", "channel", |c| c.get("email") == Some(&emails)).await;
+    let after = settled_top(&app, &owner, "notifications_sent", "channel").await;
+    assert_eq!(after.get("email"), Some(&emails), "each invitation's email once: {before:?} then {after:?}");
+    assert!(top(&app, &stranger, "webhook_attempts", "outcome").await.is_empty(), "nothing of ours is theirs");
 }

@@ -188,6 +188,18 @@ pub async fn process(state: &DeliveryState, job: &Job) -> anyhow::Result<Handled
     if verdict != Verdict::Gone {
         record_health(state, job, &endpoint, &verdict, now).await?;
     }
+    let outcome = match verdict {
+        Verdict::Delivered => "delivered",
+        Verdict::Gone => "gone",
+        Verdict::Refused => "refused",
+        Verdict::Failed => "failed",
+    };
+    platform::usage::count(
+        &endpoint.tenant_id,
+        platform::usage::WEBHOOK_ATTEMPTS,
+        1,
+        &[("outcome", outcome), ("endpoint", &endpoint.id)],
+    );
     Ok(Handled::Attempted(verdict))
 }
 

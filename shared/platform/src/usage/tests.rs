@@ -102,6 +102,8 @@ async fn what_the_queue_refused_waits_for_the_next_flush_and_a_flush_is_due_by_a
         big.add("t1", API_REQUESTS, 1, &[("user", &format!("u{i}"))]);
     }
     assert!(big.due(), "too many rows wait");
+    let told = tokio::time::timeout(Duration::from_millis(100), big.filled()).await;
+    assert!(told.is_ok(), "the runner's flush task is told");
     assert_eq!(big.flush().await, MAX_ROWS.div_ceil(MAX_READINGS_PER_MESSAGE));
 }
 
