@@ -35,17 +35,24 @@ where
 {
     let resources = open(group, binary, |k| *k == Kind::Http).await?;
     let http = crate::config::HttpSettings::from_env()?;
-    let queue = resources.queue(&crate::usage::queue_spec()).await?;
-    let meter = crate::usage::Meter::new(queue, crate::usage::flush_interval_from_env()?);
+    let meter = usage_meter(&resources).await?;
     let (router, _) = crate::app::split(crate::metrics::tag_group(build(resources).await?, group.name));
     let app = crate::app::finish_with(router, &http, crate::metrics::Registry::metering(meter.clone()))
         .layer(axum::middleware::from_fn_with_state(meter.clone(), flush_when_due));
-    // SIGTERM (Lambda sends it once an extension is registered, which this does) flushes what waits.
+    lambda_http::run(app).await
+}
+
+/// The function's usage meter (`platform::usage`), flushed at SIGTERM: Lambda sends one once an extension is
+/// registered, which this does.
+async fn usage_meter(resources: &Resources) -> anyhow::Result<Arc<crate::usage::Meter>> {
+    let queue = resources.queue(&crate::usage::queue_spec()).await?;
+    let meter = crate::usage::Meter::new(queue, crate::usage::flush_interval_from_env()?);
+    let last = meter.clone();
     lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
-        meter.flush().await;
+        last.flush().await;
     })
     .await;
-    lambda_http::run(app).await
+    Ok(meter)
 }
 
 /// A Lambda process is frozen between invocations, so its usage is flushed at the end of the invocation that
@@ -56,9 +63,7 @@ async fn flush_when_due(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let response = next.run(request).await;
-    if meter.due() {
-        meter.flush().await;
-    }
+    meter.flush_if_due().await;
     response
 }
 
@@ -73,16 +78,7 @@ where
     let resources = open(group, binary, |k| matches!(k, Kind::Consumer { .. })).await?;
     // A consumer that declares it meters its tenants' usage (`usage::count`), flushed like an HTTP function's.
     let meter = match group.function(binary)?.uses.contains(&crate::usage::METERED) {
-        true => {
-            let queue = resources.queue(&crate::usage::queue_spec()).await?;
-            let meter = crate::usage::Meter::new(queue, crate::usage::flush_interval_from_env()?);
-            let last = meter.clone();
-            lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
-                last.flush().await;
-            })
-            .await;
-            Some(meter)
-        }
+        true => Some(usage_meter(&resources).await?),
         false => None,
     };
     let handler = &build(resources).await?;
@@ -90,9 +86,7 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let Some(meter) = meter else { return Ok::<SqsBatchResponse, Error>(handler(event.payload).await) };
         let answered = crate::usage::metering(meter.clone(), handler(event.payload)).await;
-        if meter.due() {
-            meter.flush().await;
-        }
+        meter.flush_if_due().await;
         Ok(answered)
     }))
     .await

@@ -206,15 +206,7 @@ pub async fn track(
     let status = response.status().as_u16();
     registry.observe(service, route, &method, status, seconds);
     if let (Some(scope), Some(meter)) = (response.extensions().get::<crate::usage::Scope>(), &registry.usage) {
-        let route = format!("{method} {route}");
-        let status_text = status.to_string();
-        let (tenant, ms) = (scope.tenant_id.as_str(), (seconds * 1000.0).round() as u64);
-        use crate::usage::{API_ERRORS, API_LATENCY_MS, API_REQUESTS};
-        meter.add(tenant, API_REQUESTS, 1, &[("route", &route), ("status", &status_text), ("user", &scope.user_id)]);
-        meter.add(tenant, API_LATENCY_MS, ms, &[("route", &route)]);
-        if status >= 500 {
-            meter.add(tenant, API_ERRORS, 1, &[("route", &route), ("status", &status_text)]);
-        }
+        meter.request(scope, &method, route, status, seconds);
     }
     if crate::emf::enabled() {
         emit_request(service, route, status, seconds);

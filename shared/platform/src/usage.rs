@@ -48,17 +48,6 @@ pub const AIRTABLE_LIMITER_WAIT_MS: &str = "airtable_limiter_wait_ms";
 /// The consumers' (through [`count`]).
 pub const NOTIFICATIONS_SENT: &str = "notifications_sent";
 pub const WEBHOOK_ATTEMPTS: &str = "webhook_attempts";
-const METRICS: [&str; 9] = [
-    API_REQUESTS,
-    API_ERRORS,
-    API_LATENCY_MS,
-    AIRTABLE_UPSTREAM_CALLS,
-    AIRTABLE_CACHE,
-    AIRTABLE_LIMITER_WAITS,
-    AIRTABLE_LIMITER_WAIT_MS,
-    NOTIFICATIONS_SENT,
-    WEBHOOK_ATTEMPTS,
-];
 /// The dimensions of the readings.
 pub const DIMENSIONS: [&str; 7] = ["route", "status", "user", "base", "outcome", "channel", "endpoint"];
 
@@ -230,59 +219,73 @@ impl Meter {
         if taken.values.is_empty() {
             return 0;
         }
-        let mut grouped: HashMap<(String, i64), Vec<Reading>> = HashMap::new();
-        for ((tenant, hour, metric, dims), value) in &taken.values {
-            grouped.entry((tenant.clone(), *hour)).or_default().push(Reading {
-                metric: (*metric).to_string(),
-                value: *value,
-                dimensions: dims.iter().map(|(n, v)| ((*n).to_string(), v.clone())).collect(),
-            });
+        // Each message keeps the rows it carries, to put them back if the queue refuses it.
+        let mut grouped: HashMap<(String, i64), Vec<(RowKey, u64)>> = HashMap::new();
+        for (key, value) in taken.values {
+            grouped.entry((key.0.clone(), key.1)).or_default().push((key, value));
         }
         let mut messages = Vec::new();
-        for ((tenant_id, hour), readings) in grouped {
-            for chunk in readings.chunks(MAX_READINGS_PER_MESSAGE) {
-                let message = UsageMessage {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    tenant_id: tenant_id.clone(),
-                    at_ms: hour,
-                    readings: chunk.to_vec(),
-                };
-                messages.push(message);
+        for ((tenant_id, hour), rows) in grouped {
+            for chunk in rows.chunks(MAX_READINGS_PER_MESSAGE) {
+                let readings = chunk
+                    .iter()
+                    .map(|((_, _, metric, dims), value)| Reading {
+                        metric: (*metric).to_string(),
+                        value: *value,
+                        dimensions: dims.iter().map(|(n, v)| ((*n).to_string(), v.clone())).collect(),
+                    })
+                    .collect();
+                let id = uuid::Uuid::new_v4().to_string();
+                messages
+                    .push((UsageMessage { id, tenant_id: tenant_id.clone(), at_ms: hour, readings }, chunk.to_vec()));
             }
         }
         // Each message alone: one the queue refused waits for the next flush, and none is sent twice.
-        let sends = messages.into_iter().map(|message| async move {
+        let sends = messages.into_iter().map(|(message, rows)| async move {
             let sent = match OutgoingMessage::job(&message, Duration::ZERO) {
                 Ok(outgoing) => self.queue.send(outgoing).await.map(|_| ()).map_err(anyhow::Error::from),
                 Err(e) => Err(e.into()),
             };
-            (message, sent)
+            (message.tenant_id, rows, sent)
         });
         let mut count = 0;
-        for (message, sent) in futures::future::join_all(sends).await {
+        for (tenant_id, rows, sent) in futures::future::join_all(sends).await {
             match sent {
                 Ok(()) => count += 1,
                 Err(e) => {
-                    tracing::warn!(error = %e, tenant_id = %message.tenant_id, "usage could not be sent; it waits for the next flush");
-                    self.put_back(&message);
+                    tracing::warn!(error = %e, %tenant_id, "usage could not be sent; it waits for the next flush");
+                    self.put_back(rows);
                 }
             }
         }
         count
     }
 
-    /// A message's readings, back among the rows.
-    fn put_back(&self, message: &UsageMessage) {
+    /// Flushes if [`Meter::due`] (a Lambda process, at the end of an invocation: it is frozen between them).
+    pub async fn flush_if_due(&self) {
+        if self.due() {
+            self.flush().await;
+        }
+    }
+
+    /// An answered request of the caller in `scope`: `api_requests` (by route, status and user), `api_latency_ms`
+    /// (by route) and, for a 5xx, `api_errors` (by route and status). `route` is the route template.
+    pub fn request(&self, scope: &Scope, method: &http::Method, route: &str, status: u16, seconds: f64) {
+        let route = format!("{method} {route}");
+        let status_text = status.to_string();
+        let (tenant, ms) = (scope.tenant_id.as_str(), (seconds * 1000.0).round() as u64);
+        self.add(tenant, API_REQUESTS, 1, &[("route", &route), ("status", &status_text), ("user", &scope.user_id)]);
+        self.add(tenant, API_LATENCY_MS, ms, &[("route", &route)]);
+        if status >= 500 {
+            self.add(tenant, API_ERRORS, 1, &[("route", &route), ("status", &status_text)]);
+        }
+    }
+
+    fn put_back(&self, sent: Vec<(RowKey, u64)>) {
         let mut rows = self.rows();
-        for reading in &message.readings {
-            let Some(metric) = METRICS.iter().find(|m| **m == reading.metric) else { continue };
-            let dims = reading
-                .dimensions
-                .iter()
-                .filter_map(|(n, v)| DIMENSIONS.iter().find(|d| **d == n).map(|d| (*d, v.clone())))
-                .collect();
-            let total = rows.values.entry((message.tenant_id.clone(), message.at_ms, metric, dims)).or_default();
-            *total = total.saturating_add(reading.value);
+        for (key, value) in sent {
+            let total = rows.values.entry(key).or_default();
+            *total = total.saturating_add(value);
         }
         rows.oldest.get_or_insert_with(Instant::now);
     }
